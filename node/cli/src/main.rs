@@ -1,0 +1,46 @@
+//! The `slotproof` binary: argument parsing, logging and dispatch to commands.
+//! Logs go to stderr; with `--json` a command prints one JSON object as the last
+//! line of stdout.
+
+mod bench;
+mod logging;
+mod output;
+mod queue_cmd;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "slotproof", version, about = "Peer-to-peer node for Ethereum real-time proving")]
+struct Cli {
+    #[command(flatten)]
+    log: logging::LogArgs,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Inspect and repair a node's task queue.
+    Queue(queue_cmd::QueueArgs),
+    /// Benchmarks that print numbers.
+    Bench(bench::BenchArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    logging::init(&cli.log);
+    let result = match cli.command {
+        Command::Queue(args) => queue_cmd::run(args),
+        Command::Bench(args) => bench::run(args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            // One line, every cause joined: operators grep logs.
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

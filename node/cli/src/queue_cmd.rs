@@ -1,0 +1,184 @@
+//! `slotproof queue ...`: read a node's queue (running or stopped) and requeue
+//! dead-lettered work on a stopped node (specs/queue.md §8).
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use clap::{Args, Subcommand};
+use serde_json::json;
+use slotproof_queue::{Queue, QueueConfig, QueueStats, StateFilter, TaskId, TaskInfo, TaskState, read_view};
+
+use crate::output::print_json;
+
+#[derive(Args, Debug)]
+pub struct DataDirArgs {
+    /// The node's data directory; its queue lives in `<data-dir>/queue`.
+    #[arg(long, env = "SLOTPROOF_DATA_DIR")]
+    pub data_dir: PathBuf,
+}
+
+impl DataDirArgs {
+    pub fn queue_path(&self) -> PathBuf {
+        self.data_dir.join("queue")
+    }
+}
+
+#[derive(Args, Debug)]
+pub struct QueueArgs {
+    #[command(subcommand)]
+    command: QueueCommand,
+}
+
+#[derive(Subcommand, Debug)]
+enum QueueCommand {
+    /// Depth per state and queue, oldest pending age. Safe on a running node.
+    Stats {
+        #[command(flatten)]
+        dir: DataDirArgs,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Live tasks in lease order. Safe on a running node.
+    List {
+        #[command(flatten)]
+        dir: DataDirArgs,
+        /// Only this queue.
+        #[arg(long)]
+        queue: Option<String>,
+        /// all, pending, delayed, leased or dead.
+        #[arg(long, default_value = "all")]
+        state: StateFilter,
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Dead-lettered tasks with their last error. Safe on a running node.
+    Dead {
+        #[command(flatten)]
+        dir: DataDirArgs,
+        #[arg(long)]
+        queue: Option<String>,
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Move dead tasks back to pending (attempts reset). Needs the node stopped.
+    Requeue {
+        #[command(flatten)]
+        dir: DataDirArgs,
+        /// One task id (64 hex characters).
+        #[arg(long, conflicts_with = "all")]
+        id: Option<TaskId>,
+        /// Every dead task (of `--queue` if given).
+        #[arg(long)]
+        all: bool,
+        #[arg(long)]
+        queue: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+pub fn run(args: QueueArgs) -> anyhow::Result<()> {
+    match args.command {
+        QueueCommand::Stats { dir, json } => {
+            let stats = read(&dir.queue_path())?.stats(now_ms());
+            if json { print_json(&stats) } else { print_stats(&stats) }
+        }
+        QueueCommand::List { dir, queue, state, limit, json } => {
+            let tasks = read(&dir.queue_path())?.list(queue.as_deref(), state, limit, now_ms());
+            print_tasks(&tasks, json)
+        }
+        QueueCommand::Dead { dir, queue, limit, json } => {
+            let tasks = read(&dir.queue_path())?.list(queue.as_deref(), StateFilter::Dead, limit, now_ms());
+            print_tasks(&tasks, json)
+        }
+        QueueCommand::Requeue { dir, id, all, queue, json } => {
+            if id.is_none() && !all {
+                bail!("say which dead tasks to requeue: --id ID or --all");
+            }
+            let path = dir.queue_path();
+            if !path.exists() {
+                bail!("no slotproof queue database at {}", path.display());
+            }
+            let q = Queue::open_rocksdb(&path, QueueConfig::default()).with_context(|| {
+                format!("requeue needs the node stopped (it opens {} as the writer)", path.display())
+            })?;
+            let n = match id {
+                Some(id) => q.requeue(id).map(|_| 1)?,
+                None => q.requeue_dead(queue.as_deref())?,
+            };
+            if json {
+                print_json(&json!({ "requeued": n }))
+            } else {
+                println!("requeued {n} task(s)");
+                Ok(())
+            }
+        }
+    }
+}
+
+fn read(path: &Path) -> anyhow::Result<slotproof_queue::QueueView> {
+    Ok(read_view(path)?)
+}
+
+fn now_ms() -> u64 {
+    use slotproof_queue::Clock;
+    slotproof_queue::SystemClock.now_ms()
+}
+
+fn print_stats(s: &QueueStats) -> anyhow::Result<()> {
+    println!(
+        "{:<24} {:>9} {:>9} {:>9} {:>9} {:>11} {:>14}",
+        "queue", "pending", "delayed", "leased", "dead", "done", "oldest_pending"
+    );
+    let rows = s.queues.iter().map(|(n, c)| (n.as_str(), c)).chain(std::iter::once(("TOTAL", &s.total)));
+    for (name, c) in rows {
+        let age = c.oldest_pending_age_ms.map_or("-".to_string(), |a| format!("{:.1}s", a as f64 / 1000.0));
+        println!("{name:<24} {:>9} {:>9} {:>9} {:>9} {:>11} {age:>14}", c.pending, c.delayed, c.leased, c.dead, c.done);
+    }
+    Ok(())
+}
+
+fn task_json(t: &TaskInfo, now: u64) -> serde_json::Value {
+    let lease = match &t.state {
+        TaskState::Leased { worker, deadline_ms, .. } => json!({ "worker": worker, "deadline_ms": deadline_ms }),
+        _ => serde_json::Value::Null,
+    };
+    json!({
+        "id": t.id.to_hex(), "queue": t.queue, "state": t.state.label(now), "pipeline": t.pipeline,
+        "stage": t.stage, "block_number": t.block_number, "subtask": t.subtask, "target": t.target,
+        "priority": t.priority, "attempts": t.attempts, "max_attempts": t.max_attempts,
+        "enqueued_at_ms": t.enqueued_at_ms, "payload_bytes": t.payload_len, "lease": lease,
+        "last_error": t.last_error,
+    })
+}
+
+fn print_tasks(tasks: &[TaskInfo], json: bool) -> anyhow::Result<()> {
+    let now = now_ms();
+    if json {
+        let list: Vec<_> = tasks.iter().map(|t| task_json(t, now)).collect();
+        return print_json(&json!({ "tasks": list, "count": list.len() }));
+    }
+    println!(
+        "{:<14} {:<16} {:<8} {:>10} {:>4} {:<12} {:>8}  last_error",
+        "id", "queue", "state", "block", "sub", "target", "attempts"
+    );
+    for t in tasks {
+        println!(
+            "{:<14} {:<16} {:<8} {:>10} {:>4} {:<12} {:>4}/{:<3}  {}",
+            &t.id.to_hex()[..12],
+            t.queue,
+            t.state.label(now),
+            t.block_number,
+            t.subtask,
+            t.target,
+            t.attempts,
+            t.max_attempts,
+            t.last_error.as_deref().unwrap_or("")
+        );
+    }
+    Ok(())
+}

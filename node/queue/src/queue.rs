@@ -1,0 +1,180 @@
+//! `Queue`: the handle every stage uses, over either backend (specs/queue.md).
+
+use std::path::Path;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use crate::clock::{Clock, SystemClock};
+use crate::config::QueueConfig;
+use crate::error::{QueueError, Result};
+use crate::rocks;
+use crate::state::{Changes, State};
+use crate::store::{MemoryStore, Store};
+use crate::task::{Enqueued, Failure, Lease, NackOutcome, NewTask, TaskId, TaskInfo};
+use crate::view::{QueueStats, QueueView};
+
+/// A durable ordered task queue. Cheap to share: all methods take `&self`.
+pub struct Queue {
+    state: Mutex<State>,
+    store: Box<dyn Store>,
+    clock: Arc<dyn Clock>,
+}
+
+impl Queue {
+    /// The in-memory backend: fast, nothing survives the process.
+    pub fn memory(cfg: QueueConfig) -> Queue {
+        Self::memory_with_clock(cfg, Arc::new(SystemClock))
+    }
+
+    pub fn memory_with_clock(cfg: QueueConfig, clock: Arc<dyn Clock>) -> Queue {
+        Queue { state: Mutex::new(State::new(cfg)), store: Box::new(MemoryStore), clock }
+    }
+
+    /// The RocksDB backend at `path`, created if missing (specs/queue.md §7, §8).
+    pub fn open_rocksdb(path: &Path, cfg: QueueConfig) -> Result<Queue> {
+        Self::open_rocksdb_with_clock(path, cfg, Arc::new(SystemClock))
+    }
+
+    pub fn open_rocksdb_with_clock(path: &Path, cfg: QueueConfig, clock: Arc<dyn Clock>) -> Result<Queue> {
+        let now = clock.now_ms();
+        let (state, store) = rocks::open_writer(path, cfg, now)?;
+        Ok(Queue { state: Mutex::new(state), store: Box::new(store), clock })
+    }
+
+    pub fn backend(&self) -> &'static str {
+        self.store.backend()
+    }
+
+    pub fn config(&self) -> Result<QueueConfig> {
+        Ok(self.lock()?.config().clone())
+    }
+
+    pub fn now_ms(&self) -> u64 {
+        self.clock.now_ms()
+    }
+
+    fn lock(&self) -> Result<MutexGuard<'_, State>> {
+        self.state.lock().map_err(|_| QueueError::Poisoned("a thread panicked while holding the queue lock".into()))
+    }
+
+    /// Runs one mutation under the lock, then waits for its writes outside it.
+    fn mutate<R>(&self, f: impl FnOnce(&mut State, u64, &mut Changes) -> R) -> Result<R> {
+        let mut state = self.lock()?;
+        self.store.healthy()?;
+        let mut changes = Changes::new(self.store.persists());
+        let out = f(&mut state, self.clock.now_ms(), &mut changes);
+        let ticket = if changes.ops.is_empty() { None } else { self.store.submit(changes) };
+        drop(state);
+        if let Some(ticket) = ticket {
+            self.store.wait(ticket)?;
+        }
+        Ok(out)
+    }
+
+    /// Enqueues tasks; all are validated first, so either all are applied or none.
+    pub fn enqueue(&self, tasks: Vec<NewTask>) -> Result<Vec<Enqueued>> {
+        self.mutate(|s, now, ch| s.enqueue(tasks, now, ch))?
+    }
+
+    pub fn enqueue_one(&self, task: NewTask) -> Result<Enqueued> {
+        let mut out = self.enqueue(vec![task])?;
+        out.pop().ok_or_else(|| QueueError::Poisoned("enqueue returned no outcome".into()))
+    }
+
+    /// Leases the first ready task of `queue`, if any (specs/queue.md §5).
+    pub fn lease(&self, queue: &str, worker: &str, lease_for: Duration) -> Result<Option<Lease>> {
+        self.mutate(|s, now, ch| s.lease(queue, worker, lease_for.as_millis() as u64, now, ch))
+    }
+
+    /// Like `lease`, but waits up to `wait` for a task to become ready. Woken by
+    /// enqueue, nack and requeue notifications; sleeps until the next backoff or
+    /// lease deadline otherwise.
+    pub fn lease_wait(&self, queue: &str, worker: &str, lease_for: Duration, wait: Duration) -> Result<Option<Lease>> {
+        let give_up = Instant::now() + wait;
+        let mut state = self.lock()?;
+        loop {
+            self.store.healthy()?;
+            let mut changes = Changes::new(self.store.persists());
+            let now = self.clock.now_ms();
+            let leased = state.lease(queue, worker, lease_for.as_millis() as u64, now, &mut changes);
+            if leased.is_some() || !changes.ops.is_empty() {
+                let ticket = if changes.ops.is_empty() { None } else { self.store.submit(changes) };
+                drop(state);
+                if let Some(ticket) = ticket {
+                    self.store.wait(ticket)?;
+                }
+                if leased.is_some() {
+                    return Ok(leased);
+                }
+                state = self.lock()?;
+                continue;
+            }
+            let left = give_up.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Ok(None);
+            }
+            let until_due = state.next_due_ms(queue).map(|due| Duration::from_millis(due.saturating_sub(now).max(1)));
+            let sleep = until_due.map_or(left, |d| d.min(left));
+            let wake = state.wake_handle(queue);
+            state = wake
+                .wait_timeout(state, sleep)
+                .map_err(|_| QueueError::Poisoned("a thread panicked while holding the queue lock".into()))?
+                .0;
+        }
+    }
+
+    /// Heartbeat: moves the lease deadline to now + `lease_for`. Returns the new deadline.
+    pub fn extend(&self, id: TaskId, token: u64, lease_for: Duration) -> Result<u64> {
+        self.mutate(|s, now, ch| s.extend(id, token, lease_for.as_millis() as u64, now, ch))?
+    }
+
+    pub fn ack(&self, id: TaskId, token: u64) -> Result<()> {
+        self.ack_and_enqueue(id, token, Vec::new()).map(|_| ())
+    }
+
+    /// Acks and enqueues the next stage's tasks in one atomic write (specs/queue.md §6).
+    pub fn ack_and_enqueue(&self, id: TaskId, token: u64, next: Vec<NewTask>) -> Result<Vec<Enqueued>> {
+        self.mutate(|s, now, ch| s.ack(id, token, next, now, ch))?
+    }
+
+    pub fn nack(&self, id: TaskId, token: u64, error: &str, failure: Failure) -> Result<NackOutcome> {
+        self.mutate(|s, now, ch| s.nack(id, token, error, failure, now, ch))?
+    }
+
+    /// Returns every expired lease to Pending (or Dead); returns how many ended.
+    pub fn reap_expired(&self) -> Result<usize> {
+        self.mutate(|s, now, ch| s.reap_expired(now, ch))
+    }
+
+    pub fn requeue(&self, id: TaskId) -> Result<()> {
+        self.mutate(|s, _, ch| s.requeue(id, ch))?
+    }
+
+    /// Requeues every dead task (of one queue, or all); returns how many.
+    pub fn requeue_dead(&self, queue: Option<&str>) -> Result<usize> {
+        self.mutate(|s, _, ch| {
+            let ids = s.dead_ids(queue);
+            for id in &ids {
+                s.requeue(*id, ch)?;
+            }
+            Ok(ids.len())
+        })?
+    }
+
+    pub fn get(&self, id: TaskId) -> Result<Option<TaskInfo>> {
+        Ok(self.lock()?.get(id))
+    }
+
+    pub fn is_done(&self, id: TaskId) -> Result<bool> {
+        Ok(self.lock()?.is_done(id))
+    }
+
+    /// A snapshot of every live task and the done counts.
+    pub fn view(&self) -> Result<QueueView> {
+        Ok(self.lock()?.view())
+    }
+
+    pub fn stats(&self) -> Result<QueueStats> {
+        Ok(self.view()?.stats(self.clock.now_ms()))
+    }
+}

@@ -1,0 +1,373 @@
+//! The RocksDB backend (specs/queue.md §7, §8): opening and validating the
+//! database, rebuilding the in-memory state at open, the ordered group-commit
+//! log, and the read-only secondary view used by `slotproof queue ...`.
+//! It never deletes or rewrites data it cannot decode: such a database is refused.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+
+use rocksdb::{ColumnFamilyDescriptor, DB, IteratorMode, Options, WriteBatch, WriteOptions};
+use tracing::{info, warn};
+
+use crate::codec;
+use crate::config::{Durability, QueueConfig};
+use crate::error::{QueueError, Result};
+use crate::state::{Cf, Changes, META_DONE_PREFIX, META_EPOCH, META_NEXT_SEQ, META_SCHEMA, Op, State};
+use crate::store::Store;
+use crate::task::{TaskId, TaskInfo, TaskState};
+use crate::view::QueueView;
+
+pub const SCHEMA_VERSION: u32 = 1;
+
+fn storage(path: &Path, e: impl std::fmt::Display) -> QueueError {
+    let message = e.to_string();
+    let message = if message.contains("lock") && message.contains("LOCK") {
+        format!("{message} (another process holds the writer's lock: is a node running on this data dir?)")
+    } else {
+        message
+    };
+    QueueError::Storage { path: path.to_path_buf(), message }
+}
+
+fn corrupt(path: &Path, what: impl Into<String>, reason: impl Into<String>) -> QueueError {
+    QueueError::Corrupt { path: path.to_path_buf(), what: what.into(), reason: reason.into() }
+}
+
+fn cf_options(cf: Cf) -> Options {
+    let mut o = Options::default();
+    if matches!(cf, Cf::Tasks | Cf::Payloads | Cf::Leases) {
+        // Every key here is deleted soon after it is written: compact SST files that
+        // are mostly tombstones so the scan at open stays proportional to live work.
+        o.add_compact_on_deletion_collector_factory(4096, 2048, 0.5);
+    }
+    o
+}
+
+fn db_options() -> Options {
+    let mut o = Options::default();
+    o.increase_parallelism(2);
+    o.set_max_background_jobs(2);
+    o.set_keep_log_file_num(4);
+    o
+}
+
+/// Why a path cannot be opened as our queue, checked before RocksDB touches it.
+/// Returns whether the database must be created.
+fn check_path(path: &Path) -> Result<bool> {
+    if !path.exists() {
+        return Ok(true);
+    }
+    if !path.is_dir() {
+        return Err(QueueError::Foreign { path: path.to_path_buf(), reason: "not a directory".into() });
+    }
+    let empty = std::fs::read_dir(path).map_err(|e| storage(path, e))?.next().is_none();
+    if empty {
+        return Ok(true);
+    }
+    if !path.join("CURRENT").is_file() {
+        return Err(QueueError::Foreign {
+            path: path.to_path_buf(),
+            reason: "the directory is not empty and holds no RocksDB database (no CURRENT file)".into(),
+        });
+    }
+    let present =
+        DB::list_cf(&Options::default(), path).map_err(|e| corrupt(path, "column family list", e.to_string()))?;
+    let missing: Vec<&str> = Cf::ALL.iter().map(|c| c.name()).filter(|n| !present.iter().any(|p| p == n)).collect();
+    if !missing.is_empty() {
+        return Err(QueueError::Foreign {
+            path: path.to_path_buf(),
+            reason: format!("a RocksDB database without the queue's column families ({})", missing.join(", ")),
+        });
+    }
+    Ok(false)
+}
+
+fn cf<'a>(db: &'a DB, path: &Path, c: Cf) -> Result<&'a rocksdb::ColumnFamily> {
+    db.cf_handle(c.name()).ok_or_else(|| corrupt(path, c.name(), "column family missing after open"))
+}
+
+fn read_meta_u64(db: &DB, path: &Path, key: &[u8]) -> Result<Option<u64>> {
+    let v = db.get_cf(cf(db, path, Cf::Meta)?, key).map_err(|e| storage(path, e))?;
+    v.map(|b| codec::decode_u64(&b).map_err(|r| corrupt(path, format!("meta/{}", String::from_utf8_lossy(key)), r)))
+        .transpose()
+}
+
+fn check_schema(db: &DB, path: &Path) -> Result<()> {
+    let v = db.get_cf(cf(db, path, Cf::Meta)?, META_SCHEMA).map_err(|e| storage(path, e))?;
+    let Some(v) = v else {
+        return Err(QueueError::Foreign { path: path.to_path_buf(), reason: "no schema_version key".into() });
+    };
+    let found = <[u8; 4]>::try_from(v.as_slice())
+        .map(u32::from_be_bytes)
+        .map_err(|_| corrupt(path, "meta/schema_version", format!("{} bytes, expected 4", v.len())))?;
+    if found != SCHEMA_VERSION {
+        return Err(QueueError::SchemaMismatch { path: path.to_path_buf(), found, supported: SCHEMA_VERSION });
+    }
+    Ok(())
+}
+
+type KeyValue = (Box<[u8]>, Box<[u8]>);
+
+/// Everything stored, decoded. Payloads are loaded only for the writer.
+struct Loaded {
+    epoch: u64,
+    next_seq: u64,
+    tasks: Vec<TaskInfo>,
+    payloads: HashMap<TaskId, Arc<[u8]>>,
+    leases: Vec<(TaskId, codec::LeaseRecord)>,
+    done: HashSet<TaskId>,
+    done_counts: BTreeMap<String, u64>,
+}
+
+fn load(db: &DB, path: &Path, with_payloads: bool) -> Result<Loaded> {
+    let epoch = read_meta_u64(db, path, META_EPOCH)?.unwrap_or(0);
+    let next_seq = read_meta_u64(db, path, META_NEXT_SEQ)?.unwrap_or(0);
+    let scan = |c: Cf| -> Result<Vec<KeyValue>> {
+        db.iterator_cf(cf(db, path, c)?, IteratorMode::Start).map(|r| r.map_err(|e| storage(path, e))).collect()
+    };
+    let key_id = |c: Cf, k: &[u8]| codec::decode_id(k).map_err(|r| corrupt(path, format!("{} key", c.name()), r));
+
+    let mut tasks = Vec::new();
+    for (k, v) in scan(Cf::Tasks)? {
+        let id = key_id(Cf::Tasks, &k)?;
+        tasks.push(codec::decode_task(id, &v).map_err(|r| corrupt(path, format!("tasks/{id}"), r))?);
+    }
+    let mut payloads = HashMap::new();
+    if with_payloads {
+        for (k, v) in scan(Cf::Payloads)? {
+            payloads.insert(key_id(Cf::Payloads, &k)?, Arc::from(v));
+        }
+    }
+    let mut leases = Vec::new();
+    for (k, v) in scan(Cf::Leases)? {
+        let id = key_id(Cf::Leases, &k)?;
+        leases.push((id, codec::decode_lease(&v).map_err(|r| corrupt(path, format!("leases/{id}"), r))?));
+    }
+    let mut done = HashSet::new();
+    for (k, v) in scan(Cf::Done)? {
+        let id = key_id(Cf::Done, &k)?;
+        codec::decode_done(&v).map_err(|r| corrupt(path, format!("done/{id}"), r))?;
+        done.insert(id);
+    }
+    let mut done_counts = BTreeMap::new();
+    for (k, v) in scan(Cf::Meta)? {
+        if let Some(queue) = k.strip_prefix(META_DONE_PREFIX) {
+            let name = String::from_utf8_lossy(queue).into_owned();
+            let n = codec::decode_u64(&v).map_err(|r| corrupt(path, format!("meta/done_count/{name}"), r))?;
+            done_counts.insert(name, n);
+        }
+    }
+    Ok(Loaded { epoch, next_seq, tasks, payloads, leases, done, done_counts })
+}
+
+/// Applies recorded leases to the loaded task headers.
+fn attach_leases(tasks: &mut [TaskInfo], leases: Vec<(TaskId, codec::LeaseRecord)>, path: &Path) -> Vec<TaskId> {
+    let index: HashMap<TaskId, usize> = tasks.iter().enumerate().map(|(i, t)| (t.id, i)).collect();
+    let mut orphans = Vec::new();
+    for (id, l) in leases {
+        match index.get(&id).map(|&i| &mut tasks[i]) {
+            Some(t) if t.state != TaskState::Dead => {
+                t.state = TaskState::Leased { worker: l.worker, token: l.token, deadline_ms: l.deadline_ms };
+            }
+            _ => {
+                warn!(target: "slotproof::queue", db = %path.display(), task = %id, "lease record without a live task; ignoring it");
+                orphans.push(id);
+            }
+        }
+    }
+    orphans
+}
+
+/// Opens (or creates) the database as its only writer and rebuilds the state.
+pub(crate) fn open_writer(path: &Path, cfg: QueueConfig, now_ms: u64) -> Result<(State, RocksStore)> {
+    let create = check_path(path)?;
+    let mut opts = db_options();
+    opts.create_if_missing(create);
+    opts.create_missing_column_families(create);
+    let cfs = Cf::ALL.iter().map(|c| ColumnFamilyDescriptor::new(c.name(), cf_options(*c)));
+    let db = DB::open_cf_descriptors(&opts, path, cfs).map_err(|e| storage(path, e))?;
+    let mut sync = WriteOptions::default();
+    sync.set_sync(true);
+    if create {
+        db.put_cf_opt(cf(&db, path, Cf::Meta)?, META_SCHEMA, SCHEMA_VERSION.to_be_bytes(), &sync)
+            .map_err(|e| storage(path, e))?;
+        info!(target: "slotproof::queue", db = %path.display(), "created queue database");
+    }
+    check_schema(&db, path)?;
+
+    let mut loaded = load(&db, path, true)?;
+    let orphans = attach_leases(&mut loaded.tasks, std::mem::take(&mut loaded.leases), path);
+    let mut tasks = Vec::with_capacity(loaded.tasks.len());
+    for t in loaded.tasks {
+        let payload = loaded
+            .payloads
+            .remove(&t.id)
+            .ok_or_else(|| corrupt(path, format!("payloads/{}", t.id), "task header without its payload"))?;
+        tasks.push((t, payload));
+    }
+    let live = tasks.len();
+    let epoch = loaded.epoch + 1;
+    let mut state = State::new(cfg.clone());
+    state.restore(epoch, loaded.next_seq, tasks, loaded.done, loaded.done_counts);
+
+    // Recovery writes go out before the queue is handed to anyone.
+    let mut ch = Changes::new(true);
+    let recovered = state.recover_leases(now_ms, &mut ch);
+    let mut batch = WriteBatch::default();
+    for op in ch.ops {
+        add_op(&db, path, &mut batch, op)?;
+    }
+    for id in orphans {
+        batch.delete_cf(cf(&db, path, Cf::Leases)?, id.0);
+    }
+    batch.put_cf(cf(&db, path, Cf::Meta)?, META_EPOCH, epoch.to_be_bytes());
+    db.write_opt(batch, &sync).map_err(|e| storage(path, e))?;
+    info!(target: "slotproof::queue", db = %path.display(), live, recovered_leases = recovered, epoch, durability = %cfg.durability, "opened queue database");
+
+    Ok((state, RocksStore::new(db, path.to_path_buf(), cfg.durability)))
+}
+
+fn add_op(db: &DB, path: &Path, batch: &mut WriteBatch, op: Op) -> Result<()> {
+    match op {
+        Op::Put(c, k, v) => batch.put_cf(cf(db, path, c)?, k, v),
+        Op::Delete(c, k) => batch.delete_cf(cf(db, path, c)?, k),
+    }
+    Ok(())
+}
+
+/// The ordered commit log with group commit: operations submit their changes
+/// under the queue lock; whichever waiter finds no write in progress becomes the
+/// leader and writes everything submitted so far in one batch.
+pub(crate) struct RocksStore {
+    db: DB,
+    path: PathBuf,
+    durability: Durability,
+    log: Mutex<Log>,
+    written_cv: Condvar,
+    batches_written: AtomicU64,
+}
+
+#[derive(Default)]
+struct Log {
+    pending: Vec<Op>,
+    pending_sync: bool,
+    submitted: u64,
+    written: u64,
+    writing: bool,
+    failed: Option<String>,
+}
+
+impl RocksStore {
+    fn new(db: DB, path: PathBuf, durability: Durability) -> Self {
+        RocksStore {
+            db,
+            path,
+            durability,
+            log: Mutex::new(Log::default()),
+            written_cv: Condvar::new(),
+            batches_written: AtomicU64::new(0),
+        }
+    }
+
+    fn log(&self) -> Result<std::sync::MutexGuard<'_, Log>> {
+        self.log.lock().map_err(|_| QueueError::Poisoned("a thread panicked while holding the commit log".into()))
+    }
+
+    fn write(&self, ops: Vec<Op>, sync: bool) -> Result<()> {
+        let mut batch = WriteBatch::default();
+        for op in ops {
+            add_op(&self.db, &self.path, &mut batch, op)?;
+        }
+        let mut wo = WriteOptions::default();
+        wo.set_sync(sync);
+        self.db.write_opt(batch, &wo).map_err(|e| storage(&self.path, e))?;
+        self.batches_written.fetch_add(1, Ordering::Relaxed);
+        Ok(())
+    }
+}
+
+impl Store for RocksStore {
+    fn backend(&self) -> &'static str {
+        "rocksdb"
+    }
+
+    fn persists(&self) -> bool {
+        true
+    }
+
+    fn healthy(&self) -> Result<()> {
+        match &self.log()?.failed {
+            Some(e) => Err(QueueError::Poisoned(e.clone())),
+            None => Ok(()),
+        }
+    }
+
+    fn submit(&self, changes: Changes) -> Option<u64> {
+        let mut log = self.log.lock().ok()?;
+        log.pending.extend(changes.ops);
+        log.pending_sync |= changes.must_sync && self.durability == Durability::Power;
+        log.submitted += 1;
+        Some(log.submitted)
+    }
+
+    fn wait(&self, ticket: u64) -> Result<()> {
+        let mut log = self.log()?;
+        loop {
+            if let Some(e) = &log.failed {
+                return Err(QueueError::Poisoned(e.clone()));
+            }
+            if log.written >= ticket {
+                return Ok(());
+            }
+            if log.writing {
+                log = self.written_cv.wait(log).map_err(|_| QueueError::Poisoned("commit log lock poisoned".into()))?;
+                continue;
+            }
+            log.writing = true;
+            let ops = std::mem::take(&mut log.pending);
+            let sync = std::mem::take(&mut log.pending_sync);
+            let upto = log.submitted;
+            drop(log);
+            let result = self.write(ops, sync);
+            log = self.log()?;
+            log.writing = false;
+            match result {
+                Ok(()) => log.written = upto,
+                Err(e) => log.failed = Some(e.to_string()),
+            }
+            self.written_cv.notify_all();
+        }
+    }
+}
+
+/// Reads a queue database without taking the writer's lock: a RocksDB secondary
+/// instance in a scratch directory, so a running node's queue can be inspected.
+pub fn read_view(path: &Path) -> Result<QueueView> {
+    if !path.exists() {
+        return Err(QueueError::NotFound { path: path.to_path_buf() });
+    }
+    if check_path(path)? {
+        // An empty directory: nothing was ever created there.
+        return Err(QueueError::NotFound { path: path.to_path_buf() });
+    }
+    let scratch = std::env::temp_dir().join(format!(
+        "slotproof-secondary-{}-{}",
+        std::process::id(),
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0)
+    ));
+    let mut opts = Options::default();
+    opts.set_max_open_files(-1);
+    let names: Vec<&str> = std::iter::once("default").chain(Cf::ALL.iter().map(|c| c.name())).collect();
+    let result = (|| {
+        let db = DB::open_cf_as_secondary(&opts, path, scratch.as_path(), names).map_err(|e| storage(path, e))?;
+        db.try_catch_up_with_primary().map_err(|e| storage(path, e))?;
+        check_schema(&db, path)?;
+        let mut loaded = load(&db, path, false)?;
+        attach_leases(&mut loaded.tasks, std::mem::take(&mut loaded.leases), path);
+        Ok(QueueView { tasks: loaded.tasks, done_counts: loaded.done_counts })
+    })();
+    let _ = std::fs::remove_dir_all(&scratch);
+    result
+}

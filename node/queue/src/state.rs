@@ -1,0 +1,473 @@
+//! The queue's state machine (specs/queue.md §3–§6), shared by both backends.
+//!
+//! It owns every live task and the in-memory indexes (ready order, backoff,
+//! lease deadlines). Each mutation records the store writes it implies in a
+//! `Changes`; the RocksDB backend commits them in order, the in-memory backend
+//! drops them. It never does I/O itself.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::{Arc, Condvar};
+
+use crate::codec::{self, LeaseRecord};
+use crate::config::QueueConfig;
+use crate::error::{QueueError, Result};
+use crate::task::{Enqueued, Failure, Lease, NackOutcome, NewTask, OrderKey, TaskId, TaskInfo, TaskState};
+use crate::view::QueueView;
+
+/// Column families of the RocksDB layout (specs/queue.md §8).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Cf {
+    Meta,
+    Tasks,
+    Payloads,
+    Leases,
+    Done,
+}
+
+impl Cf {
+    pub(crate) const ALL: [Cf; 5] = [Cf::Meta, Cf::Tasks, Cf::Payloads, Cf::Leases, Cf::Done];
+
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Cf::Meta => "meta",
+            Cf::Tasks => "tasks",
+            Cf::Payloads => "payloads",
+            Cf::Leases => "leases",
+            Cf::Done => "done",
+        }
+    }
+}
+
+pub(crate) const META_SCHEMA: &[u8] = b"schema_version";
+pub(crate) const META_EPOCH: &[u8] = b"epoch";
+pub(crate) const META_NEXT_SEQ: &[u8] = b"next_seq";
+pub(crate) const META_DONE_PREFIX: &[u8] = b"done_count/";
+
+pub(crate) enum Op {
+    Put(Cf, Vec<u8>, Vec<u8>),
+    Delete(Cf, Vec<u8>),
+}
+
+/// Store writes implied by one operation.
+pub(crate) struct Changes {
+    /// False for the in-memory backend: nothing is encoded.
+    persist: bool,
+    pub(crate) ops: Vec<Op>,
+    /// True when the writes move work and must be fsynced in `power` mode.
+    pub(crate) must_sync: bool,
+}
+
+impl Changes {
+    pub(crate) fn new(persist: bool) -> Self {
+        Changes { persist, ops: Vec::new(), must_sync: false }
+    }
+
+    fn put(&mut self, cf: Cf, key: &[u8], value: impl FnOnce() -> Vec<u8>) {
+        if self.persist {
+            self.ops.push(Op::Put(cf, key.to_vec(), value()));
+        }
+    }
+
+    fn delete(&mut self, cf: Cf, key: &[u8]) {
+        if self.persist {
+            self.ops.push(Op::Delete(cf, key.to_vec()));
+        }
+    }
+}
+
+struct LiveTask {
+    info: TaskInfo,
+    payload: Arc<[u8]>,
+}
+
+#[derive(Default)]
+struct QueueIndex {
+    ready: BTreeMap<OrderKey, TaskId>,
+    /// Backing off: (not_before_ms, seq).
+    delayed: BTreeMap<(u64, u64), TaskId>,
+    /// Held: (deadline_ms, token).
+    leases: BTreeMap<(u64, u64), TaskId>,
+    done: u64,
+    /// Woken on every change that may make a task leasable.
+    wake: Arc<Condvar>,
+}
+
+pub(crate) struct State {
+    cfg: QueueConfig,
+    tasks: HashMap<TaskId, LiveTask>,
+    queues: BTreeMap<String, QueueIndex>,
+    done: HashSet<TaskId>,
+    next_seq: u64,
+    epoch: u64,
+    token_counter: u64,
+}
+
+const TOKEN_COUNTER_BITS: u32 = 40;
+
+impl State {
+    pub(crate) fn new(cfg: QueueConfig) -> Self {
+        State {
+            cfg,
+            tasks: HashMap::new(),
+            queues: BTreeMap::new(),
+            done: HashSet::new(),
+            next_seq: 0,
+            epoch: 0,
+            token_counter: 0,
+        }
+    }
+
+    pub(crate) fn config(&self) -> &QueueConfig {
+        &self.cfg
+    }
+
+    /// Rebuilds the state from stored records (the RocksDB backend at open).
+    /// Leases are kept as recorded; `recover_leases` ends them.
+    pub(crate) fn restore(
+        &mut self,
+        epoch: u64,
+        next_seq: u64,
+        tasks: Vec<(TaskInfo, Arc<[u8]>)>,
+        done: HashSet<TaskId>,
+        done_counts: BTreeMap<String, u64>,
+    ) {
+        self.epoch = epoch;
+        self.next_seq = next_seq;
+        self.done = done;
+        for (queue, n) in done_counts {
+            self.queues.entry(queue).or_default().done = n;
+        }
+        for (info, payload) in tasks {
+            let q = self.queues.entry(info.queue.clone()).or_default();
+            match &info.state {
+                TaskState::Pending { not_before_ms } if *not_before_ms > 0 => {
+                    q.delayed.insert((*not_before_ms, info.seq), info.id);
+                }
+                TaskState::Pending { .. } => {
+                    q.ready.insert(info.order_key(), info.id);
+                }
+                TaskState::Leased { token, deadline_ms, .. } => {
+                    q.leases.insert((*deadline_ms, *token), info.id);
+                }
+                TaskState::Dead => {}
+            }
+            self.next_seq = self.next_seq.max(info.seq + 1);
+            self.tasks.insert(info.id, LiveTask { info, payload });
+        }
+    }
+
+    /// Ends every lease recorded by an earlier process (specs/queue.md §7).
+    pub(crate) fn recover_leases(&mut self, now_ms: u64, ch: &mut Changes) -> usize {
+        let held: Vec<TaskId> =
+            self.queues.values_mut().flat_map(|q| std::mem::take(&mut q.leases).into_values()).collect();
+        for id in &held {
+            self.end_attempt(*id, "lease lost: node restarted".to_string(), Failure::Transient, now_ms, ch);
+        }
+        held.len()
+    }
+
+    pub(crate) fn wake_handle(&mut self, queue: &str) -> Arc<Condvar> {
+        self.queues.entry(queue.to_string()).or_default().wake.clone()
+    }
+
+    fn next_token(&mut self) -> u64 {
+        self.token_counter += 1;
+        (self.epoch << TOKEN_COUNTER_BITS) | (self.token_counter & ((1 << TOKEN_COUNTER_BITS) - 1))
+    }
+
+    /// Enqueues all tasks or none: every task is validated before any is applied.
+    pub(crate) fn enqueue(&mut self, tasks: Vec<NewTask>, now_ms: u64, ch: &mut Changes) -> Result<Vec<Enqueued>> {
+        for t in &tasks {
+            t.validate()?;
+        }
+        let mut out = Vec::with_capacity(tasks.len());
+        for t in tasks {
+            let id = t.id();
+            if self.tasks.contains_key(&id) || self.done.contains(&id) {
+                out.push(Enqueued::Duplicate(id));
+                continue;
+            }
+            let seq = self.next_seq;
+            self.next_seq += 1;
+            let info = TaskInfo {
+                id,
+                queue: t.queue,
+                pipeline: t.pipeline,
+                stage: t.stage,
+                block_number: t.block_number,
+                subtask: t.subtask,
+                target: t.target,
+                priority: t.priority,
+                seq,
+                attempts: 0,
+                max_attempts: t.max_attempts.unwrap_or(self.cfg.max_attempts).max(1),
+                enqueued_at_ms: now_ms,
+                payload_len: t.payload.len() as u32,
+                state: TaskState::Pending { not_before_ms: 0 },
+                last_error: None,
+            };
+            ch.put(Cf::Tasks, &id.0, || codec::encode_task(&info));
+            ch.put(Cf::Payloads, &id.0, || t.payload.clone());
+            let q = self.queues.entry(info.queue.clone()).or_default();
+            q.ready.insert(info.order_key(), id);
+            q.wake.notify_one();
+            self.tasks.insert(id, LiveTask { info, payload: t.payload.into() });
+            out.push(Enqueued::Inserted(id));
+        }
+        if out.iter().any(|e| matches!(e, Enqueued::Inserted(_))) {
+            ch.put(Cf::Meta, META_NEXT_SEQ, || self.next_seq.to_be_bytes().to_vec());
+            ch.must_sync = true;
+        }
+        Ok(out)
+    }
+
+    /// Moves due backoffs to ready and ends expired leases of one queue.
+    fn tick(&mut self, queue: &str, now_ms: u64, ch: &mut Changes) {
+        let Some(q) = self.queues.get_mut(queue) else { return };
+        let mut expired = Vec::new();
+        while let Some(entry) = q.leases.first_entry() {
+            if entry.key().0 > now_ms {
+                break;
+            }
+            expired.push(entry.remove());
+        }
+        while let Some(entry) = q.delayed.first_entry() {
+            if entry.key().0 > now_ms {
+                break;
+            }
+            let id = entry.remove();
+            if let Some(t) = self.tasks.get_mut(&id) {
+                t.info.state = TaskState::Pending { not_before_ms: 0 };
+                q.ready.insert(t.info.order_key(), id);
+            }
+        }
+        for id in expired {
+            let worker = match self.tasks.get(&id).map(|t| &t.info.state) {
+                Some(TaskState::Leased { worker, .. }) => worker.clone(),
+                _ => continue,
+            };
+            let msg = format!("lease expired: worker {worker} did not ack or extend in time");
+            self.end_attempt(id, msg, Failure::Transient, now_ms, ch);
+        }
+    }
+
+    pub(crate) fn reap_expired(&mut self, now_ms: u64, ch: &mut Changes) -> usize {
+        let names: Vec<String> = self.queues.keys().cloned().collect();
+        let leased_before = self.leased_count();
+        for name in names {
+            self.tick(&name, now_ms, ch);
+        }
+        leased_before - self.leased_count()
+    }
+
+    fn leased_count(&self) -> usize {
+        self.queues.values().map(|q| q.leases.len()).sum()
+    }
+
+    pub(crate) fn lease(
+        &mut self,
+        queue: &str,
+        worker: &str,
+        lease_ms: u64,
+        now_ms: u64,
+        ch: &mut Changes,
+    ) -> Option<Lease> {
+        self.tick(queue, now_ms, ch);
+        let token = self.next_token();
+        let q = self.queues.get_mut(queue)?;
+        let (_, id) = q.ready.pop_first()?;
+        let deadline_ms = now_ms.saturating_add(lease_ms);
+        q.leases.insert((deadline_ms, token), id);
+        if !q.ready.is_empty() {
+            // Pass the wake-up on, in case ours consumed a notification meant for another waiter.
+            q.wake.notify_one();
+        }
+        let t = self.tasks.get_mut(&id)?;
+        t.info.state = TaskState::Leased { worker: worker.to_string(), token, deadline_ms };
+        ch.put(Cf::Leases, &id.0, || {
+            codec::encode_lease(&LeaseRecord { token, deadline_ms, worker: worker.to_string() })
+        });
+        let i = &t.info;
+        Some(Lease {
+            id,
+            token,
+            queue: i.queue.clone(),
+            pipeline: i.pipeline.clone(),
+            stage: i.stage.clone(),
+            block_number: i.block_number,
+            subtask: i.subtask,
+            target: i.target.clone(),
+            priority: i.priority,
+            payload: t.payload.clone(),
+            attempt: i.attempts + 1,
+            max_attempts: i.max_attempts,
+            enqueued_at_ms: i.enqueued_at_ms,
+            deadline_ms,
+        })
+    }
+
+    /// When the next backoff or lease deadline of `queue` falls due.
+    pub(crate) fn next_due_ms(&self, queue: &str) -> Option<u64> {
+        let q = self.queues.get(queue)?;
+        let a = q.delayed.first_key_value().map(|(k, _)| k.0);
+        let b = q.leases.first_key_value().map(|(k, _)| k.0);
+        a.into_iter().chain(b).min()
+    }
+
+    /// Checks that `token` is the task's current lease; returns its deadline.
+    fn current_lease(&self, id: TaskId, token: u64) -> Result<u64> {
+        let Some(t) = self.tasks.get(&id) else {
+            return Err(if self.done.contains(&id) {
+                QueueError::StaleLease { id, token }
+            } else {
+                QueueError::UnknownTask(id)
+            });
+        };
+        match t.info.state {
+            TaskState::Leased { token: current, deadline_ms, .. } if current == token => Ok(deadline_ms),
+            _ => Err(QueueError::StaleLease { id, token }),
+        }
+    }
+
+    pub(crate) fn extend(
+        &mut self,
+        id: TaskId,
+        token: u64,
+        lease_ms: u64,
+        now_ms: u64,
+        ch: &mut Changes,
+    ) -> Result<u64> {
+        let old_deadline = self.current_lease(id, token)?;
+        let deadline_ms = now_ms.saturating_add(lease_ms);
+        let Some(t) = self.tasks.get_mut(&id) else { return Err(QueueError::UnknownTask(id)) };
+        let q = self.queues.get_mut(&t.info.queue).ok_or(QueueError::UnknownTask(id))?;
+        q.leases.remove(&(old_deadline, token));
+        q.leases.insert((deadline_ms, token), id);
+        if let TaskState::Leased { deadline_ms: d, worker, .. } = &mut t.info.state {
+            *d = deadline_ms;
+            let worker = worker.clone();
+            ch.put(Cf::Leases, &id.0, || codec::encode_lease(&LeaseRecord { token, deadline_ms, worker }));
+        }
+        Ok(deadline_ms)
+    }
+
+    /// Acks a leased task and enqueues `next` in the same change set (specs/queue.md §6).
+    pub(crate) fn ack(
+        &mut self,
+        id: TaskId,
+        token: u64,
+        next: Vec<NewTask>,
+        now_ms: u64,
+        ch: &mut Changes,
+    ) -> Result<Vec<Enqueued>> {
+        let deadline = self.current_lease(id, token)?;
+        for t in &next {
+            t.validate()?;
+        }
+        let Some(t) = self.tasks.remove(&id) else { return Err(QueueError::UnknownTask(id)) };
+        let queue = t.info.queue;
+        let q = self.queues.entry(queue.clone()).or_default();
+        q.leases.remove(&(deadline, token));
+        q.done += 1;
+        let done_count = q.done;
+        self.done.insert(id);
+        ch.delete(Cf::Tasks, &id.0);
+        ch.delete(Cf::Payloads, &id.0);
+        ch.delete(Cf::Leases, &id.0);
+        ch.put(Cf::Done, &id.0, || codec::encode_done(now_ms, &queue));
+        let key = [META_DONE_PREFIX, queue.as_bytes()].concat();
+        ch.put(Cf::Meta, &key, || done_count.to_be_bytes().to_vec());
+        ch.must_sync = true;
+        self.enqueue(next, now_ms, ch)
+    }
+
+    pub(crate) fn nack(
+        &mut self,
+        id: TaskId,
+        token: u64,
+        error: &str,
+        failure: Failure,
+        now_ms: u64,
+        ch: &mut Changes,
+    ) -> Result<NackOutcome> {
+        let deadline = self.current_lease(id, token)?;
+        if let Some(q) = self.tasks.get(&id).and_then(|t| self.queues.get_mut(&t.info.queue)) {
+            q.leases.remove(&(deadline, token));
+        }
+        self.end_attempt(id, error.to_string(), failure, now_ms, ch).ok_or(QueueError::UnknownTask(id))
+    }
+
+    /// Ends the current attempt of a task whose lease index entry is already gone.
+    fn end_attempt(
+        &mut self,
+        id: TaskId,
+        error: String,
+        failure: Failure,
+        now_ms: u64,
+        ch: &mut Changes,
+    ) -> Option<NackOutcome> {
+        let t = self.tasks.get_mut(&id)?;
+        let q = self.queues.get_mut(&t.info.queue)?;
+        let info = &mut t.info;
+        info.attempts += 1;
+        info.last_error = Some(error);
+        let outcome = if failure == Failure::Permanent || info.attempts >= info.max_attempts {
+            info.state = TaskState::Dead;
+            NackOutcome::Dead { attempts: info.attempts }
+        } else {
+            let not_before_ms = now_ms + self.cfg.backoff_ms(info.attempts);
+            info.state = TaskState::Pending { not_before_ms };
+            q.delayed.insert((not_before_ms, info.seq), id);
+            // A waiter must recompute its sleep to wake at the new due time.
+            q.wake.notify_one();
+            NackOutcome::Retrying { attempts: info.attempts, not_before_ms }
+        };
+        ch.put(Cf::Tasks, &id.0, || codec::encode_task(info));
+        ch.delete(Cf::Leases, &id.0);
+        ch.must_sync = true;
+        Some(outcome)
+    }
+
+    /// Moves a dead task back to Pending with its attempts reset.
+    pub(crate) fn requeue(&mut self, id: TaskId, ch: &mut Changes) -> Result<()> {
+        let t = self.tasks.get_mut(&id).ok_or(QueueError::UnknownTask(id))?;
+        if t.info.state != TaskState::Dead {
+            return Err(QueueError::NotDead(id));
+        }
+        t.info.state = TaskState::Pending { not_before_ms: 0 };
+        t.info.attempts = 0;
+        let q = self.queues.entry(t.info.queue.clone()).or_default();
+        q.ready.insert(t.info.order_key(), id);
+        q.wake.notify_one();
+        let info = &t.info;
+        ch.put(Cf::Tasks, &id.0, || codec::encode_task(info));
+        ch.must_sync = true;
+        Ok(())
+    }
+
+    pub(crate) fn dead_ids(&self, queue: Option<&str>) -> Vec<TaskId> {
+        let mut dead: Vec<&TaskInfo> = self
+            .tasks
+            .values()
+            .map(|t| &t.info)
+            .filter(|i| i.state == TaskState::Dead && queue.is_none_or(|q| q == i.queue))
+            .collect();
+        dead.sort_by_key(|i| (i.queue.clone(), i.order_key()));
+        dead.into_iter().map(|i| i.id).collect()
+    }
+
+    pub(crate) fn view(&self) -> QueueView {
+        QueueView {
+            tasks: self.tasks.values().map(|t| t.info.clone()).collect(),
+            done_counts: self.queues.iter().map(|(name, q)| (name.clone(), q.done)).collect(),
+        }
+    }
+
+    pub(crate) fn is_done(&self, id: TaskId) -> bool {
+        self.done.contains(&id)
+    }
+
+    pub(crate) fn get(&self, id: TaskId) -> Option<TaskInfo> {
+        self.tasks.get(&id).map(|t| t.info.clone())
+    }
+}
