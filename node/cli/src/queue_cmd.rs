@@ -18,8 +18,12 @@ pub struct DataDirArgs {
 }
 
 impl DataDirArgs {
-    pub fn queue_path(&self) -> PathBuf {
-        self.data_dir.join("queue")
+    /// The queue database inside an existing data directory.
+    pub fn queue_path(&self) -> anyhow::Result<PathBuf> {
+        if self.data_dir.exists() && !self.data_dir.is_dir() {
+            bail!("data dir {} is not a directory", self.data_dir.display());
+        }
+        Ok(self.data_dir.join("queue"))
     }
 }
 
@@ -84,22 +88,22 @@ enum QueueCommand {
 pub fn run(args: QueueArgs) -> anyhow::Result<()> {
     match args.command {
         QueueCommand::Stats { dir, json } => {
-            let stats = read(&dir.queue_path())?.stats(now_ms());
+            let stats = read(&dir.queue_path()?)?.stats(now_ms());
             if json { print_json(&stats) } else { print_stats(&stats) }
         }
         QueueCommand::List { dir, queue, state, limit, json } => {
-            let tasks = read(&dir.queue_path())?.list(queue.as_deref(), state, limit, now_ms());
+            let tasks = read(&dir.queue_path()?)?.list(queue.as_deref(), state, limit, now_ms());
             print_tasks(&tasks, json)
         }
         QueueCommand::Dead { dir, queue, limit, json } => {
-            let tasks = read(&dir.queue_path())?.list(queue.as_deref(), StateFilter::Dead, limit, now_ms());
+            let tasks = read(&dir.queue_path()?)?.list(queue.as_deref(), StateFilter::Dead, limit, now_ms());
             print_tasks(&tasks, json)
         }
         QueueCommand::Requeue { dir, id, all, queue, json } => {
             if id.is_none() && !all {
                 bail!("say which dead tasks to requeue: --id ID or --all");
             }
-            let path = dir.queue_path();
+            let path = dir.queue_path()?;
             if !path.exists() {
                 bail!("no slotproof queue database at {}", path.display());
             }
