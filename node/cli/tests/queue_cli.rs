@@ -34,10 +34,14 @@ fn stats_list_and_dead_read_a_running_writer() {
 
     let stats = json_of(&slotproof(&["queue", "stats", "--data-dir", data, "--json"]));
     let b = &stats["queues"]["blocks"];
-    assert_eq!((b["pending"].as_u64(), b["leased"].as_u64(), b["dead"].as_u64(), b["done"].as_u64()), (Some(2), Some(1), Some(1), Some(1)));
+    assert_eq!(
+        (b["pending"].as_u64(), b["leased"].as_u64(), b["dead"].as_u64(), b["done"].as_u64()),
+        (Some(2), Some(1), Some(1), Some(1))
+    );
 
     let list = json_of(&slotproof(&["queue", "list", "--data-dir", data, "--state", "pending", "--json"]));
-    let blocks: Vec<u64> = list["tasks"].as_array().unwrap().iter().map(|t| t["block_number"].as_u64().unwrap()).collect();
+    let blocks: Vec<u64> =
+        list["tasks"].as_array().unwrap().iter().map(|t| t["block_number"].as_u64().unwrap()).collect();
     assert_eq!(blocks, vec![3, 4]);
 
     let dead_json = json_of(&slotproof(&["queue", "dead", "--data-dir", data, "--json"]));
@@ -79,9 +83,32 @@ fn bad_data_dirs_give_one_line_errors() {
 #[test]
 fn bench_queue_prints_one_json_line_with_nothing_lost() {
     for backend in ["memory", "rocksdb"] {
-        let out = slotproof(&["bench", "queue", "--backend", backend, "--tasks", "3000", "--producers", "2", "--consumers", "2", "--json"]);
+        let out = slotproof(&[
+            "bench",
+            "queue",
+            "--backend",
+            backend,
+            "--tasks",
+            "3000",
+            "--producers",
+            "2",
+            "--consumers",
+            "2",
+            "--json",
+        ]);
         let r = json_of(&out);
-        for field in ["backend", "durability", "tasks", "rate", "enqueue_per_s", "lease_ack_per_s", "p50_ms", "p99_ms", "lost", "duplicated"] {
+        for field in [
+            "backend",
+            "durability",
+            "tasks",
+            "rate",
+            "enqueue_per_s",
+            "lease_ack_per_s",
+            "p50_ms",
+            "p99_ms",
+            "lost",
+            "duplicated",
+        ] {
             assert!(r.get(field).is_some(), "{backend}: missing {field}");
         }
         assert_eq!(r["backend"].as_str(), Some(backend));

@@ -38,6 +38,9 @@ pub enum QueueError {
     #[error("stale lease on task {id}: token {token:#x} is not the current lease")]
     StaleLease { id: TaskId, token: u64 },
 
+    #[error("task {id} was cancelled: {reason}")]
+    Cancelled { id: TaskId, reason: String },
+
     #[error("task {0} is not dead-lettered")]
     NotDead(TaskId),
 

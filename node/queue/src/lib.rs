@@ -30,6 +30,7 @@ pub use config::{Durability, QueueConfig};
 pub use error::{QueueError, Result};
 pub use queue::Queue;
 pub use rocks::{SCHEMA_VERSION, read_view};
+pub use state::CANCELLED_PREFIX;
 pub use task::{
     Enqueued, Failure, Lease, MAX_PAYLOAD_BYTES, NackOutcome, NewTask, OrderKey, PRIORITY_NORMAL, TaskId, TaskInfo,
     TaskState, validate_queue_name,

@@ -115,11 +115,12 @@ impl Queue {
             }
             let until_due = state.next_due_ms(queue).map(|due| Duration::from_millis(due.saturating_sub(now).max(1)));
             let sleep = until_due.map_or(left, |d| d.min(left));
-            let wake = state.wake_handle(queue);
+            let wake = state.register_waiter(queue);
             state = wake
                 .wait_timeout(state, sleep)
                 .map_err(|_| QueueError::Poisoned("a thread panicked while holding the queue lock".into()))?
                 .0;
+            state.unregister_waiter(queue);
         }
     }
 
@@ -134,7 +135,54 @@ impl Queue {
 
     /// Acks and enqueues the next stage's tasks in one atomic write (specs/queue.md §6).
     pub fn ack_and_enqueue(&self, id: TaskId, token: u64, next: Vec<NewTask>) -> Result<Vec<Enqueued>> {
-        self.mutate(|s, now, ch| s.ack(id, token, next, now, ch))?
+        self.ack_all_and_enqueue(&[(id, token)], next)
+    }
+
+    /// Acks several leases and enqueues `next` in one atomic write: how a
+    /// collector closes a group (specs/queue.md §6). All or nothing.
+    pub fn ack_all_and_enqueue(&self, leases: &[(TaskId, u64)], next: Vec<NewTask>) -> Result<Vec<Enqueued>> {
+        self.mutate(|s, now, ch| s.ack(leases, next, now, ch))?
+    }
+
+    /// Dead-letters every unfinished task of `block` in `queues` (all when empty),
+    /// with the error `cancelled: <reason>`. Returns how many were cancelled.
+    pub fn cancel_block(&self, queues: &[String], block: u64, reason: &str) -> Result<usize> {
+        self.mutate(|s, _, ch| s.cancel_block(queues, block, reason, ch))
+    }
+
+    /// Leases from the first of `queues` (in the order given) that has a ready
+    /// task, waiting up to `wait` for one: for stages that read several queues.
+    pub fn lease_wait_any(
+        &self,
+        queues: &[String],
+        worker: &str,
+        lease_for: Duration,
+        wait: Duration,
+    ) -> Result<Option<Lease>> {
+        let give_up = Instant::now() + wait;
+        loop {
+            for q in queues {
+                if let Some(l) = self.lease(q, worker, lease_for)? {
+                    return Ok(Some(l));
+                }
+            }
+            let state = self.lock()?;
+            let left = give_up.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Ok(None);
+            }
+            let now = self.clock.now_ms();
+            let due = queues.iter().filter_map(|q| state.next_due_ms(q)).min();
+            let sleep = due.map_or(left, |d| Duration::from_millis(d.saturating_sub(now).max(1)).min(left));
+            let any = state.any_wake();
+            any.waiters.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            // A task that arrived between our leases and here was notified before we
+            // registered: recheck readiness under the lock before sleeping.
+            let ready_now = queues.iter().any(|q| state.has_ready(q));
+            let result = if ready_now { Ok(state) } else { any.cv.wait_timeout(state, sleep).map(|(g, _)| g) };
+            any.waiters.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+            drop(result.map_err(|_| QueueError::Poisoned("a thread panicked while holding the queue lock".into()))?);
+        }
     }
 
     pub fn nack(&self, id: TaskId, token: u64, error: &str, failure: Failure) -> Result<NackOutcome> {

@@ -6,6 +6,7 @@
 //! drops them. It never does I/O itself.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar};
 
 use crate::codec::{self, LeaseRecord};
@@ -80,6 +81,16 @@ struct LiveTask {
     payload: Arc<[u8]>,
 }
 
+/// Wakes threads waiting on several queues at once (`lease_wait_any`).
+#[derive(Default)]
+pub(crate) struct AnyWake {
+    pub(crate) cv: Condvar,
+    pub(crate) waiters: AtomicUsize,
+}
+
+/// Prefix of the last error of a task dead-lettered by `cancel_block`.
+pub const CANCELLED_PREFIX: &str = "cancelled: ";
+
 #[derive(Default)]
 struct QueueIndex {
     ready: BTreeMap<OrderKey, TaskId>,
@@ -90,6 +101,21 @@ struct QueueIndex {
     done: u64,
     /// Woken on every change that may make a task leasable.
     wake: Arc<Condvar>,
+    /// Threads blocked in `lease_wait` on this queue: notify only when some are,
+    /// since a notify is a syscall even with nobody waiting.
+    waiters: usize,
+    any: Arc<AnyWake>,
+}
+
+impl QueueIndex {
+    fn notify(&self) {
+        if self.waiters > 0 {
+            self.wake.notify_one();
+        }
+        if self.any.waiters.load(Ordering::SeqCst) > 0 {
+            self.any.cv.notify_all();
+        }
+    }
 }
 
 pub(crate) struct State {
@@ -100,6 +126,7 @@ pub(crate) struct State {
     next_seq: u64,
     epoch: u64,
     token_counter: u64,
+    any: Arc<AnyWake>,
 }
 
 const TOKEN_COUNTER_BITS: u32 = 40;
@@ -114,7 +141,21 @@ impl State {
             next_seq: 0,
             epoch: 0,
             token_counter: 0,
+            any: Arc::default(),
         }
+    }
+
+    pub(crate) fn any_wake(&self) -> Arc<AnyWake> {
+        self.any.clone()
+    }
+
+    /// The index of `queue`, created on first use.
+    fn index(&mut self, queue: &str) -> &mut QueueIndex {
+        if !self.queues.contains_key(queue) {
+            let q = QueueIndex { any: self.any.clone(), ..QueueIndex::default() };
+            self.queues.insert(queue.to_string(), q);
+        }
+        self.queues.get_mut(queue).expect("inserted above")
     }
 
     pub(crate) fn config(&self) -> &QueueConfig {
@@ -135,10 +176,10 @@ impl State {
         self.next_seq = next_seq;
         self.done = done;
         for (queue, n) in done_counts {
-            self.queues.entry(queue).or_default().done = n;
+            self.index(&queue).done = n;
         }
         for (info, payload) in tasks {
-            let q = self.queues.entry(info.queue.clone()).or_default();
+            let q = self.index(&info.queue);
             match &info.state {
                 TaskState::Pending { not_before_ms } if *not_before_ms > 0 => {
                     q.delayed.insert((*not_before_ms, info.seq), info.id);
@@ -166,8 +207,17 @@ impl State {
         held.len()
     }
 
-    pub(crate) fn wake_handle(&mut self, queue: &str) -> Arc<Condvar> {
-        self.queues.entry(queue.to_string()).or_default().wake.clone()
+    /// Registers a waiter on `queue` and returns what to wait on; pair with `unregister_waiter`.
+    pub(crate) fn register_waiter(&mut self, queue: &str) -> Arc<Condvar> {
+        let q = self.index(queue);
+        q.waiters += 1;
+        q.wake.clone()
+    }
+
+    pub(crate) fn unregister_waiter(&mut self, queue: &str) {
+        if let Some(q) = self.queues.get_mut(queue) {
+            q.waiters = q.waiters.saturating_sub(1);
+        }
     }
 
     fn next_token(&mut self) -> u64 {
@@ -208,9 +258,9 @@ impl State {
             };
             ch.put(Cf::Tasks, &id.0, || codec::encode_task(&info));
             ch.put(Cf::Payloads, &id.0, || t.payload.clone());
-            let q = self.queues.entry(info.queue.clone()).or_default();
+            let q = self.index(&info.queue);
             q.ready.insert(info.order_key(), id);
-            q.wake.notify_one();
+            q.notify();
             self.tasks.insert(id, LiveTask { info, payload: t.payload.into() });
             out.push(Enqueued::Inserted(id));
         }
@@ -280,7 +330,7 @@ impl State {
         q.leases.insert((deadline_ms, token), id);
         if !q.ready.is_empty() {
             // Pass the wake-up on, in case ours consumed a notification meant for another waiter.
-            q.wake.notify_one();
+            q.notify();
         }
         let t = self.tasks.get_mut(&id)?;
         t.info.state = TaskState::Leased { worker: worker.to_string(), token, deadline_ms };
@@ -306,6 +356,10 @@ impl State {
         })
     }
 
+    pub(crate) fn has_ready(&self, queue: &str) -> bool {
+        self.queues.get(queue).is_some_and(|q| !q.ready.is_empty())
+    }
+
     /// When the next backoff or lease deadline of `queue` falls due.
     pub(crate) fn next_due_ms(&self, queue: &str) -> Option<u64> {
         let q = self.queues.get(queue)?;
@@ -323,8 +377,12 @@ impl State {
                 QueueError::UnknownTask(id)
             });
         };
-        match t.info.state {
-            TaskState::Leased { token: current, deadline_ms, .. } if current == token => Ok(deadline_ms),
+        match &t.info.state {
+            TaskState::Leased { token: current, deadline_ms, .. } if *current == token => Ok(*deadline_ms),
+            TaskState::Dead => match t.info.last_error.as_deref().and_then(|e| e.strip_prefix(CANCELLED_PREFIX)) {
+                Some(reason) => Err(QueueError::Cancelled { id, reason: reason.to_string() }),
+                None => Err(QueueError::StaleLease { id, token }),
+            },
             _ => Err(QueueError::StaleLease { id, token }),
         }
     }
@@ -351,22 +409,35 @@ impl State {
         Ok(deadline_ms)
     }
 
-    /// Acks a leased task and enqueues `next` in the same change set (specs/queue.md §6).
+    /// Acks leased tasks and enqueues `next` in the same change set (specs/queue.md §6).
+    /// Every lease and every next task is checked before anything changes.
     pub(crate) fn ack(
         &mut self,
-        id: TaskId,
-        token: u64,
+        leases: &[(TaskId, u64)],
         next: Vec<NewTask>,
         now_ms: u64,
         ch: &mut Changes,
     ) -> Result<Vec<Enqueued>> {
-        let deadline = self.current_lease(id, token)?;
+        let mut deadlines = Vec::with_capacity(leases.len());
+        for (i, &(id, token)) in leases.iter().enumerate() {
+            if leases[..i].iter().any(|(other, _)| *other == id) {
+                return Err(QueueError::StaleLease { id, token });
+            }
+            deadlines.push(self.current_lease(id, token)?);
+        }
         for t in &next {
             t.validate()?;
         }
-        let Some(t) = self.tasks.remove(&id) else { return Err(QueueError::UnknownTask(id)) };
+        for (&(id, token), deadline) in leases.iter().zip(deadlines) {
+            self.complete(id, token, deadline, now_ms, ch);
+        }
+        self.enqueue(next, now_ms, ch)
+    }
+
+    fn complete(&mut self, id: TaskId, token: u64, deadline: u64, now_ms: u64, ch: &mut Changes) {
+        let Some(t) = self.tasks.remove(&id) else { return };
         let queue = t.info.queue;
-        let q = self.queues.entry(queue.clone()).or_default();
+        let q = self.index(&queue);
         q.leases.remove(&(deadline, token));
         q.done += 1;
         let done_count = q.done;
@@ -378,7 +449,42 @@ impl State {
         let key = [META_DONE_PREFIX, queue.as_bytes()].concat();
         ch.put(Cf::Meta, &key, || done_count.to_be_bytes().to_vec());
         ch.must_sync = true;
-        self.enqueue(next, now_ms, ch)
+    }
+
+    /// Dead-letters every pending, delayed or leased task of `block` in `queues`
+    /// (all queues when empty). A holder of a cancelled lease gets `Cancelled` on
+    /// its next extend, ack or nack. Returns how many tasks were cancelled.
+    pub(crate) fn cancel_block(&mut self, queues: &[String], block: u64, reason: &str, ch: &mut Changes) -> usize {
+        let ids: Vec<TaskId> = self
+            .tasks
+            .values()
+            .filter(|t| t.info.block_number == block && t.info.state != TaskState::Dead)
+            .filter(|t| queues.is_empty() || queues.contains(&t.info.queue))
+            .map(|t| t.info.id)
+            .collect();
+        for id in &ids {
+            let Some(t) = self.tasks.get_mut(id) else { continue };
+            let Some(q) = self.queues.get_mut(&t.info.queue) else { continue };
+            match &t.info.state {
+                TaskState::Pending { not_before_ms } if *not_before_ms > 0 => {
+                    q.delayed.remove(&(*not_before_ms, t.info.seq));
+                }
+                TaskState::Pending { .. } => {
+                    q.ready.remove(&t.info.order_key());
+                }
+                TaskState::Leased { token, deadline_ms, .. } => {
+                    q.leases.remove(&(*deadline_ms, *token));
+                }
+                TaskState::Dead => continue,
+            }
+            t.info.state = TaskState::Dead;
+            t.info.last_error = Some(format!("{CANCELLED_PREFIX}{reason}"));
+            let info = &t.info;
+            ch.put(Cf::Tasks, &id.0, || codec::encode_task(info));
+            ch.delete(Cf::Leases, &id.0);
+            ch.must_sync = true;
+        }
+        ids.len()
     }
 
     pub(crate) fn nack(
@@ -419,7 +525,7 @@ impl State {
             info.state = TaskState::Pending { not_before_ms };
             q.delayed.insert((not_before_ms, info.seq), id);
             // A waiter must recompute its sleep to wake at the new due time.
-            q.wake.notify_one();
+            q.notify();
             NackOutcome::Retrying { attempts: info.attempts, not_before_ms }
         };
         ch.put(Cf::Tasks, &id.0, || codec::encode_task(info));
@@ -436,9 +542,9 @@ impl State {
         }
         t.info.state = TaskState::Pending { not_before_ms: 0 };
         t.info.attempts = 0;
-        let q = self.queues.entry(t.info.queue.clone()).or_default();
+        let q = self.queues.get_mut(&t.info.queue).ok_or(QueueError::UnknownTask(id))?;
         q.ready.insert(t.info.order_key(), id);
-        q.wake.notify_one();
+        q.notify();
         let info = &t.info;
         ch.put(Cf::Tasks, &id.0, || codec::encode_task(info));
         ch.must_sync = true;

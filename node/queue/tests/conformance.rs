@@ -229,6 +229,57 @@ fn lease_wait_is_woken_by_enqueue(h: &mut Harness) {
     assert!(q.lease_wait("q", "w", LEASE, Duration::from_millis(20)).unwrap().is_none());
 }
 
+/// §6: several leases and the next tasks in one step; one stale lease refuses all.
+fn ack_all_is_all_or_nothing(h: &mut Harness) {
+    h.q.enqueue((0..3).map(|s| task("parts", 7, s)).collect()).unwrap();
+    let leases: Vec<_> = (0..3).map(|_| h.must_lease("parts")).collect();
+    let mut pairs: Vec<_> = leases.iter().map(|l| (l.id, l.token)).collect();
+    pairs.push((leases[0].id, leases[0].token + 1));
+    assert!(matches!(h.q.ack_all_and_enqueue(&pairs, vec![task("whole", 7, 0)]), Err(QueueError::StaleLease { .. })));
+    assert_eq!(h.q.stats().unwrap().total.leased, 3, "nothing acked");
+    pairs.pop();
+    h.q.ack_all_and_enqueue(&pairs, vec![task("whole", 7, 0)]).unwrap();
+    let s = h.q.stats().unwrap();
+    assert_eq!((s.queues["parts"].done, s.queues["whole"].pending), (3, 1));
+}
+
+/// §12: cancelling a block dead-letters its tasks everywhere; a holder learns it.
+fn cancel_block_reaches_pending_and_leased(h: &mut Harness) {
+    h.q.enqueue(vec![task("a", 5, 0), task("a", 5, 1), task("b", 5, 0), task("a", 6, 0)]).unwrap();
+    let held = h.must_lease("a");
+    assert_eq!(held.block_number, 5);
+    let failing = h.must_lease("b");
+    h.q.nack(failing.id, failing.token, "x", Failure::Transient).unwrap();
+    assert_eq!(h.q.cancel_block(&[], 5, "reorged out").unwrap(), 3);
+    assert!(matches!(h.q.extend(held.id, held.token, LEASE), Err(QueueError::Cancelled { .. })));
+    assert!(matches!(h.q.ack(held.id, held.token), Err(QueueError::Cancelled { .. })));
+    h.clock.advance(h.cfg.backoff_max_ms);
+    assert_eq!(h.must_lease("a").block_number, 6, "other blocks untouched");
+    assert!(h.lease("b").is_none());
+    let dead = h.q.view().unwrap().list(None, StateFilter::Dead, 10, h.clock_now());
+    assert_eq!(dead.len(), 3);
+    assert!(dead.iter().all(|t| t.last_error.as_deref() == Some("cancelled: reorged out")));
+}
+
+/// §5: a waiter on several queues is woken by any of them.
+fn lease_wait_any_is_woken_by_any_queue(h: &mut Harness) {
+    let q = Arc::new(std::mem::replace(&mut h.q, slotproof_queue::Queue::memory(QueueConfig::default())));
+    let waiter = {
+        let q = q.clone();
+        thread::spawn(move || {
+            let names = vec!["x".to_string(), "y".to_string()];
+            let start = Instant::now();
+            let l = q.lease_wait_any(&names, "w", LEASE, Duration::from_secs(20)).unwrap();
+            (l.map(|l| l.queue), start.elapsed())
+        })
+    };
+    thread::sleep(Duration::from_millis(50));
+    q.enqueue_one(task("y", 1, 0)).unwrap();
+    let (got, waited) = waiter.join().unwrap();
+    assert_eq!(got.as_deref(), Some("y"));
+    assert!(waited < Duration::from_secs(10));
+}
+
 impl Harness {
     fn clock_now(&self) -> u64 {
         self.q.now_ms()
@@ -268,4 +319,7 @@ suite!(
     stats_count_each_state,
     queues_are_independent,
     lease_wait_is_woken_by_enqueue,
+    ack_all_is_all_or_nothing,
+    cancel_block_reaches_pending_and_leased,
+    lease_wait_any_is_woken_by_any_queue,
 );
