@@ -1,6 +1,8 @@
 //! Binary records of the RocksDB backend (specs/queue.md §8).
 //! Decoding is strict: a short, long or unknown record is an error, never a guess.
 
+use slotproof_primitives::wire::{Reader, Writer};
+
 use crate::task::{TaskId, TaskInfo, TaskState};
 
 const FORMAT_V1: u8 = 1;
@@ -15,65 +17,9 @@ pub(crate) struct LeaseRecord {
     pub worker: String,
 }
 
-struct Writer(Vec<u8>);
-
-impl Writer {
-    fn u8(&mut self, v: u8) {
-        self.0.push(v);
-    }
-    fn u32(&mut self, v: u32) {
-        self.0.extend_from_slice(&v.to_be_bytes());
-    }
-    fn u64(&mut self, v: u64) {
-        self.0.extend_from_slice(&v.to_be_bytes());
-    }
-    fn str(&mut self, s: &str) {
-        self.u32(s.len() as u32);
-        self.0.extend_from_slice(s.as_bytes());
-    }
-}
-
-struct Reader<'a>(&'a [u8]);
-
-impl<'a> Reader<'a> {
-    fn take(&mut self, n: usize) -> Result<&'a [u8], String> {
-        if self.0.len() < n {
-            return Err(format!("truncated: wanted {n} more bytes, {} left", self.0.len()));
-        }
-        let (head, tail) = self.0.split_at(n);
-        self.0 = tail;
-        Ok(head)
-    }
-    fn u8(&mut self) -> Result<u8, String> {
-        Ok(self.take(1)?[0])
-    }
-    fn u32(&mut self) -> Result<u32, String> {
-        let b = self.take(4)?;
-        Ok(u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
-    }
-    fn u64(&mut self) -> Result<u64, String> {
-        let mut a = [0u8; 8];
-        a.copy_from_slice(self.take(8)?);
-        Ok(u64::from_be_bytes(a))
-    }
-    fn str(&mut self) -> Result<String, String> {
-        let len = self.u32()? as usize;
-        String::from_utf8(self.take(len)?.to_vec()).map_err(|_| "string is not UTF-8".to_string())
-    }
-    fn format(&mut self) -> Result<(), String> {
-        match self.u8()? {
-            FORMAT_V1 => Ok(()),
-            other => Err(format!("unknown record format {other}")),
-        }
-    }
-    fn finish(self) -> Result<(), String> {
-        if self.0.is_empty() { Ok(()) } else { Err(format!("{} trailing bytes", self.0.len())) }
-    }
-}
-
 /// Header of a pending or dead task. Lease state lives in its own record.
 pub(crate) fn encode_task(t: &TaskInfo) -> Vec<u8> {
-    let mut w = Writer(Vec::with_capacity(96 + t.queue.len() + t.target.len()));
+    let mut w = Writer::with_capacity(96 + t.queue.len() + t.target.len());
     w.u8(FORMAT_V1);
     for s in [&t.queue, &t.pipeline, &t.stage, &t.target] {
         w.str(s);
@@ -103,12 +49,12 @@ pub(crate) fn encode_task(t: &TaskInfo) -> Vec<u8> {
         }
     }
     w.str(t.last_error.as_deref().unwrap_or(""));
-    w.0
+    w.finish()
 }
 
 pub(crate) fn decode_task(id: TaskId, bytes: &[u8]) -> Result<TaskInfo, String> {
-    let mut r = Reader(bytes);
-    r.format()?;
+    let mut r = Reader::new(bytes);
+    r.format(FORMAT_V1)?;
     let queue = r.str()?;
     let pipeline = r.str()?;
     let stage = r.str()?;
@@ -150,33 +96,33 @@ pub(crate) fn decode_task(id: TaskId, bytes: &[u8]) -> Result<TaskInfo, String> 
 }
 
 pub(crate) fn encode_lease(l: &LeaseRecord) -> Vec<u8> {
-    let mut w = Writer(Vec::with_capacity(24 + l.worker.len()));
+    let mut w = Writer::with_capacity(24 + l.worker.len());
     w.u8(FORMAT_V1);
     w.u64(l.token);
     w.u64(l.deadline_ms);
     w.str(&l.worker);
-    w.0
+    w.finish()
 }
 
 pub(crate) fn decode_lease(bytes: &[u8]) -> Result<LeaseRecord, String> {
-    let mut r = Reader(bytes);
-    r.format()?;
+    let mut r = Reader::new(bytes);
+    r.format(FORMAT_V1)?;
     let rec = LeaseRecord { token: r.u64()?, deadline_ms: r.u64()?, worker: r.str()? };
     r.finish()?;
     Ok(rec)
 }
 
 pub(crate) fn encode_done(done_at_ms: u64, queue: &str) -> Vec<u8> {
-    let mut w = Writer(Vec::with_capacity(16 + queue.len()));
+    let mut w = Writer::with_capacity(16 + queue.len());
     w.u8(FORMAT_V1);
     w.u64(done_at_ms);
     w.str(queue);
-    w.0
+    w.finish()
 }
 
 pub(crate) fn decode_done(bytes: &[u8]) -> Result<(u64, String), String> {
-    let mut r = Reader(bytes);
-    r.format()?;
+    let mut r = Reader::new(bytes);
+    r.format(FORMAT_V1)?;
     let out = (r.u64()?, r.str()?);
     r.finish()?;
     Ok(out)

@@ -90,13 +90,28 @@ impl Queue {
     /// enqueue, nack and requeue notifications; sleeps until the next backoff or
     /// lease deadline otherwise.
     pub fn lease_wait(&self, queue: &str, worker: &str, lease_for: Duration, wait: Duration) -> Result<Option<Lease>> {
+        self.lease_wait_upto(queue, worker, lease_for, wait, &|| None)
+    }
+
+    /// Like `lease_wait`, but only leases a task whose block is at most
+    /// `max_block()`, evaluated on every try (a sequential pipeline's sink stage
+    /// waits for the lowest open block). Pair with `wake` when the bound moves.
+    pub fn lease_wait_upto(
+        &self,
+        queue: &str,
+        worker: &str,
+        lease_for: Duration,
+        wait: Duration,
+        max_block: &dyn Fn() -> Option<u64>,
+    ) -> Result<Option<Lease>> {
         let give_up = Instant::now() + wait;
         let mut state = self.lock()?;
         loop {
             self.store.healthy()?;
             let mut changes = Changes::new(self.store.persists());
             let now = self.clock.now_ms();
-            let leased = state.lease(queue, worker, lease_for.as_millis() as u64, now, &mut changes);
+            let bound = max_block();
+            let leased = state.lease_upto(queue, worker, lease_for.as_millis() as u64, bound, now, &mut changes);
             if leased.is_some() || !changes.ops.is_empty() {
                 let ticket = if changes.ops.is_empty() { None } else { self.store.submit(changes) };
                 drop(state);
@@ -141,7 +156,25 @@ impl Queue {
     /// Acks several leases and enqueues `next` in one atomic write: how a
     /// collector closes a group (specs/queue.md §6). All or nothing.
     pub fn ack_all_and_enqueue(&self, leases: &[(TaskId, u64)], next: Vec<NewTask>) -> Result<Vec<Enqueued>> {
-        self.mutate(|s, now, ch| s.ack(leases, next, now, ch))?
+        self.ack_all_enqueue_and_mark(leases, next, &[])
+    }
+
+    /// As `ack_all_and_enqueue`, and records `markers` as done ids in the same
+    /// write: a collector marks a group emitted so that it never emits it twice,
+    /// even across a crash (`is_done(marker)` answers "already emitted?").
+    pub fn ack_all_enqueue_and_mark(
+        &self,
+        leases: &[(TaskId, u64)],
+        next: Vec<NewTask>,
+        markers: &[TaskId],
+    ) -> Result<Vec<Enqueued>> {
+        self.mutate(|s, now, ch| s.ack(leases, next, markers, now, ch))?
+    }
+
+    /// Wakes every thread waiting on `queue` (also `lease_wait_any` waiters).
+    pub fn wake(&self, queue: &str) -> Result<()> {
+        self.lock()?.wake(queue);
+        Ok(())
     }
 
     /// Dead-letters every unfinished task of `block` in `queues` (all when empty),

@@ -322,7 +322,26 @@ impl State {
         now_ms: u64,
         ch: &mut Changes,
     ) -> Option<Lease> {
+        self.lease_upto(queue, worker, lease_ms, None, now_ms, ch)
+    }
+
+    /// Leases the first ready task, if its block is at most `max_block`.
+    pub(crate) fn lease_upto(
+        &mut self,
+        queue: &str,
+        worker: &str,
+        lease_ms: u64,
+        max_block: Option<u64>,
+        now_ms: u64,
+        ch: &mut Changes,
+    ) -> Option<Lease> {
         self.tick(queue, now_ms, ch);
+        let q = self.queues.get_mut(queue)?;
+        if let (Some(max), Some((key, _))) = (max_block, q.ready.first_key_value())
+            && key.block_number > max
+        {
+            return None;
+        }
         let token = self.next_token();
         let q = self.queues.get_mut(queue)?;
         let (_, id) = q.ready.pop_first()?;
@@ -354,6 +373,15 @@ impl State {
             enqueued_at_ms: i.enqueued_at_ms,
             deadline_ms,
         })
+    }
+
+    /// Wakes every thread waiting on `queue`, e.g. when a condition outside the
+    /// queue (a block finishing, shutdown) changes what they may lease.
+    pub(crate) fn wake(&self, queue: &str) {
+        if let Some(q) = self.queues.get(queue) {
+            q.wake.notify_all();
+        }
+        self.any.cv.notify_all();
     }
 
     pub(crate) fn has_ready(&self, queue: &str) -> bool {
@@ -415,6 +443,7 @@ impl State {
         &mut self,
         leases: &[(TaskId, u64)],
         next: Vec<NewTask>,
+        markers: &[TaskId],
         now_ms: u64,
         ch: &mut Changes,
     ) -> Result<Vec<Enqueued>> {
@@ -430,6 +459,12 @@ impl State {
         }
         for (&(id, token), deadline) in leases.iter().zip(deadlines) {
             self.complete(id, token, deadline, now_ms, ch);
+        }
+        for m in markers {
+            if self.done.insert(*m) {
+                ch.put(Cf::Done, &m.0, || codec::encode_done(now_ms, ""));
+                ch.must_sync = true;
+            }
         }
         self.enqueue(next, now_ms, ch)
     }

@@ -1,0 +1,3 @@
+//! Types and encodings shared by every slotproof crate. No I/O.
+
+pub mod wire;
