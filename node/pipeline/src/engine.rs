@@ -72,7 +72,11 @@ pub struct Ctx {
     head: AtomicU64,
     /// Blocks submitted and not finished: a sequential pipeline emits the lowest first.
     open_blocks: Mutex<BTreeSet<u64>>,
+    /// Blocks whose flow stopped (a task dead, stale or cancelled): strict barriers
+    /// (fan-in, match) release their members instead of waiting for ever.
+    failed_blocks: Mutex<BTreeSet<u64>>,
     inflight: Mutex<HashMap<TaskId, InFlight>>,
+    stage_inputs: Vec<String>,
 }
 
 impl Ctx {
@@ -82,13 +86,17 @@ impl Ctx {
         lease_for: Duration,
         observer: Option<Arc<dyn Observer>>,
     ) -> Result<Arc<Ctx>> {
+        let stage_inputs =
+            config.stages.iter().flat_map(|s| s.inputs.clone()).collect::<BTreeSet<_>>().into_iter().collect();
         let ctx = Ctx {
+            stage_inputs,
             config,
             queue,
             lease_for,
             observer,
             head: AtomicU64::new(0),
             open_blocks: Mutex::new(BTreeSet::new()),
+            failed_blocks: Mutex::new(BTreeSet::new()),
             inflight: Mutex::new(HashMap::new()),
         };
         ctx.recover_open_blocks()?;
@@ -139,6 +147,12 @@ impl Ctx {
         self.head.load(AtomicOrdering::SeqCst)
     }
 
+    /// Whether a task of `block` died anywhere in this pipeline: seen by a stage,
+    /// or dead-lettered by the queue itself (a lease that expired once too often).
+    pub fn block_failed(&self, block: u64) -> bool {
+        lock(&self.failed_blocks).contains(&block) || self.queue.has_dead(&self.stage_inputs, block).unwrap_or(false)
+    }
+
     pub fn lowest_open_block(&self) -> Option<u64> {
         lock(&self.open_blocks).first().copied()
     }
@@ -179,7 +193,10 @@ impl Ctx {
     fn settle(&self, stage: &StageConfig, block: u64, outcome: &Outcome) {
         let ends = match outcome {
             Outcome::Done | Outcome::Partial => self.is_sink(&stage.output),
-            Outcome::Dead(_) | Outcome::Stale | Outcome::Cancelled => true,
+            Outcome::Dead(_) | Outcome::Stale | Outcome::Cancelled => {
+                lock(&self.failed_blocks).insert(block);
+                true
+            }
             Outcome::Retrying | Outcome::LeaseLost | Outcome::Late => false,
         };
         if ends {
@@ -286,6 +303,12 @@ impl Dispatcher {
             },
         );
         Ok(Some(Job { lease, cancel, input, prover_start: Instant::now(), timed_out }))
+    }
+
+    /// Drops a job without committing anything, as a worker that died would:
+    /// its lease is no longer extended and expires.
+    pub fn abandon(&self, job: Job) {
+        lock(&self.ctx.inflight).remove(&job.lease.id);
     }
 
     /// Runs the prover for a job (the runtime's path; the simulation may skip it).
@@ -483,8 +506,19 @@ impl Collector {
         self.emit_ready()
     }
 
+    fn strict(&self) -> bool {
+        !matches!(self.strategy, Strategy::FirstKDistinct { .. })
+    }
+
     fn accept(&mut self, lease: Lease) -> Result<()> {
         let key = self.key(&lease);
+        if self.strict() && self.ctx.block_failed(key.0) {
+            let why = format!("block {} failed upstream: its group can never complete", key.0);
+            match self.ctx.queue.nack(lease.id, lease.token, &why, Failure::Permanent) {
+                Ok(_) | Err(QueueError::StaleLease { .. }) | Err(QueueError::Cancelled { .. }) => return Ok(()),
+                Err(e) => return Err(e.into()),
+            }
+        }
         if self.ctx.queue.is_done(self.marker(key))? {
             // The group already emitted (at its deadline, or this is a surplus member).
             let id = lease.id;
@@ -546,7 +580,27 @@ impl Collector {
         order.into_iter().filter(|&i| seen.insert(g.members[i].lease.target.clone())).collect()
     }
 
+    /// Releases the members of groups whose block failed elsewhere (strict barriers).
+    fn release_failed(&mut self) -> Result<()> {
+        if !self.strict() {
+            return Ok(());
+        }
+        let failed: Vec<GroupKey> = self.groups.keys().filter(|k| self.ctx.block_failed(k.0)).copied().collect();
+        for key in failed {
+            let Some(group) = self.groups.remove(&key) else { continue };
+            let why = format!("block {} failed upstream: its group can never complete", key.0);
+            for m in group.members {
+                match self.ctx.queue.nack(m.lease.id, m.lease.token, &why, Failure::Permanent) {
+                    Ok(_) | Err(QueueError::StaleLease { .. }) | Err(QueueError::Cancelled { .. }) => {}
+                    Err(e) => return Err(e.into()),
+                }
+            }
+        }
+        Ok(())
+    }
+
     fn emit_ready(&mut self) -> Result<usize> {
+        self.release_failed()?;
         let now = self.ctx.queue.now_ms();
         let lowest = if self.sequential_sink { self.ctx.lowest_open_block() } else { None };
         let mut ready = Vec::new();

@@ -246,6 +246,11 @@ impl Queue {
         Ok(self.lock()?.get(id))
     }
 
+    /// Whether any of `queues` holds a dead-lettered task of `block`.
+    pub fn has_dead(&self, queues: &[String], block: u64) -> Result<bool> {
+        Ok(self.lock()?.has_dead(queues, block))
+    }
+
     pub fn is_done(&self, id: TaskId) -> Result<bool> {
         Ok(self.lock()?.is_done(id))
     }

@@ -105,9 +105,24 @@ struct QueueIndex {
     /// since a notify is a syscall even with nobody waiting.
     waiters: usize,
     any: Arc<AnyWake>,
+    /// Dead tasks per block: lets a pipeline ask "did this block fail here?" cheaply.
+    dead_by_block: BTreeMap<u64, u32>,
 }
 
 impl QueueIndex {
+    fn add_dead(&mut self, block: u64) {
+        *self.dead_by_block.entry(block).or_default() += 1;
+    }
+
+    fn remove_dead(&mut self, block: u64) {
+        if let Some(n) = self.dead_by_block.get_mut(&block) {
+            *n -= 1;
+            if *n == 0 {
+                self.dead_by_block.remove(&block);
+            }
+        }
+    }
+
     fn notify(&self) {
         if self.waiters > 0 {
             self.wake.notify_one();
@@ -190,7 +205,7 @@ impl State {
                 TaskState::Leased { token, deadline_ms, .. } => {
                     q.leases.insert((*deadline_ms, *token), info.id);
                 }
-                TaskState::Dead => {}
+                TaskState::Dead => q.add_dead(info.block_number),
             }
             self.next_seq = self.next_seq.max(info.seq + 1);
             self.tasks.insert(info.id, LiveTask { info, payload });
@@ -384,6 +399,11 @@ impl State {
         self.any.cv.notify_all();
     }
 
+    /// Whether any of `queues` holds a dead task of `block`.
+    pub(crate) fn has_dead(&self, queues: &[String], block: u64) -> bool {
+        queues.iter().any(|q| self.queues.get(q).is_some_and(|i| i.dead_by_block.contains_key(&block)))
+    }
+
     pub(crate) fn has_ready(&self, queue: &str) -> bool {
         self.queues.get(queue).is_some_and(|q| !q.ready.is_empty())
     }
@@ -512,6 +532,7 @@ impl State {
                 }
                 TaskState::Dead => continue,
             }
+            q.add_dead(t.info.block_number);
             t.info.state = TaskState::Dead;
             t.info.last_error = Some(format!("{CANCELLED_PREFIX}{reason}"));
             let info = &t.info;
@@ -554,6 +575,7 @@ impl State {
         info.last_error = Some(error);
         let outcome = if failure == Failure::Permanent || info.attempts >= info.max_attempts {
             info.state = TaskState::Dead;
+            q.add_dead(info.block_number);
             NackOutcome::Dead { attempts: info.attempts }
         } else {
             let not_before_ms = now_ms + self.cfg.backoff_ms(info.attempts);
@@ -574,6 +596,9 @@ impl State {
         let t = self.tasks.get_mut(&id).ok_or(QueueError::UnknownTask(id))?;
         if t.info.state != TaskState::Dead {
             return Err(QueueError::NotDead(id));
+        }
+        if let Some(q) = self.queues.get_mut(&t.info.queue) {
+            q.remove_dead(t.info.block_number);
         }
         t.info.state = TaskState::Pending { not_before_ms: 0 };
         t.info.attempts = 0;
