@@ -5,6 +5,7 @@
 mod bench;
 mod logging;
 mod output;
+mod pipeline_cmd;
 mod queue_cmd;
 
 use std::process::ExitCode;
@@ -24,6 +25,8 @@ struct Cli {
 enum Command {
     /// Inspect and repair a node's task queue.
     Queue(queue_cmd::QueueArgs),
+    /// Check pipeline definitions.
+    Pipeline(pipeline_cmd::PipelineArgs),
     /// Benchmarks that print numbers.
     Bench(bench::BenchArgs),
 }
@@ -34,6 +37,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Queue(args) => queue_cmd::run(args),
         Command::Bench(args) => bench::run(args),
+        Command::Pipeline(args) => pipeline_cmd::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,7 +1,9 @@
 //! `slotproof bench ...`: benchmarks that print numbers. Acceptance figures
 //! come from a `--release` build.
 
+mod overhead;
 mod queue;
+mod scaling;
 
 use clap::{Args, Subcommand};
 
@@ -15,11 +17,17 @@ pub struct BenchArgs {
 enum BenchCommand {
     /// Enqueue → lease → ack throughput and enqueue-to-lease latency of the task queue.
     Queue(queue::QueueBenchArgs),
+    /// Per-stage orchestration overhead of a 3-stage pipeline with zero-time provers.
+    Overhead(overhead::OverheadArgs),
+    /// Dispatcher scaling efficiency with sleeping provers.
+    Scaling(scaling::ScalingArgs),
 }
 
 pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     match args.command {
         BenchCommand::Queue(a) => queue::run(a),
+        BenchCommand::Overhead(a) => overhead::run(a),
+        BenchCommand::Scaling(a) => scaling::run(a),
     }
 }
 
@@ -42,4 +50,14 @@ pub fn quantile(sorted: &[f64], q: f64) -> f64 {
 
 pub fn round3(x: f64) -> f64 {
     (x * 1000.0).round() / 1000.0
+}
+
+/// A fresh directory for a benchmark's database, inside `base` or the system temp dir.
+pub fn scratch_dir(base: Option<&std::path::Path>, what: &str) -> anyhow::Result<std::path::PathBuf> {
+    use anyhow::Context;
+    let base = base.map(std::path::Path::to_path_buf).unwrap_or_else(std::env::temp_dir);
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_nanos();
+    let dir = base.join(format!("slotproof-bench-{what}-{}-{nanos}", std::process::id()));
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    Ok(dir)
 }

@@ -9,13 +9,13 @@ use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, bail};
+use anyhow::bail;
 use clap::{Args, ValueEnum};
 use serde::Serialize;
 use slotproof_queue::{Durability, NewTask, Queue, QueueConfig};
 use tracing::info;
 
-use super::{peak_rss_mb, quantile, round3};
+use super::{peak_rss_mb, quantile, round3, scratch_dir};
 use crate::output::print_json;
 
 const QUEUE: &str = "bench";
@@ -91,11 +91,7 @@ pub fn run(args: QueueBenchArgs) -> anyhow::Result<()> {
     let cfg = QueueConfig { durability: args.durability, ..QueueConfig::default() };
     let scratch = match args.backend {
         Backend::Memory => None,
-        Backend::Rocksdb => {
-            let base = args.data_dir.clone().unwrap_or_else(std::env::temp_dir);
-            std::fs::create_dir_all(&base).with_context(|| format!("creating {}", base.display()))?;
-            Some(tempfile_dir(&base)?)
-        }
+        Backend::Rocksdb => Some(scratch_dir(args.data_dir.as_deref(), "queue")?),
     };
     let queue = match &scratch {
         None => Queue::memory(cfg),
@@ -112,13 +108,6 @@ pub fn run(args: QueueBenchArgs) -> anyhow::Result<()> {
         println!("{}", serde_json::to_string_pretty(&report)?);
         Ok(())
     }
-}
-
-fn tempfile_dir(base: &std::path::Path) -> anyhow::Result<PathBuf> {
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_nanos();
-    let dir = base.join(format!("slotproof-bench-queue-{}-{nanos}", std::process::id()));
-    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-    Ok(dir)
 }
 
 fn measure(args: &QueueBenchArgs, q: Arc<Queue>) -> anyhow::Result<Report> {

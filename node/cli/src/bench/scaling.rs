@@ -1,0 +1,143 @@
+//! `slotproof bench scaling`: throughput of one dispatcher stage as its worker
+//! count grows, with provers that sleep M ms (push0's scaling experiment).
+//! efficiency(n) = throughput(n) / (n × throughput(1)).
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::bail;
+use clap::Args;
+use serde::Serialize;
+use slotproof_pipeline::{Observer, Outcome, Pipeline, PipelineConfig, ProverSet, RuntimeOptions, StageEvent};
+use slotproof_queue::{NewTask, Queue, QueueConfig};
+use tracing::info;
+
+use super::{round3, scratch_dir};
+use crate::output::print_json;
+
+#[derive(Args, Debug)]
+pub struct ScalingArgs {
+    /// Worker counts to measure, comma separated.
+    #[arg(long, value_delimiter = ',', default_value = "1,8,32,128")]
+    dispatchers: Vec<u32>,
+    /// How long each proof sleeps; 0 uses the no-op prover.
+    #[arg(long, default_value_t = 200)]
+    prover_ms: u64,
+    /// Proofs per worker at each count (default: about 3 s of sleeping, at least 1).
+    #[arg(long)]
+    per_worker: Option<u64>,
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Serialize)]
+struct Point {
+    dispatchers: u32,
+    tasks: u64,
+    seconds: f64,
+    throughput_per_s: f64,
+    efficiency: f64,
+}
+
+#[derive(Serialize)]
+struct Report {
+    prover_ms: u64,
+    cores: usize,
+    backend: &'static str,
+    results: Vec<Point>,
+}
+
+/// First prover start and last commit of the stage's successful tasks.
+#[derive(Default)]
+struct Span(Mutex<(Option<Instant>, Option<Instant>, u64)>);
+
+impl Observer for Span {
+    fn on_stage(&self, e: &StageEvent) {
+        if e.outcome != Outcome::Done {
+            return;
+        }
+        if let Ok(mut s) = self.0.lock() {
+            let start = e.prover_start.unwrap_or(e.committed);
+            s.0 = Some(s.0.map_or(start, |x| x.min(start)));
+            s.1 = Some(s.1.map_or(e.committed, |x| x.max(e.committed)));
+            s.2 += 1;
+        }
+    }
+}
+
+pub fn run(args: ScalingArgs) -> anyhow::Result<()> {
+    if args.dispatchers.is_empty() || args.dispatchers.contains(&0) {
+        bail!("--dispatchers needs positive counts, e.g. 1,8,32,128");
+    }
+    let prover = if args.prover_ms == 0 { "noop".to_string() } else { format!("sleep:{}", args.prover_ms) };
+    let per_worker =
+        args.per_worker.unwrap_or(if args.prover_ms == 0 { 5_000 } else { (3_000 / args.prover_ms).max(1) });
+    let mut counts = args.dispatchers.clone();
+    if !counts.contains(&1) {
+        counts.insert(0, 1); // efficiency needs the single-worker baseline
+    }
+    let mut base = None;
+    let mut results = Vec::new();
+    for &n in &counts {
+        let (tasks, seconds) = measure(n, &prover, per_worker, args.data_dir.as_deref())?;
+        let throughput = tasks as f64 / seconds;
+        let base_tp = *base.get_or_insert(throughput);
+        info!(target: "slotproof::bench", dispatchers = n, tasks, seconds, throughput, "scaling point");
+        if args.dispatchers.contains(&n) {
+            results.push(Point {
+                dispatchers: n,
+                tasks,
+                seconds: round3(seconds),
+                throughput_per_s: round3(throughput),
+                efficiency: (throughput / (n as f64 * base_tp) * 10_000.0).round() / 10_000.0,
+            });
+        }
+    }
+    let report = Report {
+        prover_ms: args.prover_ms,
+        cores: std::thread::available_parallelism().map(|c| c.get()).unwrap_or(1),
+        backend: "rocksdb",
+        results,
+    };
+    if args.json { print_json(&report) } else { Ok(println!("{}", serde_json::to_string_pretty(&report)?)) }
+}
+
+fn measure(n: u32, prover: &str, per_worker: u64, data_dir: Option<&std::path::Path>) -> anyhow::Result<(u64, f64)> {
+    let toml = format!(
+        "name = \"scaling\"\nstale_after_blocks = 1000000000\n[[stage]]\nname = \"prove\"\nkind = \"dispatcher\"\ninput = \"in\"\noutput = \"out\"\nprover = \"{prover}\"\nconcurrency = {n}\n"
+    );
+    let provers = ProverSet::default();
+    let cfg = PipelineConfig::parse(&toml, &|p| provers.knows(p))?;
+    let dir = scratch_dir(data_dir, "scaling")?;
+    let result = (|| {
+        let queue = Arc::new(Queue::open_rocksdb(&dir.join("queue"), QueueConfig::default())?);
+        let tasks = n as u64 * per_worker;
+        // Fill the queue first so the measurement sees only dispatch, not arrival.
+        for chunk in (0..tasks).collect::<Vec<_>>().chunks(1000) {
+            queue.enqueue(
+                chunk
+                    .iter()
+                    .map(|&i| NewTask::new("in", i, i.to_be_bytes().to_vec()).with_pipeline("scaling", ""))
+                    .collect(),
+            )?;
+        }
+        let span = Arc::new(Span::default());
+        let opts = RuntimeOptions { observer: Some(span.clone()), ..RuntimeOptions::default() };
+        let pipeline = Pipeline::start(cfg, queue.clone(), &provers, opts)?;
+        let give_up = Instant::now() + Duration::from_secs(120);
+        while span.0.lock().map(|s| s.2).unwrap_or(0) < tasks && Instant::now() < give_up {
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        pipeline.shutdown();
+        let s = span.0.lock().map(|s| *s).map_err(|_| anyhow::anyhow!("observer lock poisoned"))?;
+        match s {
+            (Some(a), Some(b), done) if done == tasks => Ok((done, (b - a).as_secs_f64().max(1e-9))),
+            (_, _, done) => bail!("only {done} of {tasks} tasks finished with {n} dispatchers"),
+        }
+    })();
+    let _ = std::fs::remove_dir_all(&dir);
+    result
+}
