@@ -6,3 +6,13 @@ pub fn print_json<T: Serialize>(value: &T) -> anyhow::Result<()> {
     println!("{}", serde_json::to_string(value)?);
     Ok(())
 }
+
+/// A report: one JSON line with `--json`, pretty JSON for a person otherwise.
+pub fn print_report<T: Serialize>(value: &T, json: bool) -> anyhow::Result<()> {
+    if json {
+        print_json(value)
+    } else {
+        println!("{}", serde_json::to_string_pretty(value)?);
+        Ok(())
+    }
+}

@@ -18,7 +18,7 @@ use slotproof_queue::{NewTask, Queue, QueueConfig, TaskId};
 use tracing::info;
 
 use super::{quantile, round3, scratch_dir};
-use crate::output::print_json;
+use crate::output::print_report;
 
 #[derive(Args, Debug)]
 pub struct OverheadArgs {
@@ -116,7 +116,7 @@ pub fn run(args: OverheadArgs) -> anyhow::Result<()> {
     })();
     let _ = std::fs::remove_dir_all(&dir);
     let report = result?;
-    if args.json { print_json(&report) } else { Ok(println!("{}", serde_json::to_string_pretty(&report)?)) }
+    print_report(&report, args.json)
 }
 
 fn measure(args: &OverheadArgs, pipeline: &Pipeline, rec: &Recorder) -> anyhow::Result<Report> {

@@ -16,7 +16,7 @@ use slotproof_queue::{Durability, NewTask, Queue, QueueConfig};
 use tracing::info;
 
 use super::{peak_rss_mb, quantile, round3, scratch_dir};
-use crate::output::print_json;
+use crate::output::print_report;
 
 const QUEUE: &str = "bench";
 /// Consumers give up when nothing arrives for this long after producers finish.
@@ -102,12 +102,7 @@ pub fn run(args: QueueBenchArgs) -> anyhow::Result<()> {
         let _ = std::fs::remove_dir_all(dir);
     }
     let report = result?;
-    if args.json {
-        print_json(&report)
-    } else {
-        println!("{}", serde_json::to_string_pretty(&report)?);
-        Ok(())
-    }
+    print_report(&report, args.json)
 }
 
 fn measure(args: &QueueBenchArgs, q: Arc<Queue>) -> anyhow::Result<Report> {

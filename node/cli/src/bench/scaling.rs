@@ -14,7 +14,7 @@ use slotproof_queue::{NewTask, Queue, QueueConfig};
 use tracing::info;
 
 use super::{round3, scratch_dir};
-use crate::output::print_json;
+use crate::output::print_report;
 
 #[derive(Args, Debug)]
 pub struct ScalingArgs {
@@ -73,8 +73,7 @@ pub fn run(args: ScalingArgs) -> anyhow::Result<()> {
         bail!("--dispatchers needs positive counts, e.g. 1,8,32,128");
     }
     let prover = if args.prover_ms == 0 { "noop".to_string() } else { format!("sleep:{}", args.prover_ms) };
-    let per_worker =
-        args.per_worker.unwrap_or(if args.prover_ms == 0 { 5_000 } else { (3_000 / args.prover_ms).max(1) });
+    let per_worker = args.per_worker.unwrap_or(3_000u64.checked_div(args.prover_ms).map_or(5_000, |n| n.max(1)));
     let mut counts = args.dispatchers.clone();
     if !counts.contains(&1) {
         counts.insert(0, 1); // efficiency needs the single-worker baseline
@@ -102,7 +101,7 @@ pub fn run(args: ScalingArgs) -> anyhow::Result<()> {
         backend: "rocksdb",
         results,
     };
-    if args.json { print_json(&report) } else { Ok(println!("{}", serde_json::to_string_pretty(&report)?)) }
+    print_report(&report, args.json)
 }
 
 fn measure(n: u32, prover: &str, per_worker: u64, data_dir: Option<&std::path::Path>) -> anyhow::Result<(u64, f64)> {
