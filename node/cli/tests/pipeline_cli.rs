@@ -76,3 +76,18 @@ fn overhead_and_scaling_benchmarks_print_their_fields() {
     assert_eq!(results[1]["dispatchers"].as_u64(), Some(4));
     assert!(results[1]["efficiency"].as_f64().unwrap() > 0.5, "{s}");
 }
+
+#[test]
+fn every_example_pipeline_in_specs_checks() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../specs/examples");
+    let mut n = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "toml") {
+            let out = slotproof(&["pipeline", "check", path.to_str().unwrap()]);
+            assert!(out.status.success(), "{}: {}", path.display(), String::from_utf8_lossy(&out.stderr));
+            n += 1;
+        }
+    }
+    assert!(n >= 2, "examples found: {n}");
+}
