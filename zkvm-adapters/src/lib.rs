@@ -3,9 +3,44 @@
 
 mod cancel;
 mod error;
+pub mod external;
 mod prover;
 pub mod testing;
 
 pub use cancel::CancelToken;
 pub use error::ProverError;
+pub use external::{ExternalConfig, ExternalProver};
 pub use prover::{ExecutionReport, ProofArtifact, Prover, ProvingInput, Resources, ZkvmIdentity};
+
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Provers every node has without configuration: `noop`, `sleep:<ms>` (both
+/// labelled simulated) and `exec-noop` (the external adapter running a shell that
+/// writes an empty proof: measures process start and the file contract).
+pub fn builtin_prover(name: &str) -> Option<Arc<dyn Prover>> {
+    if let Some(p) = testing::TestProver::from_name(name) {
+        return Some(Arc::new(p));
+    }
+    if name == "exec-noop" {
+        let cfg = ExternalConfig {
+            identity: ZkvmIdentity {
+                name: "exec-noop".into(),
+                version: "sh".into(),
+                proof_type: testing::TEST_PROOF_TYPE,
+            },
+            command: external::exec_noop_command(),
+            verify_command: None,
+            timeout: Duration::from_secs(30),
+            work_dir: std::env::temp_dir().join(format!("slotproof-exec-noop-{}", std::process::id())),
+            gpu: None,
+        };
+        return ExternalProver::new(cfg).ok().map(|p| Arc::new(p) as Arc<dyn Prover>);
+    }
+    None
+}
+
+/// Whether `builtin_prover` knows `name` (without creating anything).
+pub fn is_builtin_prover(name: &str) -> bool {
+    name == "exec-noop" || testing::TestProver::from_name(name).is_some()
+}

@@ -10,15 +10,14 @@ use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 use slotproof_queue::{Enqueued, NewTask, Queue};
-use slotproof_zkvm::Prover;
-use slotproof_zkvm::testing::TestProver;
+use slotproof_zkvm::{Prover, builtin_prover, is_builtin_prover};
 use tracing::{error, info};
 
 use crate::config::{PipelineConfig, StageKind};
 use crate::engine::{Collector, Ctx, Dispatcher, Observer};
 use crate::error::{PipelineError, Result};
 
-/// Provers this node can run, by name. `noop` and `sleep:<ms>` are always known.
+/// Provers this node can run, by name. The built-ins (`noop`, `sleep:<ms>`, `exec-noop`) are always known.
 #[derive(Default, Clone)]
 pub struct ProverSet(HashMap<String, Arc<dyn Prover>>);
 
@@ -28,11 +27,11 @@ impl ProverSet {
     }
 
     pub fn get(&self, name: &str) -> Option<Arc<dyn Prover>> {
-        self.0.get(name).cloned().or_else(|| TestProver::from_name(name).map(|p| Arc::new(p) as Arc<dyn Prover>))
+        self.0.get(name).cloned().or_else(|| builtin_prover(name))
     }
 
     pub fn knows(&self, name: &str) -> bool {
-        self.0.contains_key(name) || TestProver::from_name(name).is_some()
+        self.0.contains_key(name) || is_builtin_prover(name)
     }
 }
 

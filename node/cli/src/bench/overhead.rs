@@ -27,7 +27,7 @@ pub struct OverheadArgs {
     rate: f64,
     #[arg(long, default_value_t = 10.0)]
     seconds: f64,
-    /// Prover of both dispatch stages: `noop` (in-process).
+    /// Prover of both dispatch stages: `noop` (in-process) or `exec-noop` (a process per task).
     #[arg(long, default_value = "noop")]
     prover: String,
     /// Group size of the fan-in stage (subtasks per block).
@@ -84,6 +84,8 @@ struct Report {
     p99_ms: f64,
     max_ms: f64,
     stages: HashMap<String, Dist>,
+    /// Time inside the prover call (for exec-noop: process start and file contract).
+    prover_time: Dist,
     end_to_end: Dist,
     lost: u64,
 }
@@ -169,7 +171,11 @@ fn measure(args: &OverheadArgs, pipeline: &Pipeline, rec: &Recorder) -> anyhow::
     let ms = |d: Duration| d.as_secs_f64() * 1e3;
     let mut per_stage: HashMap<String, Vec<f64>> = HashMap::new();
     let mut end_to_end = Vec::new();
+    let mut prover_time = Vec::new();
     for e in events.iter().filter(|e| e.outcome == Outcome::Done) {
+        if let (Some(ps), Some(pe)) = (e.prover_start, e.prover_end) {
+            prover_time.push(ms(pe.saturating_duration_since(ps)));
+        }
         let inputs_at = e.inputs.iter().filter_map(|i| committed.get(i)).copied();
         let overhead = match (e.prover_start, e.prover_end) {
             (Some(ps), Some(pe)) => {
@@ -204,6 +210,7 @@ fn measure(args: &OverheadArgs, pipeline: &Pipeline, rec: &Recorder) -> anyhow::
         p99_ms: overall.p99_ms,
         max_ms: overall.max_ms,
         stages: per_stage.into_iter().map(|(k, v)| (k, dist(v))).collect(),
+        prover_time: dist(prover_time),
         end_to_end: dist(end_to_end),
         lost: blocks - completed_blocks,
     })
