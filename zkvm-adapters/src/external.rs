@@ -49,6 +49,9 @@ pub struct ExternalConfig {
     pub gpu: Option<u32>,
 }
 
+/// The last lines a prover wrote to stderr, filled by a reader thread.
+type StderrTail = Arc<Mutex<VecDeque<String>>>;
+
 pub struct ExternalProver {
     cfg: ExternalConfig,
     runs: AtomicU64,
@@ -99,7 +102,7 @@ impl ExternalProver {
             .collect()
     }
 
-    fn spawn(&self, argv: &[String]) -> Result<(Child, Arc<Mutex<VecDeque<String>>>), ProverError> {
+    fn spawn(&self, argv: &[String]) -> Result<(Child, StderrTail), ProverError> {
         let mut cmd = Command::new(&argv[0]);
         cmd.args(&argv[1..]).stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::piped()).process_group(0);
         if let Some(gpu) = self.cfg.gpu {
@@ -108,7 +111,7 @@ impl ExternalProver {
         let mut child = cmd.spawn().map_err(|e| {
             ProverError::Permanent(format!("zkVM {}: cannot run {:?}: {e}", self.cfg.identity.name, argv[0]))
         })?;
-        let tail = Arc::new(Mutex::new(VecDeque::new()));
+        let tail: StderrTail = Arc::default();
         if let Some(stderr) = child.stderr.take() {
             let tail = tail.clone();
             std::thread::spawn(move || {
