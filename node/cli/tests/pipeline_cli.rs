@@ -1,19 +1,11 @@
 //! `slotproof pipeline check` and the pipeline benchmarks, run as a user would.
 #![allow(clippy::unwrap_used)]
 
-use std::process::{Command, Output};
+mod common;
 
-use serde_json::Value;
+use common::{json_of, slotproof};
 
-fn slotproof(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_slotproof")).args(args).env_remove("RUST_LOG").output().unwrap()
-}
-
-fn json_of(out: &Output) -> Value {
-    assert!(out.status.success(), "failed: {}", String::from_utf8_lossy(&out.stderr));
-    let stdout = String::from_utf8(out.stdout.clone()).unwrap();
-    serde_json::from_str(stdout.lines().last().unwrap()).unwrap()
-}
+use std::process::Output;
 
 fn check(toml: &str) -> Output {
     let dir = tempfile::tempdir().unwrap();

@@ -3,22 +3,13 @@
 //! running writer (specs/queue.md §8, §10).
 #![allow(clippy::unwrap_used)]
 
-use std::process::{Command, Output};
+mod common;
+
+use common::{json_of, slotproof};
+
 use std::time::Duration;
 
-use serde_json::Value;
 use slotproof_queue::{Failure, NewTask, Queue, QueueConfig};
-
-fn slotproof(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_slotproof")).args(args).env_remove("RUST_LOG").output().unwrap()
-}
-
-/// The last stdout line, parsed: the `--json` contract.
-fn json_of(out: &Output) -> Value {
-    assert!(out.status.success(), "failed: {}", String::from_utf8_lossy(&out.stderr));
-    let stdout = String::from_utf8(out.stdout.clone()).unwrap();
-    serde_json::from_str(stdout.lines().last().unwrap()).unwrap()
-}
 
 #[test]
 fn stats_list_and_dead_read_a_running_writer() {

@@ -59,6 +59,13 @@ fn op() -> impl Strategy<Value = Op> {
 
 const QUEUES: [&str; 2] = ["q0", "q1"];
 
+fn new_task(queue: u8, block: u8, subtask: u8, priority: u8, payload: u8) -> NewTask {
+    NewTask::new(QUEUES[queue as usize], block as u64, vec![payload])
+        .with_subtask(subtask as u32)
+        .with_priority(priority)
+        .with_max_attempts(3)
+}
+
 #[derive(Default)]
 struct Model {
     /// Tasks done before this run started (a restart test reuses a database).
@@ -110,10 +117,7 @@ fn run(h: &mut Harness, ops: Vec<Op>, drain_choices: Vec<bool>) {
     for op in ops {
         match op {
             Op::Enqueue { queue, block, subtask, priority, payload } => {
-                let t = NewTask::new(QUEUES[queue as usize], block as u64, vec![payload])
-                    .with_subtask(subtask as u32)
-                    .with_priority(priority)
-                    .with_max_attempts(3);
+                let t = new_task(queue, block, subtask, priority, payload);
                 let known = m.inserted.contains(&t.id()) || h.q.is_done(t.id()).unwrap();
                 match h.q.enqueue_one(t).unwrap() {
                     Enqueued::Inserted(id) => assert!(m.inserted.insert(id) && !known),
@@ -245,11 +249,7 @@ fn run_no_drain(h: &mut Harness, ops: Vec<Op>) {
     for op in ops {
         match op {
             Op::Enqueue { queue, block, subtask, priority, payload } => {
-                let t = NewTask::new(QUEUES[queue as usize], block as u64, vec![payload])
-                    .with_subtask(subtask as u32)
-                    .with_priority(priority)
-                    .with_max_attempts(3);
-                h.q.enqueue_one(t).unwrap();
+                h.q.enqueue_one(new_task(queue, block, subtask, priority, payload)).unwrap();
             }
             Op::Lease { queue } => {
                 h.lease(QUEUES[queue as usize]);
