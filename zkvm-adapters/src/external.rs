@@ -49,8 +49,21 @@ pub struct ExternalConfig {
     pub gpu: Option<u32>,
 }
 
-/// The last lines a prover wrote to stderr, filled by a reader thread.
-type StderrTail = Arc<Mutex<VecDeque<String>>>;
+/// The last lines a prover wrote to stderr, filled by a reader thread that
+/// signals when it reached end of file.
+struct StderrTail {
+    lines: Arc<Mutex<VecDeque<String>>>,
+    done: std::sync::mpsc::Receiver<()>,
+}
+
+impl StderrTail {
+    /// The tail, once the reader has drained the pipe (bounded: a grandchild may hold it open).
+    fn text(&self) -> String {
+        let _ = self.done.recv_timeout(Duration::from_millis(500));
+        let t = self.lines.lock().unwrap_or_else(|e| e.into_inner());
+        if t.is_empty() { "(no stderr)".to_string() } else { t.iter().cloned().collect::<Vec<_>>().join(" | ") }
+    }
+}
 
 pub struct ExternalProver {
     cfg: ExternalConfig,
@@ -111,19 +124,22 @@ impl ExternalProver {
         let mut child = cmd.spawn().map_err(|e| {
             ProverError::Permanent(format!("zkVM {}: cannot run {:?}: {e}", self.cfg.identity.name, argv[0]))
         })?;
-        let tail: StderrTail = Arc::default();
+        let lines: Arc<Mutex<VecDeque<String>>> = Arc::default();
+        let (done_tx, done) = std::sync::mpsc::channel();
         if let Some(stderr) = child.stderr.take() {
-            let tail = tail.clone();
+            let lines = lines.clone();
             std::thread::spawn(move || {
                 for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                    let mut t = tail.lock().unwrap_or_else(|e| e.into_inner());
+                    let mut t = lines.lock().unwrap_or_else(|e| e.into_inner());
                     if t.len() == STDERR_TAIL_LINES {
                         t.pop_front();
                     }
                     t.push_back(line);
                 }
+                let _ = done_tx.send(());
             });
         }
+        let tail = StderrTail { lines, done };
         Ok((child, tail))
     }
 
@@ -175,11 +191,6 @@ impl ExternalProver {
     }
 }
 
-fn stderr_tail(tail: &Mutex<VecDeque<String>>) -> String {
-    let t = tail.lock().unwrap_or_else(|e| e.into_inner());
-    if t.is_empty() { "(no stderr)".to_string() } else { t.iter().cloned().collect::<Vec<_>>().join(" | ") }
-}
-
 impl Prover for ExternalProver {
     fn identity(&self) -> &ZkvmIdentity {
         &self.cfg.identity
@@ -212,7 +223,7 @@ impl Prover for ExternalProver {
         let status = self.wait(&mut child, cancel)?;
         if !status.success() {
             let _ = std::fs::remove_file(&output);
-            let msg = format!("zkVM {} exited with {status}: {}", self.cfg.identity.name, stderr_tail(&tail));
+            let msg = format!("zkVM {} exited with {status}: {}", self.cfg.identity.name, tail.text());
             return Err(if status.code() == Some(EXIT_PERMANENT) {
                 ProverError::Permanent(msg)
             } else {
@@ -267,7 +278,7 @@ impl Prover for ExternalProver {
                 Err(ProverError::Invalid(format!(
                     "{} verifier exited with {status}: {}",
                     self.cfg.identity.name,
-                    stderr_tail(&tail)
+                    tail.text()
                 )))
             }
         });
