@@ -664,9 +664,16 @@ impl Collector {
                 });
                 outcome
             }
-            // A member's lease was lost or cancelled: drop the whole group from memory;
-            // members still leased expire and come back, and regroup.
-            Err(QueueError::StaleLease { .. }) => Outcome::LeaseLost,
+            // A member's lease was lost (it expired and went back to its queue):
+            // keep the members still held, and wait for the lost one to return.
+            Err(QueueError::StaleLease { .. }) => {
+                let kept = self.keep_valid(group.members)?;
+                if !kept.is_empty() {
+                    let first_enqueued_ms = kept.iter().map(|m| m.lease.enqueued_at_ms).min().unwrap_or(0);
+                    self.groups.insert(key, Group { members: kept, first_enqueued_ms });
+                }
+                Outcome::LeaseLost
+            }
             Err(QueueError::Cancelled { .. }) => Outcome::Cancelled,
             Err(e) => return Err(e.into()),
         };
@@ -674,23 +681,30 @@ impl Collector {
         Ok(matches!(outcome, Outcome::Done | Outcome::Partial))
     }
 
-    /// Extends the leases of every held member.
-    pub fn heartbeat(&mut self) -> Result<()> {
-        let mut lost = Vec::new();
-        for (key, g) in &self.groups {
-            for m in &g.members {
-                match self.ctx.queue.extend(m.lease.id, m.lease.token, self.ctx.lease_for) {
-                    Ok(_) => {}
-                    Err(QueueError::StaleLease { .. })
-                    | Err(QueueError::Cancelled { .. })
-                    | Err(QueueError::UnknownTask(_)) => lost.push(*key),
-                    Err(e) => return Err(e.into()),
-                }
+    /// Extends `members`' leases; returns those still held.
+    fn keep_valid(&self, members: Vec<Held>) -> Result<Vec<Held>> {
+        let mut kept = Vec::with_capacity(members.len());
+        for m in members {
+            match self.ctx.queue.extend(m.lease.id, m.lease.token, self.ctx.lease_for) {
+                Ok(_) => kept.push(m),
+                Err(QueueError::StaleLease { .. })
+                | Err(QueueError::Cancelled { .. })
+                | Err(QueueError::UnknownTask(_)) => {}
+                Err(e) => return Err(e.into()),
             }
         }
-        for key in lost {
-            // Forget the group; surviving members expire and are regrouped.
-            self.groups.remove(&key);
+        Ok(kept)
+    }
+
+    /// Extends the leases of every held member, dropping those no longer held.
+    pub fn heartbeat(&mut self) -> Result<()> {
+        for key in self.groups.keys().copied().collect::<Vec<_>>() {
+            let Some(group) = self.groups.remove(&key) else { continue };
+            let first_enqueued_ms = group.first_enqueued_ms;
+            let kept = self.keep_valid(group.members)?;
+            if !kept.is_empty() {
+                self.groups.insert(key, Group { members: kept, first_enqueued_ms });
+            }
         }
         Ok(())
     }
