@@ -14,7 +14,7 @@ use tracing::{info, warn};
 use crate::codec;
 use crate::config::{Durability, QueueConfig};
 use crate::error::{QueueError, Result};
-use crate::state::{Cf, Changes, META_DONE_PREFIX, META_EPOCH, META_NEXT_SEQ, META_SCHEMA, Op, State};
+use crate::state::{Cf, Changes, META_EPOCH, META_SCHEMA, Op, State};
 use crate::store::Store;
 use crate::task::{TaskId, TaskInfo, TaskState};
 use crate::view::QueueView;
@@ -123,7 +123,8 @@ struct Loaded {
 
 fn load(db: &DB, path: &Path, with_payloads: bool) -> Result<Loaded> {
     let epoch = read_meta_u64(db, path, META_EPOCH)?.unwrap_or(0);
-    let next_seq = read_meta_u64(db, path, META_NEXT_SEQ)?.unwrap_or(0);
+    // Arrival order only breaks ties among live tasks: restart after the highest live one.
+    let next_seq = 0;
     let scan = |c: Cf| -> Result<Vec<KeyValue>> {
         db.iterator_cf(cf(db, path, c)?, IteratorMode::Start).map(|r| r.map_err(|e| storage(path, e))).collect()
     };
@@ -145,19 +146,17 @@ fn load(db: &DB, path: &Path, with_payloads: bool) -> Result<Loaded> {
         let id = key_id(Cf::Leases, &k)?;
         leases.push((id, codec::decode_lease(&v).map_err(|r| corrupt(path, format!("leases/{id}"), r))?));
     }
+    // Done records carry their queue, so per-queue done counts need no counter
+    // of their own (markers of emitted groups have no queue and are not counted).
     let mut done = HashSet::new();
+    let mut done_counts: BTreeMap<String, u64> = BTreeMap::new();
     for (k, v) in scan(Cf::Done)? {
         let id = key_id(Cf::Done, &k)?;
-        codec::decode_done(&v).map_err(|r| corrupt(path, format!("done/{id}"), r))?;
-        done.insert(id);
-    }
-    let mut done_counts = BTreeMap::new();
-    for (k, v) in scan(Cf::Meta)? {
-        if let Some(queue) = k.strip_prefix(META_DONE_PREFIX) {
-            let name = String::from_utf8_lossy(queue).into_owned();
-            let n = codec::decode_u64(&v).map_err(|r| corrupt(path, format!("meta/done_count/{name}"), r))?;
-            done_counts.insert(name, n);
+        let (_, queue) = codec::decode_done(&v).map_err(|r| corrupt(path, format!("done/{id}"), r))?;
+        if !queue.is_empty() {
+            *done_counts.entry(queue).or_default() += 1;
         }
+        done.insert(id);
     }
     Ok(Loaded { epoch, next_seq, tasks, payloads, leases, done, done_counts })
 }

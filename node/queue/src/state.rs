@@ -41,8 +41,6 @@ impl Cf {
 
 pub(crate) const META_SCHEMA: &[u8] = b"schema_version";
 pub(crate) const META_EPOCH: &[u8] = b"epoch";
-pub(crate) const META_NEXT_SEQ: &[u8] = b"next_seq";
-pub(crate) const META_DONE_PREFIX: &[u8] = b"done_count/";
 
 pub(crate) enum Op {
     Put(Cf, Vec<u8>, Vec<u8>),
@@ -280,7 +278,6 @@ impl State {
             out.push(Enqueued::Inserted(id));
         }
         if out.iter().any(|e| matches!(e, Enqueued::Inserted(_))) {
-            ch.put(Cf::Meta, META_NEXT_SEQ, || self.next_seq.to_be_bytes().to_vec());
             ch.must_sync = true;
         }
         Ok(out)
@@ -495,14 +492,11 @@ impl State {
         let q = self.index(&queue);
         q.leases.remove(&(deadline, token));
         q.done += 1;
-        let done_count = q.done;
         self.done.insert(id);
         ch.delete(Cf::Tasks, &id.0);
         ch.delete(Cf::Payloads, &id.0);
         ch.delete(Cf::Leases, &id.0);
         ch.put(Cf::Done, &id.0, || codec::encode_done(now_ms, &queue));
-        let key = [META_DONE_PREFIX, queue.as_bytes()].concat();
-        ch.put(Cf::Meta, &key, || done_count.to_be_bytes().to_vec());
         ch.must_sync = true;
     }
 
