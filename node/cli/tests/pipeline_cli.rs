@@ -38,6 +38,7 @@ fn check_refuses_cycles_and_unknown_queues_with_noop_provers() {
         assert!(!out.status.success());
         assert!(err.contains(needle) && err.contains("line "), "{err}");
         assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+        assert_eq!(err.matches(needle).count(), 1, "said once: {err}");
     }
     let missing = slotproof(&["pipeline", "check", "/nonexistent/pipeline.toml"]);
     assert!(!missing.status.success());

@@ -22,7 +22,7 @@ impl std::error::Error for ConfigError {}
 
 #[derive(Debug, thiserror::Error)]
 pub enum PipelineError {
-    #[error("{0}")]
+    #[error(transparent)]
     Config(#[from] ConfigError),
     #[error(transparent)]
     Queue(#[from] slotproof_queue::QueueError),
