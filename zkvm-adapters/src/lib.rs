@@ -5,6 +5,7 @@ mod cancel;
 mod error;
 pub mod external;
 mod prover;
+pub mod sim;
 pub mod testing;
 
 pub use cancel::CancelToken;
@@ -16,10 +17,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 /// Provers every node has without configuration: `noop`, `sleep:<ms>` (both
-/// labelled simulated) and `exec-noop` (the external adapter running a shell that
+/// labelled simulated), `sim:<profile>` (calibrated simulated zkVMs, full-scale
+/// timings, seed 0) and `exec-noop` (the external adapter running a shell that
 /// writes an empty proof: measures process start and the file contract).
 pub fn builtin_prover(name: &str) -> Option<Arc<dyn Prover>> {
     if let Some(p) = testing::TestProver::from_name(name) {
+        return Some(Arc::new(p));
+    }
+    if let Some(p) = sim::SimProver::from_name(name, sim::SimOptions::default()) {
         return Some(Arc::new(p));
     }
     if name == "exec-noop" {
@@ -42,5 +47,7 @@ pub fn builtin_prover(name: &str) -> Option<Arc<dyn Prover>> {
 
 /// Whether `builtin_prover` knows `name` (without creating anything).
 pub fn is_builtin_prover(name: &str) -> bool {
-    name == "exec-noop" || testing::TestProver::from_name(name).is_some()
+    name == "exec-noop"
+        || testing::TestProver::from_name(name).is_some()
+        || name.strip_prefix("sim:").is_some_and(|p| sim::SimProfile::by_name(p).is_some())
 }

@@ -27,6 +27,8 @@ pub struct Resources {
 #[derive(Clone, Debug)]
 pub struct ProvingInput {
     pub block_number: u64,
+    /// The block's gas used, when known (simulated provers scale with it).
+    pub gas_used: Option<u64>,
     pub bytes: Arc<[u8]>,
     /// blake3 of `bytes`.
     pub digest: [u8; 32],
@@ -36,7 +38,12 @@ impl ProvingInput {
     pub fn new(block_number: u64, bytes: impl Into<Arc<[u8]>>) -> Self {
         let bytes = bytes.into();
         let digest = *blake3::hash(&bytes).as_bytes();
-        ProvingInput { block_number, bytes, digest }
+        ProvingInput { block_number, gas_used: None, bytes, digest }
+    }
+
+    pub fn with_gas(mut self, gas_used: u64) -> Self {
+        self.gas_used = Some(gas_used);
+        self
     }
 }
 
