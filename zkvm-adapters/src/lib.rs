@@ -4,6 +4,7 @@
 mod cancel;
 mod error;
 pub mod external;
+mod input;
 mod prover;
 pub mod sim;
 pub mod testing;
@@ -11,6 +12,7 @@ pub mod testing;
 pub use cancel::CancelToken;
 pub use error::ProverError;
 pub use external::{ExternalConfig, ExternalProver};
+pub use input::{BlockError, BlockMeta, block_input};
 pub use prover::{ExecutionReport, ProofArtifact, Prover, ProvingInput, Resources, ZkvmIdentity};
 
 use std::sync::Arc;

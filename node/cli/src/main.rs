@@ -7,6 +7,7 @@ mod logging;
 mod output;
 mod pipeline_cmd;
 mod queue_cmd;
+mod zkvm_cmd;
 
 use std::process::ExitCode;
 
@@ -27,6 +28,14 @@ enum Command {
     Queue(queue_cmd::QueueArgs),
     /// Check pipeline definitions.
     Pipeline(pipeline_cmd::PipelineArgs),
+    /// List the provers this node can run.
+    Zkvms(zkvm_cmd::ZkvmsArgs),
+    /// Prove a block with one zkVM and write a proof file.
+    Prove(zkvm_cmd::ProveArgs),
+    /// Verify a proof file against a block.
+    Verify(zkvm_cmd::VerifyArgs),
+    /// GPU inventory (nvidia-smi).
+    Devices(zkvm_cmd::DevicesArgs),
     /// Benchmarks that print numbers.
     Bench(bench::BenchArgs),
 }
@@ -38,6 +47,10 @@ fn main() -> ExitCode {
         Command::Queue(args) => queue_cmd::run(args),
         Command::Bench(args) => bench::run(args),
         Command::Pipeline(args) => pipeline_cmd::run(args),
+        Command::Zkvms(args) => zkvm_cmd::zkvms(args),
+        Command::Prove(args) => zkvm_cmd::prove(args),
+        Command::Verify(args) => zkvm_cmd::verify(args),
+        Command::Devices(args) => zkvm_cmd::devices(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

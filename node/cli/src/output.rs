@@ -16,3 +16,13 @@ pub fn print_report<T: Serialize>(value: &T, json: bool) -> anyhow::Result<()> {
         Ok(())
     }
 }
+
+/// `value` as one JSON line with `--json`, else the human sentence `text`.
+pub fn print_json_or<T: Serialize>(json: bool, value: &T, text: impl FnOnce() -> String) -> anyhow::Result<()> {
+    if json {
+        print_json(value)
+    } else {
+        println!("{}", text());
+        Ok(())
+    }
+}

@@ -21,6 +21,18 @@ enum BenchCommand {
     Overhead(overhead::OverheadArgs),
     /// Dispatcher scaling efficiency with sleeping provers.
     Scaling(scaling::ScalingArgs),
+    /// One prove and one verify of a block with one zkVM.
+    Prover(ProverBenchArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct ProverBenchArgs {
+    #[command(flatten)]
+    zkvm: crate::zkvm_cmd::ZkvmChoice,
+    #[arg(long)]
+    block: std::path::PathBuf,
+    #[arg(long)]
+    json: bool,
 }
 
 pub fn run(args: BenchArgs) -> anyhow::Result<()> {
@@ -28,6 +40,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
         BenchCommand::Queue(a) => queue::run(a),
         BenchCommand::Overhead(a) => overhead::run(a),
         BenchCommand::Scaling(a) => scaling::run(a),
+        BenchCommand::Prover(a) => crate::output::print_report(&crate::zkvm_cmd::bench(&a.zkvm, &a.block)?, a.json),
     }
 }
 

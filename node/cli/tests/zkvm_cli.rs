@@ -1,0 +1,115 @@
+//! `slotproof prove | verify | zkvms | devices | bench prover` on the real
+//! mainnet blocks in testdata/, as a user would run them (specs/provers.md).
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::path::PathBuf;
+
+use common::{json_of, slotproof};
+
+fn block(n: u64) -> String {
+    let p: PathBuf =
+        [env!("CARGO_MANIFEST_DIR"), "..", "..", "testdata", "blocks", &format!("{n}.json")].iter().collect();
+    p.to_str().unwrap().to_string()
+}
+
+#[test]
+fn testdata_blocks_match_their_provenance() {
+    let dir: PathBuf = [env!("CARGO_MANIFEST_DIR"), "..", "..", "testdata"].iter().collect();
+    let prov: serde_json::Value = serde_json::from_slice(&std::fs::read(dir.join("PROVENANCE.json")).unwrap()).unwrap();
+    let files = prov["files"].as_array().unwrap();
+    assert_eq!(files.len(), 13);
+    for f in files {
+        let path = dir.join(f["file"].as_str().unwrap());
+        let out = std::process::Command::new("sha256sum").arg(&path).output().unwrap();
+        let sum = String::from_utf8_lossy(&out.stdout).split_whitespace().next().unwrap_or("").to_string();
+        assert_eq!(sum, f["sha256"].as_str().unwrap(), "{} changed", path.display());
+    }
+}
+
+#[test]
+fn prove_then_verify_and_tampering_is_caught() {
+    let dir = tempfile::tempdir().unwrap();
+    let proof = dir.path().join("proof.json");
+    let proof = proof.to_str().unwrap();
+    let sim = ["--zkvm", "sim:pico-prism", "--sim-time-scale", "0.001"];
+    let proved =
+        json_of(&slotproof(&[&["prove"], &sim[..], &["--block", &block(21230866), "--out", proof, "--json"]].concat()));
+    assert_eq!(proved["block_hash"], "0x6987698bd5b5c557891ecd8215df64fdaea8ea1d928646ff56249d608d42f27f");
+    assert_eq!(proved["simulated"], true);
+    let ok = json_of(&slotproof(
+        &[&["verify"], &sim[..], &["--block", &block(21230866), "--proof", proof, "--json"]].concat(),
+    ));
+    assert_eq!((ok["verified"].as_bool(), ok["simulated"].as_bool()), (Some(true), Some(true)));
+
+    let other = slotproof(&[&["verify"], &sim[..], &["--block", &block(21230867), "--proof", proof]].concat());
+    assert!(!other.status.success());
+    assert!(String::from_utf8_lossy(&other.stderr).contains("not block 21230867"));
+
+    let other_zkvm =
+        slotproof(&["verify", "--zkvm", "sim:sp1-hypercube", "--block", &block(21230866), "--proof", proof]);
+    assert!(!other_zkvm.status.success());
+
+    // Flip one byte of the proof.
+    let mut file: serde_json::Value = serde_json::from_slice(&std::fs::read(proof).unwrap()).unwrap();
+    let mut bytes = base64_decode(file["proof"].as_str().unwrap());
+    let last = bytes.len() - 1;
+    bytes[last] ^= 1;
+    file["proof"] = base64_encode(&bytes).into();
+    std::fs::write(proof, serde_json::to_vec(&file).unwrap()).unwrap();
+    let tampered = slotproof(&[&["verify"], &sim[..], &["--block", &block(21230866), "--proof", proof]].concat());
+    assert!(!tampered.status.success());
+    let err = String::from_utf8_lossy(&tampered.stderr);
+    assert!(err.contains("invalid") && !err.contains("panicked"), "{err}");
+}
+
+fn base64_decode(s: &str) -> Vec<u8> {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.decode(s).unwrap()
+}
+
+fn base64_encode(b: &[u8]) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode(b)
+}
+
+#[test]
+fn bad_inputs_give_clear_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let garbage = dir.path().join("garbage.json");
+    std::fs::write(&garbage, "{\"number\": 5}").unwrap();
+    let out = slotproof(&["prove", "--zkvm", "noop", "--block", garbage.to_str().unwrap(), "--out", "/dev/null"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.contains("block field number"), "{err}");
+    let out = slotproof(&["prove", "--zkvm", "sp99", "--block", &block(16000000), "--out", "/dev/null"]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown zkVM \"sp99\""));
+}
+
+#[test]
+fn zkvms_devices_and_bench_prover_report() {
+    let z = json_of(&slotproof(&["zkvms", "--json"]));
+    let names: Vec<&str> = z["zkvms"].as_array().unwrap().iter().map(|r| r["name"].as_str().unwrap()).collect();
+    for n in ["noop", "exec-noop", "sim:zisk-8x5090", "sim:risc0-8x5090", "sim:sp1-hypercube", "sim:pico-prism"] {
+        assert!(names.contains(&n), "{n} missing from {names:?}");
+    }
+    // With or without a GPU, `devices` answers and exits 0.
+    let d = json_of(&slotproof(&["devices", "--json"]));
+    assert!(d["gpus"].is_array());
+    let b = json_of(&slotproof(&[
+        "bench",
+        "prover",
+        "--zkvm",
+        "sim:sp1-hypercube",
+        "--sim-time-scale",
+        "0.001",
+        "--block",
+        &block(19900000),
+        "--json",
+    ]));
+    for f in ["zkvm", "block_number", "prove_ms", "verify_ms", "proof_bytes", "security_bits", "peak_rss_mb"] {
+        assert!(b.get(f).is_some(), "missing {f}: {b}");
+    }
+    assert_eq!(b["block_number"], 19900000);
+    assert_eq!(b["verified"], true);
+}
