@@ -57,7 +57,7 @@ fn db_options() -> Options {
     o.set_allow_concurrent_memtable_write(false);
     // Bound memtable memory across all column families (the default would allow
     // 64 MiB per family and buffer): a node's queue should stay small beside its provers.
-    o.set_db_write_buffer_size(64 << 20);
+    o.set_db_write_buffer_size(128 << 20);
     o.increase_parallelism(2);
     o.set_max_background_jobs(2);
     o.set_keep_log_file_num(4);
