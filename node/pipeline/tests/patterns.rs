@@ -353,6 +353,80 @@ fn timeouts_and_cancellation_stop_provers(s: Setup) {
     );
 }
 
+const SIMULATED_ZKVMS: &str = r#"
+inputs = ["for-pico", "for-sp1", "for-zisk"]
+[[stage]]
+name = "pico"
+kind = "dispatcher"
+input = "for-pico"
+output = "proofs"
+prover = "sim:pico-prism"
+[[stage]]
+name = "sp1"
+kind = "dispatcher"
+input = "for-sp1"
+output = "proofs"
+prover = "sim:sp1-hypercube"
+[[stage]]
+name = "zisk"
+kind = "dispatcher"
+input = "for-zisk"
+output = "proofs"
+prover = "sim:zisk-8x5090"
+[[stage]]
+name = "close"
+kind = "collector"
+input = "proofs"
+output = "results"
+strategy = "first-k-distinct"
+k = 2
+deadline = "60ms"
+"#;
+
+/// §3 with calibrated simulated zkVMs at 1/500 time scale (a 12 s slot in 24 ms):
+/// each block closes once, with proofs from distinct zkVMs that verify.
+fn simulated_zkvms_close_each_block_once(s: Setup) {
+    use slotproof_zkvm::sim::{SimOptions, SimProver};
+    let events = Arc::new(Events::default());
+    let opts = SimOptions { seed: 7, time_scale: 0.002, failure_rate: Some(0.0) };
+    let mut provers = ProverSet::default();
+    let mut sims = BTreeMap::new();
+    for name in ["sim:pico-prism", "sim:sp1-hypercube", "sim:zisk-8x5090"] {
+        let p = Arc::new(SimProver::from_name(name, opts).unwrap());
+        provers.insert(name, p.clone());
+        sims.insert(name.to_string(), p);
+    }
+    let p = start(&s, SIMULATED_ZKVMS, provers, &events);
+    let blocks = 4u64;
+    p.submit((0..blocks).flat_map(|b| ["for-pico", "for-sp1", "for-zisk"].map(|q| block_task(q, b, 0))).collect())
+        .unwrap();
+    let out = wait_sink(&s.queue, "results", blocks);
+    std::thread::sleep(Duration::from_millis(200)); // let stragglers arrive as late members
+    p.shutdown();
+    assert_eq!(out.len() as u64, blocks);
+    let closed = s.queue.view().unwrap().list(Some("results"), StateFilter::All, usize::MAX, s.queue.now_ms()).len();
+    assert_eq!(closed as u64, blocks, "no block closed twice");
+    for t in &out {
+        let c = Collected::decode(&s_payload(&s.queue, t)).unwrap();
+        let zkvms: std::collections::BTreeSet<&str> = c.members.iter().map(|m| m.target.as_str()).collect();
+        assert_eq!(zkvms.len(), c.members.len(), "distinct zkVMs");
+        assert!(c.partial || c.members.len() == 2);
+        for m in &c.members {
+            let proof = ProofPayload::decode(&m.payload).unwrap();
+            assert!(proof.simulated);
+            let artifact = ProofArtifact {
+                zkvm: proof.zkvm.clone(),
+                proof: proof.proof.clone(),
+                public_values: proof.public_values.clone(),
+                cycles: None,
+                proving_time: Duration::from_micros(proof.proving_us),
+                simulated: true,
+            };
+            sims[&proof.zkvm].verify(&artifact, &proof.input_digest).unwrap();
+        }
+    }
+}
+
 macro_rules! both_backends {
     ($($name:ident),* $(,)?) => {
         mod memory { $( #[test] fn $name() { super::$name(super::memory()) } )* }
@@ -367,4 +441,5 @@ both_backends!(
     first_k_distinct_emits_partial_at_deadline,
     failing_provers_dead_letter_without_blocking_others,
     timeouts_and_cancellation_stop_provers,
+    simulated_zkvms_close_each_block_once,
 );
