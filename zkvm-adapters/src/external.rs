@@ -428,3 +428,57 @@ mod tests {
         assert!(a.proof.is_empty());
     }
 }
+
+#[cfg(test)]
+mod wrapper_tests {
+    use super::*;
+
+    fn wrapped(dir: &Path, host: &str) -> ExternalProver {
+        let wrapper = concat!(env!("CARGO_MANIFEST_DIR"), "/wrappers/wrap-host.sh");
+        // The stand-in host is given through the environment the wrapper reads.
+        let script = format!("ZKVM_HOST_CMD='{host}' exec {wrapper} \"$1\" \"$2\" \"$3\"");
+        ExternalProver::new(ExternalConfig {
+            identity: ZkvmIdentity { name: "wrapped".into(), version: "1".into(), proof_type: 1 },
+            command: vec![
+                "/bin/sh".into(),
+                "-c".into(),
+                script,
+                "wrapped".into(),
+                "{input}".into(),
+                "{output}".into(),
+                "{gpu}".into(),
+            ],
+            verify_command: None,
+            timeout: Duration::from_secs(20),
+            work_dir: dir.to_path_buf(),
+            gpu: Some(1),
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn the_wrapper_turns_host_files_into_the_contract() {
+        let dir = tempfile::tempdir().unwrap();
+        let host = dir.path().join("host.sh");
+        // A stand-in host: proof = the input upper-cased, public values = its length.
+        std::fs::write(&host, "#!/bin/sh\ntr 'a-z' 'A-Z' < \"$1\" > \"$2\"; wc -c < \"$1\" | tr -d ' \\n' > \"$3\"\n")
+            .unwrap();
+        std::fs::set_permissions(&host, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+        let p = wrapped(dir.path(), host.to_str().unwrap());
+        let a = p.prove(&ProvingInput::new(1, b"abc".to_vec()), &CancelToken::new()).unwrap();
+        assert_eq!(a.proof, b"ABC");
+        assert_eq!(a.public_values, b"3");
+    }
+
+    #[test]
+    fn the_wrapper_passes_failures_through() {
+        let dir = tempfile::tempdir().unwrap();
+        let input = ProvingInput::new(1, b"x".to_vec());
+        let e = wrapped(dir.path(), "sh -c 'echo unsupported >&2; exit 65'")
+            .prove(&input, &CancelToken::new())
+            .unwrap_err();
+        assert!(matches!(&e, ProverError::Permanent(m) if m.contains("unsupported")), "{e}");
+        let e = wrapped(dir.path(), "true").prove(&input, &CancelToken::new()).unwrap_err();
+        assert!(matches!(&e, ProverError::Transient(m) if m.contains("wrote no proof")), "{e}");
+    }
+}
