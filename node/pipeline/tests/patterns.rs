@@ -427,6 +427,36 @@ fn simulated_zkvms_close_each_block_once(s: Setup) {
     }
 }
 
+/// §5 sequential: block N's final output is committed before N+1's, even when a
+/// later block's proof would finish first.
+fn sequential_ordering_emits_blocks_in_order(s: Setup) {
+    let events = Arc::new(Events::default());
+    let mut provers = ProverSet::default();
+    let mut slow_first = Scripted::new("slow-first");
+    slow_first.delay.insert(10, Duration::from_millis(300));
+    provers.insert("slow-first", Arc::new(slow_first));
+    let toml = "ordering = \"sequential\"\n[[stage]]\nname = \"prove\"\nkind = \"dispatcher\"\ninput = \"in\"\noutput = \"done\"\n\
+                prover = \"slow-first\"\nconcurrency = 3\n";
+    let p = start(&s, toml, provers, &events);
+    p.submit((10..13).map(|b| block_task("in", b, 0)).collect()).unwrap();
+    wait_sink(&s.queue, "done", 3);
+    p.shutdown();
+    let order: Vec<u64> = events
+        .0
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|e| e.stage == "prove" && e.outcome == Outcome::Done)
+        .map(|e| e.block)
+        .collect();
+    assert_eq!(order, vec![10, 11, 12]);
+    let done = s.queue.view().unwrap().list(Some("done"), StateFilter::All, 10, s.queue.now_ms());
+    let seqs: Vec<(u64, u64)> = done.iter().map(|t| (t.seq, t.block_number)).collect();
+    let mut by_seq = seqs.clone();
+    by_seq.sort();
+    assert_eq!(by_seq.iter().map(|x| x.1).collect::<Vec<_>>(), vec![10, 11, 12], "committed in block order: {seqs:?}");
+}
+
 macro_rules! both_backends {
     ($($name:ident),* $(,)?) => {
         mod memory { $( #[test] fn $name() { super::$name(super::memory()) } )* }
@@ -442,4 +472,5 @@ both_backends!(
     failing_provers_dead_letter_without_blocking_others,
     timeouts_and_cancellation_stop_provers,
     simulated_zkvms_close_each_block_once,
+    sequential_ordering_emits_blocks_in_order,
 );
