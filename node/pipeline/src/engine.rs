@@ -72,9 +72,6 @@ pub struct Ctx {
     head: AtomicU64,
     /// Blocks submitted and not finished: a sequential pipeline emits the lowest first.
     open_blocks: Mutex<BTreeSet<u64>>,
-    /// Blocks whose flow stopped (a task dead, stale or cancelled): strict barriers
-    /// (fan-in, match) release their members instead of waiting for ever.
-    failed_blocks: Mutex<BTreeSet<u64>>,
     inflight: Mutex<HashMap<TaskId, InFlight>>,
     stage_inputs: Vec<String>,
 }
@@ -96,7 +93,6 @@ impl Ctx {
             observer,
             head: AtomicU64::new(0),
             open_blocks: Mutex::new(BTreeSet::new()),
-            failed_blocks: Mutex::new(BTreeSet::new()),
             inflight: Mutex::new(HashMap::new()),
         };
         ctx.recover_open_blocks()?;
@@ -147,10 +143,12 @@ impl Ctx {
         self.head.load(AtomicOrdering::SeqCst)
     }
 
-    /// Whether a task of `block` died anywhere in this pipeline: seen by a stage,
-    /// or dead-lettered by the queue itself (a lease that expired once too often).
+    /// Whether a task of `block` is dead-lettered in any of this pipeline's queues
+    /// (by a stage, as stale or cancelled, or by the queue after too many lost
+    /// leases): strict barriers (fan-in, match) then release their members instead
+    /// of waiting for ever. Derived from the queue, so a `requeue` revives the block.
     pub fn block_failed(&self, block: u64) -> bool {
-        lock(&self.failed_blocks).contains(&block) || self.queue.has_dead(&self.stage_inputs, block).unwrap_or(false)
+        self.queue.has_dead(&self.stage_inputs, block).unwrap_or(false)
     }
 
     pub fn lowest_open_block(&self) -> Option<u64> {
@@ -193,10 +191,7 @@ impl Ctx {
     fn settle(&self, stage: &StageConfig, block: u64, outcome: &Outcome) {
         let ends = match outcome {
             Outcome::Done | Outcome::Partial => self.is_sink(&stage.output),
-            Outcome::Dead(_) | Outcome::Stale | Outcome::Cancelled => {
-                lock(&self.failed_blocks).insert(block);
-                true
-            }
+            Outcome::Dead(_) | Outcome::Stale | Outcome::Cancelled => true,
             Outcome::Retrying | Outcome::LeaseLost | Outcome::Late => false,
         };
         if ends {

@@ -124,7 +124,6 @@ type KeyValue = (Box<[u8]>, Box<[u8]>);
 /// Everything stored, decoded. Payloads are loaded only for the writer.
 struct Loaded {
     epoch: u64,
-    next_seq: u64,
     tasks: Vec<TaskInfo>,
     payloads: HashMap<TaskId, Arc<[u8]>>,
     leases: Vec<(TaskId, codec::LeaseRecord)>,
@@ -134,8 +133,6 @@ struct Loaded {
 
 fn load(db: &DB, path: &Path, with_payloads: bool) -> Result<Loaded> {
     let epoch = read_meta_u64(db, path, META_EPOCH)?.unwrap_or(0);
-    // Arrival order only breaks ties among live tasks: restart after the highest live one.
-    let next_seq = 0;
     let scan = |c: Cf| -> Result<Vec<KeyValue>> {
         db.iterator_cf(cf(db, path, c)?, IteratorMode::Start).map(|r| r.map_err(|e| storage(path, e))).collect()
     };
@@ -169,7 +166,7 @@ fn load(db: &DB, path: &Path, with_payloads: bool) -> Result<Loaded> {
         }
         done.insert(id);
     }
-    Ok(Loaded { epoch, next_seq, tasks, payloads, leases, done, done_counts })
+    Ok(Loaded { epoch, tasks, payloads, leases, done, done_counts })
 }
 
 /// Applies recorded leases to the loaded task headers.
@@ -220,7 +217,7 @@ pub(crate) fn open_writer(path: &Path, cfg: QueueConfig, now_ms: u64) -> Result<
     let live = tasks.len();
     let epoch = loaded.epoch + 1;
     let mut state = State::new(cfg.clone());
-    state.restore(epoch, loaded.next_seq, tasks, loaded.done, loaded.done_counts);
+    state.restore(epoch, tasks, loaded.done, loaded.done_counts);
 
     // Recovery writes go out before the queue is handed to anyone.
     let mut ch = Changes::new(true);

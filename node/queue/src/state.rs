@@ -180,13 +180,11 @@ impl State {
     pub(crate) fn restore(
         &mut self,
         epoch: u64,
-        next_seq: u64,
         tasks: Vec<(TaskInfo, Arc<[u8]>)>,
         done: HashSet<TaskId>,
         done_counts: BTreeMap<String, u64>,
     ) {
         self.epoch = epoch;
-        self.next_seq = next_seq;
         self.done = done;
         for (queue, n) in done_counts {
             self.index(&queue).done = n;
@@ -205,6 +203,7 @@ impl State {
                 }
                 TaskState::Dead => q.add_dead(info.block_number),
             }
+            // Arrival order only breaks ties among live tasks: continue after the highest.
             self.next_seq = self.next_seq.max(info.seq + 1);
             self.tasks.insert(info.id, LiveTask { info, payload });
         }
