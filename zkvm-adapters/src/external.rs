@@ -434,7 +434,10 @@ mod wrapper_tests {
     use super::*;
 
     fn wrapped(dir: &Path, host: &str) -> ExternalProver {
-        let wrapper = concat!(env!("CARGO_MANIFEST_DIR"), "/wrappers/wrap-host.sh");
+        // Read at run time: a test binary may be shared by several clones of the repo.
+        let crate_dir = std::path::PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").unwrap());
+        let wrapper = crate_dir.join("wrappers/wrap-host.sh");
+        let wrapper = wrapper.display();
         // The stand-in host is given through the environment the wrapper reads.
         let script = format!("ZKVM_HOST_CMD='{host}' exec {wrapper} \"$1\" \"$2\" \"$3\"");
         ExternalProver::new(ExternalConfig {

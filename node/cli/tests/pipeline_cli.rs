@@ -72,7 +72,7 @@ fn overhead_and_scaling_benchmarks_print_their_fields() {
 
 #[test]
 fn every_example_pipeline_in_specs_checks() {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../specs/examples");
+    let dir = common::manifest_dir().join("../../specs/examples");
     let mut n = 0;
     for entry in std::fs::read_dir(&dir).unwrap() {
         let path = entry.unwrap().path();

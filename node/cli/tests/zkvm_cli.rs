@@ -9,14 +9,13 @@ use std::path::PathBuf;
 use common::{json_of, slotproof};
 
 fn block(n: u64) -> String {
-    let p: PathBuf =
-        [env!("CARGO_MANIFEST_DIR"), "..", "..", "testdata", "blocks", &format!("{n}.json")].iter().collect();
+    let p: PathBuf = common::manifest_dir().join("../../testdata/blocks").join(format!("{n}.json"));
     p.to_str().unwrap().to_string()
 }
 
 #[test]
 fn testdata_blocks_match_their_provenance() {
-    let dir: PathBuf = [env!("CARGO_MANIFEST_DIR"), "..", "..", "testdata"].iter().collect();
+    let dir: PathBuf = common::manifest_dir().join("../../testdata");
     let prov: serde_json::Value = serde_json::from_slice(&std::fs::read(dir.join("PROVENANCE.json")).unwrap()).unwrap();
     let files = prov["files"].as_array().unwrap();
     assert_eq!(files.len(), 13);

@@ -5,6 +5,12 @@ use std::process::{Command, Output};
 
 use serde_json::Value;
 
+/// This checkout's crate directory, read when the test runs: a binary built for
+/// another clone sharing the target directory must not read that clone's files.
+pub fn manifest_dir() -> std::path::PathBuf {
+    std::env::var_os("CARGO_MANIFEST_DIR").expect("tests run under cargo").into()
+}
+
 pub fn slotproof(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_slotproof")).args(args).env_remove("RUST_LOG").output().unwrap()
 }
