@@ -40,7 +40,7 @@ pub struct ExternalConfig {
     pub identity: ZkvmIdentity,
     /// Program and arguments; `{input}`, `{output}`, `{gpu}` are replaced.
     pub command: Vec<String>,
-    /// Optional verifier: `{input}` (the input digest as hex) and `{proof}` (a file).
+    /// Optional verifier: `{input}` (the input file), `{digest}` (its blake3 in hex) and `{proof}` (a file).
     pub verify_command: Option<Vec<String>>,
     pub timeout: Duration,
     /// Where input and output files go.
@@ -256,20 +256,27 @@ impl Prover for ExternalProver {
         })
     }
 
-    fn verify(&self, artifact: &ProofArtifact, input_digest: &[u8; 32]) -> Result<(), ProverError> {
+    fn verify(&self, artifact: &ProofArtifact, input: &ProvingInput) -> Result<(), ProverError> {
         let Some(cmd) = &self.cfg.verify_command else {
             return Err(ProverError::Permanent(format!(
                 "zkVM {} has no verify_command configured",
                 self.cfg.identity.name
             )));
         };
-        let hex: String = input_digest.iter().map(|b| format!("{b:02x}")).collect();
+        let hex: String = input.digest.iter().map(|b| format!("{b:02x}")).collect();
+        let input_path = self.input_file(input)?;
         let run = self.runs.fetch_add(1, Ordering::SeqCst);
         let proof_path = self.cfg.work_dir.join(format!("{}-verify-{run}.proof", std::process::id()));
         std::fs::write(&proof_path, &artifact.proof)
             .map_err(|e| ProverError::Transient(format!("writing {}: {e}", proof_path.display())))?;
-        let argv: Vec<String> =
-            cmd.iter().map(|a| a.replace("{input}", &hex).replace("{proof}", &proof_path.to_string_lossy())).collect();
+        let argv: Vec<String> = cmd
+            .iter()
+            .map(|a| {
+                a.replace("{input}", &input_path.to_string_lossy())
+                    .replace("{digest}", &hex)
+                    .replace("{proof}", &proof_path.to_string_lossy())
+            })
+            .collect();
         let result = self.spawn(&argv).and_then(|(mut child, tail)| {
             let status = self.wait(&mut child, &CancelToken::new())?;
             if status.success() {
@@ -349,10 +356,10 @@ mod tests {
         assert_eq!((a.proof.as_slice(), a.public_values.as_slice(), a.cycles), (&b"ok"[..], &[1u8][..], Some(7)));
         assert_eq!(a.proving_time, Duration::from_millis(12));
         assert!(!a.simulated);
-        assert!(p.verify(&a, &input.digest).is_ok());
+        assert!(p.verify(&a, &input).is_ok());
         let mut bad = a.clone();
         bad.proof = b"no".to_vec();
-        assert!(matches!(p.verify(&bad, &input.digest), Err(ProverError::Invalid(_))));
+        assert!(matches!(p.verify(&bad, &input), Err(ProverError::Invalid(_))));
     }
 
     #[test]

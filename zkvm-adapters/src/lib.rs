@@ -7,6 +7,7 @@ pub mod external;
 mod input;
 mod prover;
 pub mod sim;
+pub mod stark;
 pub mod testing;
 
 pub use cancel::CancelToken;
@@ -18,11 +19,15 @@ pub use prover::{ExecutionReport, ProofArtifact, Prover, ProvingInput, Resources
 use std::sync::Arc;
 use std::time::Duration;
 
-/// Provers every node has without configuration: `noop`, `sleep:<ms>` (both
+/// Provers every node has without configuration: `stark` (the built-in
+/// STARK over the header's Keccak sponge), `noop`, `sleep:<ms>` (both
 /// labelled simulated), `sim:<profile>` (calibrated simulated zkVMs, full-scale
 /// timings, seed 0) and `exec-noop` (the external adapter running a shell that
 /// writes an empty proof: measures process start and the file contract).
 pub fn builtin_prover(name: &str) -> Option<Arc<dyn Prover>> {
+    if name == "stark" {
+        return Some(Arc::new(stark::StarkProver::default()));
+    }
     if let Some(p) = testing::TestProver::from_name(name) {
         return Some(Arc::new(p));
     }
@@ -50,6 +55,7 @@ pub fn builtin_prover(name: &str) -> Option<Arc<dyn Prover>> {
 /// Whether `builtin_prover` knows `name` (without creating anything).
 pub fn is_builtin_prover(name: &str) -> bool {
     name == "exec-noop"
+        || name == "stark"
         || testing::TestProver::from_name(name).is_some()
         || name.strip_prefix("sim:").is_some_and(|p| sim::SimProfile::by_name(p).is_some())
 }

@@ -70,5 +70,7 @@ pub trait Prover: Send + Sync {
     fn execute(&self, input: &ProvingInput) -> Result<ExecutionReport, ProverError>;
     /// Proves `input`; should return `Cancelled` soon after `cancel` fires.
     fn prove(&self, input: &ProvingInput, cancel: &CancelToken) -> Result<ProofArtifact, ProverError>;
-    fn verify(&self, artifact: &ProofArtifact, input_digest: &[u8; 32]) -> Result<(), ProverError>;
+    /// Checks `artifact` against the input it claims to prove. Provers that
+    /// need the block itself (`stark`) read `input.bytes`; others its digest.
+    fn verify(&self, artifact: &ProofArtifact, input: &ProvingInput) -> Result<(), ProverError>;
 }

@@ -202,11 +202,11 @@ impl Prover for SimProver {
         })
     }
 
-    fn verify(&self, artifact: &ProofArtifact, input_digest: &[u8; 32]) -> Result<(), ProverError> {
+    fn verify(&self, artifact: &ProofArtifact, input: &ProvingInput) -> Result<(), ProverError> {
         if !artifact.proof.starts_with(SIM_PROOF_LABEL) {
             return Err(ProverError::Invalid(format!("{}: not a simulated proof (label missing)", self.id.name)));
         }
-        if artifact.proof != self.proof_bytes(input_digest) {
+        if artifact.proof != self.proof_bytes(&input.digest) {
             return Err(ProverError::Invalid(format!(
                 "{}: simulated proof is for another input or zkVM",
                 self.id.name
@@ -284,12 +284,12 @@ mod tests {
         let a = p.prove(&input, &CancelToken::new()).unwrap();
         assert!(a.simulated && a.proof.starts_with(SIM_PROOF_LABEL));
         assert!(a.proving_time < Duration::from_millis(100), "time scale applies: {:?}", a.proving_time);
-        assert!(p.verify(&a, &input.digest).is_ok());
-        assert!(p.verify(&a, &ProvingInput::new(9, b"other".to_vec()).digest).is_err());
+        assert!(p.verify(&a, &input).is_ok());
+        assert!(p.verify(&a, &ProvingInput::new(9, b"other".to_vec())).is_err());
         let mut forged = a.clone();
         forged.proof[0] ^= 1;
-        assert!(p.verify(&forged, &input.digest).is_err());
+        assert!(p.verify(&forged, &input).is_err());
         let other = SimProver::from_name("sim:sp1-hypercube", opts).unwrap();
-        assert!(other.verify(&a, &input.digest).is_err(), "a proof names its zkVM");
+        assert!(other.verify(&a, &input).is_err(), "a proof names its zkVM");
     }
 }

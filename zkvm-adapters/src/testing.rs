@@ -72,8 +72,8 @@ impl Prover for TestProver {
         })
     }
 
-    fn verify(&self, artifact: &ProofArtifact, input_digest: &[u8; 32]) -> Result<(), ProverError> {
-        if artifact.proof == self.digest(input_digest) {
+    fn verify(&self, artifact: &ProofArtifact, input: &ProvingInput) -> Result<(), ProverError> {
+        if artifact.proof == self.digest(&input.digest) {
             Ok(())
         } else {
             Err(ProverError::Invalid(format!("{} proof does not match the input digest", self.id.name)))
@@ -96,8 +96,8 @@ mod tests {
         let b = ProvingInput::new(1, b"b".to_vec());
         let proof = p.prove(&a, &CancelToken::new()).unwrap();
         assert!(proof.simulated);
-        assert!(p.verify(&proof, &a.digest).is_ok());
-        assert!(p.verify(&proof, &b.digest).is_err());
+        assert!(p.verify(&proof, &a).is_ok());
+        assert!(p.verify(&proof, &b).is_err());
     }
 
     #[test]

@@ -13,7 +13,7 @@ use clap::Args;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use slotproof_zkvm::sim::{PROFILES, SimOptions, SimProver};
-use slotproof_zkvm::{BlockMeta, CancelToken, ProofArtifact, Prover, ProvingInput, block_input, builtin_prover};
+use slotproof_zkvm::{BlockMeta, CancelToken, ProofArtifact, Prover, ProvingInput, block_input, builtin_prover, stark};
 
 use crate::output::{print_json, print_json_or};
 
@@ -72,6 +72,7 @@ pub struct ZkvmsArgs {
 
 pub fn zkvms(args: ZkvmsArgs) -> anyhow::Result<()> {
     let mut rows = vec![
+        json!({"name": "stark", "kind": "builtin", "simulated": false, "about": "built-in STARK (Plonky3): Keccak-256 of the header RLP is the block hash; not a zkEVM execution proof"}),
         json!({"name": "noop", "kind": "test", "simulated": true, "about": "returns at once; orchestration tests and benchmarks"}),
         json!({"name": "sleep:<ms>", "kind": "test", "simulated": true, "about": "sleeps <ms>, cancellable"}),
         json!({"name": "exec-noop", "kind": "external", "simulated": false, "about": "external adapter running /bin/sh that writes an empty proof"}),
@@ -190,7 +191,7 @@ fn check(
         proving_time: std::time::Duration::from_millis(file.proving_ms),
         simulated: file.simulated,
     };
-    prover.verify(&artifact, &input.digest)?;
+    prover.verify(&artifact, input)?;
     Ok(())
 }
 
@@ -221,13 +222,17 @@ pub fn bench(zkvm: &ZkvmChoice, block: &Path) -> anyhow::Result<serde_json::Valu
     let artifact = prover.prove(&input, &CancelToken::new())?;
     let prove_ms = start.elapsed().as_secs_f64() * 1e3;
     let start = Instant::now();
-    let verified = prover.verify(&artifact, &input.digest);
+    let verified = prover.verify(&artifact, &input);
     let verify_ms = start.elapsed().as_secs_f64() * 1e3;
+    // Only a real proof system has a security level; simulated and test provers have none.
+    let security_bits = match artifact.zkvm.as_str() {
+        "stark" => Some(stark::security_bits(stark::header_of_input(&input)?.rlp.len())),
+        _ => None,
+    };
     Ok(json!({
         "zkvm": artifact.zkvm, "block_number": meta.number, "prove_ms": crate::bench::round3(prove_ms),
         "verify_ms": crate::bench::round3(verify_ms), "verified": verified.is_ok(), "proof_bytes": artifact.proof.len(),
-        // Only a real proof system has a security level; simulated and test provers have none.
-        "security_bits": serde_json::Value::Null, "simulated": artifact.simulated,
+        "security_bits": security_bits, "simulated": artifact.simulated,
         "peak_rss_mb": crate::bench::peak_rss_mb().map(crate::bench::round3),
     }))
 }

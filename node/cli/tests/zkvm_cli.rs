@@ -27,22 +27,21 @@ fn testdata_blocks_match_their_provenance() {
     }
 }
 
-#[test]
-fn prove_then_verify_and_tampering_is_caught() {
+/// Proves block 21230866 with `zkvm`, verifies it, then shows that another
+/// block and a flipped proof byte (at `flip_at` of the proof's length) are refused.
+fn prove_verify_and_tamper(zkvm: &[&str], simulated: bool, flip_at: fn(usize) -> usize) {
     let dir = tempfile::tempdir().unwrap();
     let proof = dir.path().join("proof.json");
     let proof = proof.to_str().unwrap();
-    let sim = ["--zkvm", "sim:pico-prism", "--sim-time-scale", "0.001"];
     let proved =
-        json_of(&slotproof(&[&["prove"], &sim[..], &["--block", &block(21230866), "--out", proof, "--json"]].concat()));
+        json_of(&slotproof(&[&["prove"], zkvm, &["--block", &block(21230866), "--out", proof, "--json"]].concat()));
     assert_eq!(proved["block_hash"], "0x6987698bd5b5c557891ecd8215df64fdaea8ea1d928646ff56249d608d42f27f");
-    assert_eq!(proved["simulated"], true);
-    let ok = json_of(&slotproof(
-        &[&["verify"], &sim[..], &["--block", &block(21230866), "--proof", proof, "--json"]].concat(),
-    ));
-    assert_eq!((ok["verified"].as_bool(), ok["simulated"].as_bool()), (Some(true), Some(true)));
+    assert_eq!(proved["simulated"], simulated);
+    let ok =
+        json_of(&slotproof(&[&["verify"], zkvm, &["--block", &block(21230866), "--proof", proof, "--json"]].concat()));
+    assert_eq!((ok["verified"].as_bool(), ok["simulated"].as_bool()), (Some(true), Some(simulated)));
 
-    let other = slotproof(&[&["verify"], &sim[..], &["--block", &block(21230867), "--proof", proof]].concat());
+    let other = slotproof(&[&["verify"], zkvm, &["--block", &block(21230867), "--proof", proof]].concat());
     assert!(!other.status.success());
     assert!(String::from_utf8_lossy(&other.stderr).contains("not block 21230867"));
 
@@ -50,17 +49,27 @@ fn prove_then_verify_and_tampering_is_caught() {
         slotproof(&["verify", "--zkvm", "sim:sp1-hypercube", "--block", &block(21230866), "--proof", proof]);
     assert!(!other_zkvm.status.success());
 
-    // Flip one byte of the proof.
     let mut file: serde_json::Value = serde_json::from_slice(&std::fs::read(proof).unwrap()).unwrap();
     let mut bytes = base64_decode(file["proof"].as_str().unwrap());
-    let last = bytes.len() - 1;
-    bytes[last] ^= 1;
+    let at = flip_at(bytes.len());
+    bytes[at] ^= 1;
     file["proof"] = base64_encode(&bytes).into();
     std::fs::write(proof, serde_json::to_vec(&file).unwrap()).unwrap();
-    let tampered = slotproof(&[&["verify"], &sim[..], &["--block", &block(21230866), "--proof", proof]].concat());
+    let tampered = slotproof(&[&["verify"], zkvm, &["--block", &block(21230866), "--proof", proof]].concat());
     assert!(!tampered.status.success());
     let err = String::from_utf8_lossy(&tampered.stderr);
     assert!(err.contains("invalid") && !err.contains("panicked"), "{err}");
+}
+
+#[test]
+fn simulated_prove_then_verify_and_tampering_is_caught() {
+    prove_verify_and_tamper(&["--zkvm", "sim:pico-prism", "--sim-time-scale", "0.001"], true, |len| len - 1);
+}
+
+#[test]
+fn stark_prove_then_verify_and_tampering_is_caught() {
+    // A byte in the middle of the openings: the STARK itself must notice.
+    prove_verify_and_tamper(&["--zkvm", "stark"], false, |len| len / 2);
 }
 
 fn base64_decode(s: &str) -> Vec<u8> {
@@ -89,7 +98,9 @@ fn bad_inputs_give_clear_errors() {
 fn zkvms_devices_and_bench_prover_report() {
     let z = json_of(&slotproof(&["zkvms", "--json"]));
     let names: Vec<&str> = z["zkvms"].as_array().unwrap().iter().map(|r| r["name"].as_str().unwrap()).collect();
-    for n in ["noop", "exec-noop", "sim:zisk-8x5090", "sim:risc0-8x5090", "sim:sp1-hypercube", "sim:pico-prism"] {
+    for n in
+        ["stark", "noop", "exec-noop", "sim:zisk-8x5090", "sim:risc0-8x5090", "sim:sp1-hypercube", "sim:pico-prism"]
+    {
         assert!(names.contains(&n), "{n} missing from {names:?}");
     }
     // With or without a GPU, `devices` answers and exits 0.
@@ -111,4 +122,10 @@ fn zkvms_devices_and_bench_prover_report() {
     }
     assert_eq!(b["block_number"], 19900000);
     assert_eq!(b["verified"], true);
+    assert!(b["security_bits"].is_null(), "a simulated prover has no security level");
+
+    let s = json_of(&slotproof(&["bench", "prover", "--zkvm", "stark", "--block", &block(16000000), "--json"]));
+    assert_eq!((s["verified"].as_bool(), s["simulated"].as_bool()), (Some(true), Some(false)));
+    assert!(s["security_bits"].as_u64().unwrap() >= 100, "{s}");
+    assert!(s["proof_bytes"].as_u64().unwrap() <= 600 * 1024, "{s}");
 }

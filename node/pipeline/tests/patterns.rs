@@ -79,7 +79,7 @@ impl Prover for Scripted {
             simulated: true,
         })
     }
-    fn verify(&self, _: &ProofArtifact, _: &[u8; 32]) -> Result<(), ProverError> {
+    fn verify(&self, _: &ProofArtifact, _: &ProvingInput) -> Result<(), ProverError> {
         Ok(())
     }
 }
@@ -422,7 +422,9 @@ fn simulated_zkvms_close_each_block_once(s: Setup) {
                 proving_time: Duration::from_micros(proof.proving_us),
                 simulated: true,
             };
-            sims[&proof.zkvm].verify(&artifact, &proof.input_digest).unwrap();
+            let input = ProvingInput::new(t.block_number, format!("input {}/0", t.block_number).into_bytes());
+            assert_eq!(input.digest, proof.input_digest);
+            sims[&proof.zkvm].verify(&artifact, &input).unwrap();
         }
     }
 }
