@@ -34,13 +34,17 @@ const STDERR_TAIL_LINES: usize = 20;
 pub const EXIT_PERMANENT: i32 = 65;
 /// Largest output file read: EIP-8025's proof cap (4 MiB) base64-encoded, with room.
 const MAX_OUTPUT_BYTES: u64 = 8 * 1024 * 1024;
+/// Numbers every run's files, across all instances: several slots of one zkVM
+/// share a work directory.
+static RUNS: AtomicU64 = AtomicU64::new(0);
 
 #[derive(Clone, Debug)]
 pub struct ExternalConfig {
     pub identity: ZkvmIdentity,
     /// Program and arguments; `{input}`, `{output}`, `{gpu}` are replaced.
     pub command: Vec<String>,
-    /// Optional verifier: `{input}` (the input file), `{digest}` (its blake3 in hex) and `{proof}` (a file).
+    /// Optional verifier: `{input}` (the input file), `{digest}` (its blake3 in hex),
+    /// `{proof}` and `{public_values}` (files of raw bytes).
     pub verify_command: Option<Vec<String>>,
     pub timeout: Duration,
     /// Where input and output files go.
@@ -67,7 +71,6 @@ impl StderrTail {
 
 pub struct ExternalProver {
     cfg: ExternalConfig,
-    runs: AtomicU64,
 }
 
 #[derive(Deserialize)]
@@ -88,7 +91,7 @@ impl ExternalProver {
         std::fs::create_dir_all(&cfg.work_dir).map_err(|e| {
             ProverError::Permanent(format!("zkVM {}: creating {}: {e}", cfg.identity.name, cfg.work_dir.display()))
         })?;
-        Ok(ExternalProver { cfg, runs: AtomicU64::new(0) })
+        Ok(ExternalProver { cfg })
     }
 
     /// Content-addressed input file: written once, reused by retries and other zkVMs.
@@ -210,7 +213,7 @@ impl Prover for ExternalProver {
     fn prove(&self, input: &ProvingInput, cancel: &CancelToken) -> Result<ProofArtifact, ProverError> {
         let start = Instant::now();
         let input_path = self.input_file(input)?;
-        let run = self.runs.fetch_add(1, Ordering::SeqCst);
+        let run = RUNS.fetch_add(1, Ordering::SeqCst);
         let output = self.cfg.work_dir.join(format!(
             "{}-{}-{run}.output.json",
             std::process::id(),
@@ -265,16 +268,20 @@ impl Prover for ExternalProver {
         };
         let hex: String = input.digest.iter().map(|b| format!("{b:02x}")).collect();
         let input_path = self.input_file(input)?;
-        let run = self.runs.fetch_add(1, Ordering::SeqCst);
+        let run = RUNS.fetch_add(1, Ordering::SeqCst);
         let proof_path = self.cfg.work_dir.join(format!("{}-verify-{run}.proof", std::process::id()));
-        std::fs::write(&proof_path, &artifact.proof)
-            .map_err(|e| ProverError::Transient(format!("writing {}: {e}", proof_path.display())))?;
+        let values_path = proof_path.with_extension("public_values");
+        for (path, bytes) in [(&proof_path, &artifact.proof), (&values_path, &artifact.public_values)] {
+            std::fs::write(path, bytes)
+                .map_err(|e| ProverError::Transient(format!("writing {}: {e}", path.display())))?;
+        }
         let argv: Vec<String> = cmd
             .iter()
             .map(|a| {
                 a.replace("{input}", &input_path.to_string_lossy())
                     .replace("{digest}", &hex)
                     .replace("{proof}", &proof_path.to_string_lossy())
+                    .replace("{public_values}", &values_path.to_string_lossy())
             })
             .collect();
         let result = self.spawn(&argv).and_then(|(mut child, tail)| {
@@ -290,6 +297,7 @@ impl Prover for ExternalProver {
             }
         });
         let _ = std::fs::remove_file(&proof_path);
+        let _ = std::fs::remove_file(&values_path);
         result
     }
 }

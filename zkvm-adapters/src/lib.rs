@@ -2,11 +2,14 @@
 //! adapters. Knows nothing of queues or the network.
 
 mod cancel;
+pub mod devices;
 mod error;
 pub mod external;
 mod input;
 mod prover;
+pub mod registry;
 pub mod sim;
+pub mod slots;
 pub mod stark;
 pub mod testing;
 

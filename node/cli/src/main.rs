@@ -38,6 +38,8 @@ enum Command {
     Devices(zkvm_cmd::DevicesArgs),
     /// Benchmarks that print numbers.
     Bench(bench::BenchArgs),
+    /// Act as an external prover through the file contract (specs/provers.md §3).
+    External(zkvm_cmd::ExternalArgs),
 }
 
 fn main() -> ExitCode {
@@ -51,6 +53,10 @@ fn main() -> ExitCode {
         Command::Prove(args) => zkvm_cmd::prove(args),
         Command::Verify(args) => zkvm_cmd::verify(args),
         Command::Devices(args) => zkvm_cmd::devices(args),
+        Command::External(args) => match zkvm_cmd::external(args) {
+            Ok(code) => return code,
+            Err(e) => Err(e),
+        },
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

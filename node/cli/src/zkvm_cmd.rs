@@ -3,6 +3,7 @@
 //! the input digest, and the proof bytes in base64.
 
 use std::path::{Path, PathBuf};
+use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -12,16 +13,30 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use clap::Args;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
+use slotproof_zkvm::external::EXIT_PERMANENT;
 use slotproof_zkvm::sim::{PROFILES, SimOptions, SimProver};
+use slotproof_zkvm::slots::SlotKind;
 use slotproof_zkvm::{BlockMeta, CancelToken, ProofArtifact, Prover, ProvingInput, block_input, builtin_prover, stark};
+use slotproof_zkvm::{devices, registry};
 
 use crate::output::{print_json, print_json_or};
 
 #[derive(Args, Debug, Clone)]
 pub struct ZkvmChoice {
-    /// A prover name: noop, sleep:<ms>, exec-noop, sim:<profile> (see `slotproof zkvms`).
+    /// A zkVM name: one configured in --config, or a built-in (stark, noop,
+    /// sleep:<ms>, exec-noop, sim:<profile>; see `slotproof zkvms`).
     #[arg(long)]
     pub zkvm: String,
+    #[command(flatten)]
+    pub setup: ZkvmSetup,
+}
+
+/// Where zkVMs come from: `[[zkvm]]` tables, and how simulated ones run.
+#[derive(Args, Debug, Clone)]
+pub struct ZkvmSetup {
+    /// TOML file with `[[zkvm]]` tables (specs/provers.md §7).
+    #[arg(long, env = "SLOTPROOF_CONFIG")]
+    pub config: Option<PathBuf>,
     /// Seed of a simulated zkVM's draws.
     #[arg(long, default_value_t = 0)]
     pub sim_seed: u64,
@@ -30,13 +45,49 @@ pub struct ZkvmChoice {
     pub sim_time_scale: f64,
 }
 
+impl ZkvmSetup {
+    pub fn sim_options(&self) -> SimOptions {
+        SimOptions { seed: self.sim_seed, time_scale: self.sim_time_scale, failure_rate: None }
+    }
+
+    /// This machine as the registry sees it; one-shot commands keep external
+    /// provers' files in a temporary directory.
+    pub fn machine(&self, work_dir: PathBuf) -> registry::Machine {
+        registry::Machine {
+            gpus: devices::inventory().gpus.iter().map(|g| g.index).collect(),
+            cores: std::thread::available_parallelism().map_or(1, usize::from),
+            work_dir,
+            sim: self.sim_options(),
+        }
+    }
+
+    /// The configured entries, or the default set when no config is given.
+    pub fn entries(&self) -> anyhow::Result<Vec<registry::ZkvmEntry>> {
+        match &self.config {
+            Some(path) => Ok(registry::load_entries(path)?),
+            None => Ok(registry::default_entries()),
+        }
+    }
+}
+
 impl ZkvmChoice {
     pub fn prover(&self) -> anyhow::Result<Arc<dyn Prover>> {
-        if self.zkvm.starts_with("sim:") {
-            let opts = SimOptions { seed: self.sim_seed, time_scale: self.sim_time_scale, failure_rate: None };
-            if let Some(p) = SimProver::from_name(&self.zkvm, opts) {
-                return Ok(Arc::new(p));
-            }
+        let entries = self.setup.entries()?;
+        if let Some(entry) = entries.iter().find(|e| e.name == self.zkvm && self.setup.config.is_some()) {
+            let work_dir = std::env::temp_dir().join(format!("slotproof-zkvm-{}", std::process::id()));
+            let adapter = registry::build(std::slice::from_ref(entry), &self.setup.machine(work_dir))?
+                .pop()
+                .context("the registry built nothing")?;
+            return match (adapter.state, adapter.pool) {
+                (registry::AdapterState::Ready, Some(pool)) => Ok(pool),
+                (registry::AdapterState::Unavailable(why), _) => bail!("zkVM {:?} is unavailable: {why}", self.zkvm),
+                (registry::AdapterState::Ready, None) => bail!("zkVM {:?} has no worker slot", self.zkvm),
+            };
+        }
+        if self.zkvm.starts_with("sim:")
+            && let Some(p) = SimProver::from_name(&self.zkvm, self.setup.sim_options())
+        {
+            return Ok(Arc::new(p));
         }
         builtin_prover(&self.zkvm).with_context(|| format!("unknown zkVM {:?}: see `slotproof zkvms`", self.zkvm))
     }
@@ -66,34 +117,88 @@ fn hex(b: &[u8]) -> String {
 
 #[derive(Args, Debug)]
 pub struct ZkvmsArgs {
+    #[command(flatten)]
+    setup: ZkvmSetup,
     #[arg(long)]
     json: bool,
 }
 
-pub fn zkvms(args: ZkvmsArgs) -> anyhow::Result<()> {
+/// Built-in names that can be used without configuring them.
+fn builtin_rows() -> Vec<serde_json::Value> {
     let mut rows = vec![
-        json!({"name": "stark", "kind": "builtin", "simulated": false, "about": "built-in STARK (Plonky3): Keccak-256 of the header RLP is the block hash; not a zkEVM execution proof"}),
+        json!({"name": "stark", "kind": "stark", "simulated": false, "about": "built-in STARK (Plonky3): Keccak-256 of the header RLP is the block hash; not a zkEVM execution proof"}),
         json!({"name": "noop", "kind": "test", "simulated": true, "about": "returns at once; orchestration tests and benchmarks"}),
         json!({"name": "sleep:<ms>", "kind": "test", "simulated": true, "about": "sleeps <ms>, cancellable"}),
         json!({"name": "exec-noop", "kind": "external", "simulated": false, "about": "external adapter running /bin/sh that writes an empty proof"}),
     ];
     for p in PROFILES {
-        rows.push(
-            json!({"name": format!("sim:{}", p.name), "kind": "simulated", "simulated": true, "about": p.source}),
-        );
+        rows.push(json!({"name": format!("sim:{}", p.name), "kind": "sim", "simulated": true, "about": p.source}));
+    }
+    rows
+}
+
+/// `slotproof zkvms`: the configured adapters (the default set without
+/// --config) with their state and worker slots, then the other built-ins.
+pub fn zkvms(args: ZkvmsArgs) -> anyhow::Result<()> {
+    let work_dir = std::env::temp_dir().join(format!("slotproof-zkvm-{}", std::process::id()));
+    let machine = args.setup.machine(work_dir.clone());
+    let adapters = registry::build(&args.setup.entries()?, &machine)?;
+    let _ = std::fs::remove_dir_all(&work_dir);
+    let mut rows: Vec<serde_json::Value> = adapters
+        .iter()
+        .map(|a| {
+            json!({"name": a.name, "kind": a.kind, "simulated": a.simulated, "configured": true,
+                "state": a.state, "slots": a.slots, "notes": a.notes})
+        })
+        .collect();
+    for mut r in builtin_rows() {
+        if adapters.iter().all(|a| r["name"] != a.name.as_str()) {
+            r["configured"] = false.into();
+            rows.push(r);
+        }
     }
     if args.json {
-        return print_json(&json!({ "zkvms": rows }));
+        return print_json(&json!({ "zkvms": rows, "gpus": machine.gpus, "cores": machine.cores }));
     }
-    for r in &rows {
+    for a in &adapters {
+        let state = match &a.state {
+            registry::AdapterState::Ready => "ready".to_string(),
+            registry::AdapterState::Unavailable(why) => format!("unavailable: {why}"),
+        };
         println!(
-            "{:<20} {:<10} {}",
-            r["name"].as_str().unwrap_or(""),
-            r["kind"].as_str().unwrap_or(""),
-            r["about"].as_str().unwrap_or("")
+            "{:<22} {:<9} {:<12} {}",
+            a.name,
+            format!("{:?}", a.kind).to_lowercase(),
+            slot_summary(&a.slots),
+            state
         );
+        for n in &a.notes {
+            println!("{:<22} note: {n}", "");
+        }
+    }
+    println!("\nalso available by name:");
+    for r in rows.iter().filter(|r| r["configured"] == false) {
+        println!("  {:<20} {}", r["name"].as_str().unwrap_or(""), r["about"].as_str().unwrap_or(""));
     }
     Ok(())
+}
+
+fn slot_summary(slots: &[SlotKind]) -> String {
+    let gpus: Vec<String> =
+        slots.iter().filter_map(|s| if let SlotKind::Gpu(g) = s { Some(g.to_string()) } else { None }).collect();
+    let cpus = slots.iter().filter(|s| **s == SlotKind::Cpu).count();
+    let virt = slots.iter().filter(|s| **s == SlotKind::Virtual).count();
+    let mut parts = Vec::new();
+    if !gpus.is_empty() {
+        parts.push(format!("gpu {}", gpus.join(",")));
+    }
+    if cpus > 0 {
+        parts.push(format!("{cpus} cpu"));
+    }
+    if virt > 0 {
+        parts.push(format!("{virt} virtual"));
+    }
+    if parts.is_empty() { "no slots".into() } else { parts.join(" + ") }
 }
 
 #[derive(Args, Debug)]
@@ -245,61 +350,104 @@ pub struct DevicesArgs {
 
 /// GPU inventory from `nvidia-smi`; "none" is an answer, not an error.
 pub fn devices(args: DevicesArgs) -> anyhow::Result<()> {
-    let query = std::process::Command::new("nvidia-smi")
-        .args(["--query-gpu=index,name,memory.total,memory.used,utilization.gpu", "--format=csv,noheader,nounits"])
-        .output();
-    let (gpus, why_none) = match query {
-        Err(e) => (vec![], Some(format!("nvidia-smi not available ({e})"))),
-        Ok(out) if !out.status.success() => {
-            (vec![], Some(format!("nvidia-smi failed: {}", String::from_utf8_lossy(&out.stderr).trim())))
-        }
-        Ok(out) => (parse_nvidia_smi(&String::from_utf8_lossy(&out.stdout))?, None),
-    };
+    let inv = devices::inventory();
     if args.json {
-        return print_json(&json!({ "gpus": gpus, "note": why_none }));
+        return print_json(&json!({ "gpus": inv.gpus, "note": inv.note }));
     }
-    if gpus.is_empty() {
-        println!("no GPU found: {}", why_none.unwrap_or_else(|| "nvidia-smi listed none".into()));
+    if inv.gpus.is_empty() {
+        println!("no GPU found: {}", inv.note.unwrap_or_default());
     }
-    for g in &gpus {
+    for g in &inv.gpus {
+        let opt = |v: Option<u64>| v.map_or_else(|| "?".to_string(), |v| v.to_string());
         println!(
             "gpu {}: {} ({} MiB, {} MiB used, {}% busy)",
-            g["index"],
-            g["name"].as_str().unwrap_or(""),
-            g["memory_mib"],
-            g["memory_used_mib"],
-            g["utilization_pct"]
+            g.index,
+            g.name,
+            opt(g.memory_mib),
+            opt(g.memory_used_mib),
+            opt(g.utilization_pct)
         );
     }
     Ok(())
 }
 
-fn parse_nvidia_smi(csv: &str) -> anyhow::Result<Vec<serde_json::Value>> {
-    csv.lines()
-        .filter(|l| !l.trim().is_empty())
-        .map(|line| {
-            let f: Vec<&str> = line.split(',').map(str::trim).collect();
-            if f.len() != 5 {
-                bail!("unexpected nvidia-smi line {line:?}");
-            }
-            let num = |s: &str| s.parse::<u64>().ok();
-            Ok(json!({"index": num(f[0]), "name": f[1], "memory_mib": num(f[2]), "memory_used_mib": num(f[3]), "utilization_pct": num(f[4])}))
-        })
-        .collect()
+/// `slotproof external prove|verify`: this binary as an external prover,
+/// speaking the file contract of specs/provers.md §3. Lets a built-in run in a
+/// process of its own (another machine's slot, a container) and is how the
+/// external adapter is tested against a prover that really proves.
+#[derive(Args, Debug)]
+pub struct ExternalArgs {
+    #[command(subcommand)]
+    command: ExternalCommand,
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+#[derive(clap::Subcommand, Debug)]
+enum ExternalCommand {
+    /// Read {input} (block JSON), write {output} ({proof, public_values, cycles, proving_time_ms}).
+    Prove {
+        #[command(flatten)]
+        zkvm: ZkvmChoice,
+        #[arg(long)]
+        input: PathBuf,
+        #[arg(long)]
+        output: PathBuf,
+    },
+    /// Exit 0 when {proof} with {public_values} proves {input}.
+    Verify {
+        #[command(flatten)]
+        zkvm: ZkvmChoice,
+        #[arg(long)]
+        input: PathBuf,
+        #[arg(long)]
+        proof: PathBuf,
+        #[arg(long)]
+        public_values: PathBuf,
+    },
+}
 
-    #[test]
-    fn nvidia_smi_lines_parse() {
-        let gpus =
-            parse_nvidia_smi("0, NVIDIA H100 80GB HBM3, 81559, 0, 0\n1, NVIDIA H100 80GB HBM3, 81559, 1024, 37\n")
-                .unwrap();
-        assert_eq!(gpus.len(), 2);
-        assert_eq!(gpus[1]["utilization_pct"], 37);
-        assert_eq!(gpus[0]["name"], "NVIDIA H100 80GB HBM3");
-        assert!(parse_nvidia_smi("garbage").is_err());
+/// Runs the contract; a bad input exits with EXIT_PERMANENT so the calling
+/// node dead-letters instead of retrying.
+pub fn external(args: ExternalArgs) -> anyhow::Result<ExitCode> {
+    let permanent = |e: anyhow::Error| {
+        eprintln!("error: {e:#}");
+        Ok(ExitCode::from(EXIT_PERMANENT as u8))
+    };
+    match args.command {
+        ExternalCommand::Prove { zkvm, input, output } => {
+            let (input, _) = match read_block(&input) {
+                Ok(block) => block,
+                Err(e) => return permanent(e),
+            };
+            let prover = zkvm.prover()?;
+            let artifact = match prover.prove(&input, &CancelToken::new()) {
+                Ok(a) => a,
+                Err(e) if e.is_transient() => return Err(e.into()),
+                Err(e) => return permanent(e.into()),
+            };
+            let file = json!({
+                "proof": BASE64.encode(&artifact.proof),
+                "public_values": BASE64.encode(&artifact.public_values),
+                "cycles": artifact.cycles,
+                "proving_time_ms": artifact.proving_time.as_millis().max(1) as u64,
+            });
+            std::fs::write(&output, serde_json::to_vec(&file)?)
+                .with_context(|| format!("writing {}", output.display()))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        ExternalCommand::Verify { zkvm, input, proof, public_values } => {
+            let (input, _) = read_block(&input)?;
+            let prover = zkvm.prover()?;
+            let artifact = ProofArtifact {
+                zkvm: prover.identity().name.clone(),
+                proof: std::fs::read(&proof).with_context(|| format!("reading {}", proof.display()))?,
+                public_values: std::fs::read(&public_values)
+                    .with_context(|| format!("reading {}", public_values.display()))?,
+                cycles: None,
+                proving_time: std::time::Duration::ZERO,
+                simulated: false,
+            };
+            prover.verify(&artifact, &input)?;
+            Ok(ExitCode::SUCCESS)
+        }
     }
 }

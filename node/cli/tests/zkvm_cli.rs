@@ -129,3 +129,65 @@ fn zkvms_devices_and_bench_prover_report() {
     assert!(s["security_bits"].as_u64().unwrap() >= 100, "{s}");
     assert!(s["proof_bytes"].as_u64().unwrap() <= 600 * 1024, "{s}");
 }
+
+/// The external adapter against a second process that really proves: this
+/// binary's `external prove|verify` runs the STARK prover behind the file
+/// contract (specs/provers.md §3).
+#[test]
+fn the_external_adapter_drives_a_real_prover_in_another_process() {
+    let dir = tempfile::tempdir().unwrap();
+    let bin = env!("CARGO_BIN_EXE_slotproof");
+    let config = dir.path().join("zkvms.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"[[zkvm]]
+name = "stark-ext"
+version = "self"
+proof_type = 128
+timeout = "60s"
+command = [{bin:?}, "external", "prove", "--zkvm", "stark", "--input", "{{input}}", "--output", "{{output}}"]
+verify_command = [{bin:?}, "external", "verify", "--zkvm", "stark", "--input", "{{input}}", "--proof", "{{proof}}", "--public-values", "{{public_values}}"]
+"#
+        ),
+    )
+    .unwrap();
+    let config = config.to_str().unwrap();
+    let listed = json_of(&slotproof(&["zkvms", "--config", config, "--json"]));
+    let row = &listed["zkvms"][0];
+    assert_eq!((row["name"].as_str(), row["state"]["state"].as_str()), (Some("stark-ext"), Some("ready")), "{row}");
+
+    let zkvm = ["--zkvm", "stark-ext", "--config", config];
+    let proof = dir.path().join("proof.json");
+    let proof = proof.to_str().unwrap();
+    let proved = json_of(&slotproof(
+        &[&["prove"], &zkvm[..], &["--block", &block(18884864), "--out", proof, "--json"]].concat(),
+    ));
+    assert_eq!(proved["simulated"], false);
+    assert!(proved["proof_bytes"].as_u64().unwrap() > 100_000, "a real STARK proof: {proved}");
+    let ok = json_of(&slotproof(
+        &[&["verify"], &zkvm[..], &["--block", &block(18884864), "--proof", proof, "--json"]].concat(),
+    ));
+    assert_eq!(ok["verified"], true);
+
+    // The external verifier rejects a flipped byte, and says so through the adapter.
+    let mut file: serde_json::Value = serde_json::from_slice(&std::fs::read(proof).unwrap()).unwrap();
+    let mut bytes = base64_decode(file["proof"].as_str().unwrap());
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 1;
+    file["proof"] = base64_encode(&bytes).into();
+    std::fs::write(proof, serde_json::to_vec(&file).unwrap()).unwrap();
+    let bad = slotproof(&[&["verify"], &zkvm[..], &["--block", &block(18884864), "--proof", proof]].concat());
+    let err = String::from_utf8_lossy(&bad.stderr);
+    assert!(!bad.status.success() && err.contains("verifier exited") && err.contains("does not verify"), "{err}");
+
+    // A block the prover cannot take: the second process exits 65, a permanent failure with its stderr.
+    let garbage = dir.path().join("block.json");
+    let mut block_json: serde_json::Value = serde_json::from_slice(&std::fs::read(block(18884864)).unwrap()).unwrap();
+    block_json["stateRoot"] = format!("0x{}", "00".repeat(32)).into();
+    std::fs::write(&garbage, serde_json::to_vec(&block_json).unwrap()).unwrap();
+    let out =
+        slotproof(&[&["prove"], &zkvm[..], &["--block", garbage.to_str().unwrap(), "--out", "/dev/null"]].concat());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.contains("permanent") && err.contains("not the Keccak-256"), "{err}");
+}

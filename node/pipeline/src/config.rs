@@ -6,6 +6,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Range;
 use std::time::Duration;
 
+pub use slotproof_primitives::duration::parse_duration;
+
 use serde::Deserialize;
 use toml::Spanned;
 
@@ -95,21 +97,6 @@ struct RawStage {
     concurrency: Option<Spanned<u32>>,
     timeout: Option<Spanned<String>>,
     max_attempts: Option<Spanned<u32>>,
-}
-
-/// Parses durations like `500ms`, `2s`, `1.5s`, `1m`.
-pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    let s = s.trim();
-    let split = s.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(s.len());
-    let (num, unit) = s.split_at(split);
-    let value: f64 = num.parse().map_err(|_| format!("invalid duration {s:?}: expected e.g. 500ms, 2s, 1m"))?;
-    let secs = match unit.trim() {
-        "ms" => value / 1000.0,
-        "s" | "" => value,
-        "m" => value * 60.0,
-        other => return Err(format!("invalid duration unit {other:?} in {s:?}: use ms, s or m")),
-    };
-    Duration::try_from_secs_f64(secs).map_err(|_| format!("invalid duration {s:?}"))
 }
 
 struct Source<'a>(&'a str);
@@ -456,15 +443,5 @@ k = 4
         assert!(err("ordering = \"fifo\"\n[[stage]]\nname = \"a\"\nkind = \"dispatcher\"\ninput = \"q1\"\noutput = \"q2\"\nprover = \"noop\"\n").starts_with("line 1: unknown ordering"));
         assert!(err("[[stage]\n").starts_with("line 1:"));
         assert!(err("").contains("no [[stage]]"));
-    }
-
-    #[test]
-    fn durations_parse() {
-        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
-        assert_eq!(parse_duration("2s"), Ok(Duration::from_secs(2)));
-        assert_eq!(parse_duration("1.5s"), Ok(Duration::from_millis(1500)));
-        assert_eq!(parse_duration("1m"), Ok(Duration::from_secs(60)));
-        assert!(parse_duration("2h").is_err());
-        assert!(parse_duration("-1s").is_err());
     }
 }
