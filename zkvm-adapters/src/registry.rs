@@ -131,8 +131,11 @@ pub fn build(entries: &[ZkvmEntry], machine: &Machine) -> Result<Vec<Adapter>, R
     let mut seen = std::collections::HashSet::new();
     let mut out = Vec::with_capacity(entries.len());
     for e in entries {
-        if e.name.trim().is_empty() || e.name.len() > 64 || e.name.chars().any(char::is_whitespace) {
-            return Err(entry_err(e, "name must be 1-64 characters without spaces"));
+        let name_ok = !e.name.is_empty()
+            && e.name.len() <= 64
+            && e.name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b':' | b'-'));
+        if !name_ok {
+            return Err(entry_err(e, "name must be 1-64 of A-Z a-z 0-9 _ . : -"));
         }
         if !seen.insert(e.name.as_str()) {
             return Err(entry_err(e, "configured twice"));

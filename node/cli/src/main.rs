@@ -4,6 +4,7 @@
 
 mod bench;
 mod logging;
+mod node_cmd;
 mod output;
 mod pipeline_cmd;
 mod queue_cmd;
@@ -40,6 +41,16 @@ enum Command {
     Bench(bench::BenchArgs),
     /// Act as an external prover through the file contract (specs/provers.md §3).
     External(zkvm_cmd::ExternalArgs),
+    /// Run the proving node: follow the chain, prove every block with every zkVM.
+    Node(node_cmd::NodeArgs),
+    /// Run the embedded dev chain alone (real mainnet blocks at slot cadence).
+    Devchain(node_cmd::DevchainArgs),
+    /// The recent-blocks table of a running node.
+    Status(node_cmd::StatusArgs),
+    /// Node configuration files.
+    Config(node_cmd::ConfigArgs),
+    /// Every block record of a stopped node.
+    Results(node_cmd::ResultsArgs),
 }
 
 fn main() -> ExitCode {
@@ -53,6 +64,11 @@ fn main() -> ExitCode {
         Command::Prove(args) => zkvm_cmd::prove(args),
         Command::Verify(args) => zkvm_cmd::verify(args),
         Command::Devices(args) => zkvm_cmd::devices(args),
+        Command::Node(args) => node_cmd::node(args),
+        Command::Devchain(args) => node_cmd::devchain(args),
+        Command::Status(args) => node_cmd::status(args),
+        Command::Config(args) => node_cmd::config(args),
+        Command::Results(args) => node_cmd::results(args),
         Command::External(args) => match zkvm_cmd::external(args) {
             Ok(code) => return code,
             Err(e) => Err(e),

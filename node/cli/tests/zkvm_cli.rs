@@ -18,7 +18,7 @@ fn testdata_blocks_match_their_provenance() {
     let dir: PathBuf = common::manifest_dir().join("../../testdata");
     let prov: serde_json::Value = serde_json::from_slice(&std::fs::read(dir.join("PROVENANCE.json")).unwrap()).unwrap();
     let files = prov["files"].as_array().unwrap();
-    assert_eq!(files.len(), 13);
+    assert_eq!(files.len(), 15, "13 blocks and 2 receipt lists");
     for f in files {
         let path = dir.join(f["file"].as_str().unwrap());
         let out = std::process::Command::new("sha256sum").arg(&path).output().unwrap();

@@ -8,8 +8,8 @@ use crate::error::{QueueError, Result};
 
 /// Default priority class; lower classes lease first.
 pub const PRIORITY_NORMAL: u8 = 100;
-/// Largest payload a task may carry (specs/queue.md §9).
-pub const MAX_PAYLOAD_BYTES: usize = 64 * 1024;
+/// Largest payload a task may carry (specs/queue.md §9): a 4 MiB proof and its envelope.
+pub const MAX_PAYLOAD_BYTES: usize = 5 * 1024 * 1024;
 const MAX_QUEUE_NAME: usize = 64;
 const ID_DOMAIN: &[u8] = b"slotproof/task/v1";
 

@@ -1,0 +1,221 @@
+//! Follows the head: a `newHeads` subscription on WebSocket RPCs, polling on
+//! HTTP (and whenever the subscription drops), reconnecting with backoff.
+//!
+//! Every new head is connected to what the follower already holds by walking
+//! parent hashes back: the walk finds catch-up blocks, reorgs (a parent that
+//! differs from the canonical block at its height) and gaps (a parent the RPC
+//! cannot return, or more blocks than the catch-up bound). Blocks go out in
+//! number order, each once.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use serde_json::Value;
+use tokio::sync::{mpsc, watch};
+use tracing::{info, warn};
+
+use crate::error::ChainError;
+use crate::rpc::{FetchedBlock, Rpc};
+
+#[derive(Clone, Debug)]
+pub struct FollowerConfig {
+    pub rpc_url: String,
+    /// HTTP polling interval (and the fallback's when a subscription fails).
+    pub poll_interval: Duration,
+    /// At most this many blocks are fetched behind a new head; older ones are a gap.
+    pub max_catchup: u64,
+    /// Deepest reorg followed; deeper forks are treated as a gap.
+    pub max_reorg_depth: u64,
+    /// Reconnect backoff bounds.
+    pub backoff_min: Duration,
+    pub backoff_max: Duration,
+}
+
+impl FollowerConfig {
+    pub fn new(rpc_url: impl Into<String>) -> Self {
+        FollowerConfig {
+            rpc_url: rpc_url.into(),
+            poll_interval: Duration::from_millis(500),
+            max_catchup: 32,
+            max_reorg_depth: 64,
+            backoff_min: Duration::from_millis(200),
+            backoff_max: Duration::from_secs(10),
+        }
+    }
+}
+
+#[derive(Debug)]
+pub enum ChainEvent {
+    /// A new canonical block, with its receipts when the RPC serves them.
+    Block { block: FetchedBlock, receipts: Option<Value> },
+    /// These blocks (number, hash) left the canonical chain.
+    Reorg { orphaned: Vec<(u64, String)> },
+    /// Blocks below `before` could not be fetched (not served, or past the catch-up bound).
+    Gap { before: u64, reason: String },
+    /// The RPC went away or came back.
+    Connection { up: bool, detail: String },
+}
+
+/// The canonical chain the follower has emitted, newest last; a bounded window.
+#[derive(Clone, Debug, Default)]
+pub struct Canonical(BTreeMap<u64, String>);
+
+impl Canonical {
+    pub fn from_blocks(blocks: impl IntoIterator<Item = (u64, String)>) -> Self {
+        Canonical(blocks.into_iter().collect())
+    }
+
+    pub fn tip(&self) -> Option<(u64, &str)> {
+        self.0.iter().next_back().map(|(n, h)| (*n, h.as_str()))
+    }
+
+    fn get(&self, n: u64) -> Option<&str> {
+        self.0.get(&n).map(String::as_str)
+    }
+
+    /// Replaces everything from `from` up with `blocks`; returns what it replaced.
+    fn replace_from(&mut self, from: u64, blocks: &[(u64, String)]) -> Vec<(u64, String)> {
+        let orphaned: Vec<(u64, String)> = self.0.split_off(&from).into_iter().collect();
+        self.0.extend(blocks.iter().cloned());
+        while self.0.len() > 256 {
+            self.0.pop_first();
+        }
+        orphaned.into_iter().filter(|(n, h)| !blocks.iter().any(|(bn, bh)| bn == n && bh == h)).collect()
+    }
+}
+
+pub struct Follower {
+    cfg: FollowerConfig,
+    canonical: Canonical,
+    events: mpsc::Sender<ChainEvent>,
+}
+
+impl Follower {
+    pub fn new(cfg: FollowerConfig, canonical: Canonical, events: mpsc::Sender<ChainEvent>) -> Self {
+        Follower { cfg, canonical, events }
+    }
+
+    /// Runs until `shutdown` flips or the event receiver is dropped.
+    pub async fn run(mut self, mut shutdown: watch::Receiver<bool>) {
+        let mut backoff = self.cfg.backoff_min;
+        let mut was_up = true;
+        while !*shutdown.borrow() {
+            let result = tokio::select! {
+                r = self.session() => r,
+                _ = shutdown.wait_for(|s| *s) => return,
+            };
+            let Err(e) = result else { return };
+            if was_up {
+                warn!(target: "slotproof::chain", rpc = %self.cfg.rpc_url, error = %e, "RPC unavailable; reconnecting with backoff");
+                if self.events.send(ChainEvent::Connection { up: false, detail: e.to_string() }).await.is_err() {
+                    return;
+                }
+            }
+            was_up = false;
+            tokio::select! {
+                _ = tokio::time::sleep(backoff) => {}
+                _ = shutdown.wait_for(|s| *s) => return,
+            }
+            backoff = (backoff * 2).min(self.cfg.backoff_max);
+            // A session that got going resets the backoff (see `session`).
+            if let Ok(rpc) = Rpc::connect(&self.cfg.rpc_url).await
+                && rpc.latest().await.is_ok()
+            {
+                backoff = self.cfg.backoff_min;
+                was_up = true;
+                info!(target: "slotproof::chain", rpc = %self.cfg.rpc_url, "RPC back");
+                let _ = self.events.send(ChainEvent::Connection { up: true, detail: "reconnected".into() }).await;
+            }
+        }
+    }
+
+    /// One connection: sync to the head, then follow it until an error.
+    async fn session(&mut self) -> Result<(), ChainError> {
+        let rpc = Rpc::connect(&self.cfg.rpc_url).await?;
+        self.sync(&rpc).await?;
+        if rpc.is_ws() {
+            match rpc.subscribe_heads().await {
+                Ok(mut sub) => loop {
+                    // A head we could miss (the subscription lags) is caught by the next sync.
+                    let tick = tokio::time::timeout(self.cfg.poll_interval * 20, sub.recv()).await;
+                    match tick {
+                        Ok(Ok(_)) | Err(_) => self.sync(&rpc).await?,
+                        Ok(Err(tokio::sync::broadcast::error::RecvError::Lagged(_))) => self.sync(&rpc).await?,
+                        Ok(Err(tokio::sync::broadcast::error::RecvError::Closed)) => {
+                            return Err(ChainError::Rpc { url: rpc.url().into(), message: "subscription closed".into() });
+                        }
+                    }
+                },
+                Err(e) => warn!(target: "slotproof::chain", error = %e, "no newHeads subscription; polling instead"),
+            }
+        }
+        loop {
+            tokio::time::sleep(self.cfg.poll_interval).await;
+            self.sync(&rpc).await?;
+        }
+    }
+
+    async fn emit(&self, event: ChainEvent) -> Result<(), ChainError> {
+        self.events.send(event).await.map_err(|_| ChainError::DevChain("event receiver gone".into()))
+    }
+
+    /// Connects the RPC's head to the canonical chain and emits what changed.
+    async fn sync(&mut self, rpc: &Rpc) -> Result<(), ChainError> {
+        let Some(head) = rpc.latest().await? else { return Ok(()) };
+        if self.canonical.get(head.number) == Some(head.hash.as_str()) {
+            return Ok(());
+        }
+        let tip = self.canonical.tip().map(|(n, _)| n);
+        // Newest first, walking parent hashes back until connected.
+        let mut chain = vec![head];
+        if let Some(tip) = tip {
+            loop {
+                let Some(cur) = chain.last() else { break };
+                let parent_number = cur.number.saturating_sub(1);
+                if self.canonical.get(parent_number) == Some(cur.parent_hash.as_str()) {
+                    break;
+                }
+                let lowest_allowed = tip.saturating_sub(self.cfg.max_reorg_depth);
+                let head_number = chain[0].number;
+                if parent_number < lowest_allowed || head_number - parent_number > self.cfg.max_catchup || cur.number == 0 {
+                    self.emit(ChainEvent::Gap { before: cur.number, reason: "past the catch-up bound".into() }).await?;
+                    break;
+                }
+                match rpc.block_by_hash(&cur.parent_hash).await? {
+                    Some(parent) => chain.push(parent),
+                    None => {
+                        let reason = format!("the RPC does not have block {} ({})", parent_number, cur.parent_hash);
+                        self.emit(ChainEvent::Gap { before: cur.number, reason }).await?;
+                        break;
+                    }
+                }
+            }
+        }
+        chain.reverse();
+        let Some(first) = chain.first().map(|b| b.number) else { return Ok(()) };
+        let ids: Vec<(u64, String)> = chain.iter().map(|b| (b.number, b.hash.clone())).collect();
+        let orphaned = self.canonical.replace_from(first, &ids);
+        if !orphaned.is_empty() {
+            warn!(target: "slotproof::chain", depth = orphaned.len(), from = first, "reorg: blocks left the canonical chain");
+            self.emit(ChainEvent::Reorg { orphaned }).await?;
+        }
+        for block in chain {
+            let receipts = rpc.receipts(&block.hash).await;
+            self.emit(ChainEvent::Block { block, receipts }).await?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn replacing_reports_only_blocks_that_changed() {
+        let mut c = Canonical::from_blocks([(1, "a".into()), (2, "b".into()), (3, "c".into())]);
+        let gone = c.replace_from(2, &[(2, "b".into()), (3, "c2".into()), (4, "d".into())]);
+        assert_eq!(gone, [(3, "c".to_string())]);
+        assert_eq!(c.tip(), Some((4, "d")));
+    }
+}

@@ -1,0 +1,152 @@
+//! The JSON-RPC calls the follower makes, through an alloy provider (HTTP or
+//! WebSocket by URL). Blocks come back as raw JSON, checked before use: the
+//! header must re-hash to the hash the RPC gave (a lying or corrupt RPC is an
+//! error, not a block).
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::time::Duration;
+
+use alloy::network::Ethereum;
+use alloy::providers::{Provider, RootProvider};
+use alloy::pubsub::Subscription;
+use serde_json::Value;
+use slotproof_zkvm::stark::Header;
+use tracing::info;
+
+use crate::error::ChainError;
+
+/// Per-call bound: a stuck RPC must not stall the follower.
+const CALL_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A block as the chain gave it, checked.
+#[derive(Clone, Debug)]
+pub struct FetchedBlock {
+    pub number: u64,
+    pub hash: String,
+    pub parent_hash: String,
+    pub timestamp: u64,
+    /// The `eth_getBlockByNumber(n, true)` object.
+    pub json: Arc<Value>,
+}
+
+#[derive(Clone)]
+pub struct Rpc {
+    url: String,
+    provider: RootProvider<Ethereum>,
+    /// 0 unknown, 1 served, 2 not served: detected once, logged once.
+    receipts: Arc<AtomicU8>,
+}
+
+fn hex_u64(v: &Value, field: &str, what: &str) -> Result<u64, ChainError> {
+    v.get(field)
+        .and_then(Value::as_str)
+        .and_then(|s| u64::from_str_radix(s.strip_prefix("0x")?, 16).ok())
+        .ok_or_else(|| ChainError::BadData { what: what.into(), message: format!("{field} missing or not a hex quantity") })
+}
+
+fn hash_field(v: &Value, field: &str, what: &str) -> Result<String, ChainError> {
+    v.get(field)
+        .and_then(Value::as_str)
+        .filter(|s| s.len() == 66 && s.starts_with("0x"))
+        .map(str::to_ascii_lowercase)
+        .ok_or_else(|| ChainError::BadData { what: what.into(), message: format!("{field} missing or not a 32-byte hash") })
+}
+
+impl Rpc {
+    /// Connects to `url` (http(s):// or ws(s)://).
+    pub async fn connect(url: &str) -> Result<Rpc, ChainError> {
+        let provider = tokio::time::timeout(CALL_TIMEOUT, RootProvider::<Ethereum>::connect(url))
+            .await
+            .map_err(|_| ChainError::Rpc { url: url.into(), message: "connect timed out".into() })?
+            .map_err(|e| ChainError::Rpc { url: url.into(), message: e.to_string() })?;
+        Ok(Rpc { url: url.into(), provider, receipts: Arc::new(AtomicU8::new(0)) })
+    }
+
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    pub fn is_ws(&self) -> bool {
+        self.url.starts_with("ws://") || self.url.starts_with("wss://")
+    }
+
+    async fn call(&self, method: &'static str, params: Value) -> Result<Value, ChainError> {
+        tokio::time::timeout(CALL_TIMEOUT, self.provider.raw_request::<_, Value>(method.into(), params))
+            .await
+            .map_err(|_| ChainError::Rpc { url: self.url.clone(), message: format!("{method} timed out") })?
+            .map_err(|e| ChainError::Rpc { url: self.url.clone(), message: format!("{method}: {e}") })
+    }
+
+    pub async fn client_version(&self) -> Result<String, ChainError> {
+        Ok(self.call("web3_clientVersion", Value::Array(vec![])).await?.as_str().unwrap_or_default().to_string())
+    }
+
+    /// Any method, for what the follower does not model (the dev chain's clock).
+    pub async fn raw(&self, method: &'static str, params: Value) -> Result<Value, ChainError> {
+        self.call(method, params).await
+    }
+
+    pub async fn latest(&self) -> Result<Option<FetchedBlock>, ChainError> {
+        let v = self.call("eth_getBlockByNumber", serde_json::json!(["latest", true])).await?;
+        self.check(v, "the latest block").map(Some)
+    }
+
+    pub async fn block_by_hash(&self, hash: &str) -> Result<Option<FetchedBlock>, ChainError> {
+        let v = self.call("eth_getBlockByHash", serde_json::json!([hash, true])).await?;
+        if v.is_null() {
+            return Ok(None);
+        }
+        let block = self.check(v, &format!("block {hash}"))?;
+        if block.hash != hash.to_ascii_lowercase() {
+            return Err(ChainError::BadData { what: format!("block {hash}"), message: format!("answered with block {}", block.hash) });
+        }
+        Ok(Some(block))
+    }
+
+    /// Receipts when the RPC serves them; `None` (logged once) when it does not.
+    pub async fn receipts(&self, hash: &str) -> Option<Value> {
+        if self.receipts.load(Ordering::Relaxed) == 2 {
+            return None;
+        }
+        match self.call("eth_getBlockReceipts", serde_json::json!([hash])).await {
+            Ok(v) if v.is_array() => {
+                self.receipts.store(1, Ordering::Relaxed);
+                Some(v)
+            }
+            Ok(_) => None,
+            Err(e) => {
+                // "Method not found" means never; anything else (a block without shipped receipts) is per block.
+                if e.to_string().contains("-32601") || e.to_string().to_ascii_lowercase().contains("not found") {
+                    if self.receipts.swap(2, Ordering::Relaxed) != 2 {
+                        info!(target: "slotproof::chain", rpc = %self.url, "the RPC does not serve eth_getBlockReceipts; inputs go without receipts");
+                    }
+                }
+                None
+            }
+        }
+    }
+
+    fn check(&self, v: Value, what: &str) -> Result<FetchedBlock, ChainError> {
+        let bad = |message: String| ChainError::BadData { what: what.into(), message };
+        let obj = v.as_object().ok_or_else(|| bad("not a block object".into()))?;
+        if !obj.get("transactions").and_then(Value::as_array).is_some_and(|t| t.iter().all(Value::is_object)) {
+            return Err(bad("transactions missing or not full objects".into()));
+        }
+        let number = hex_u64(&v, "number", what)?;
+        let timestamp = hex_u64(&v, "timestamp", what)?;
+        let hash = hash_field(&v, "hash", what)?;
+        let parent_hash = hash_field(&v, "parentHash", what)?;
+        // The header must hash to what the RPC says: the block is bound to its hash.
+        Header::from_block_json(obj).map_err(|e| bad(e.to_string()))?;
+        Ok(FetchedBlock { number, hash, parent_hash, timestamp, json: Arc::new(v) })
+    }
+
+    /// A `newHeads` subscription (WebSocket RPCs only).
+    pub async fn subscribe_heads(&self) -> Result<Subscription<Value>, ChainError> {
+        tokio::time::timeout(CALL_TIMEOUT, async { self.provider.subscribe::<_, Value>(("newHeads",)).await })
+            .await
+            .map_err(|_| ChainError::Rpc { url: self.url.clone(), message: "eth_subscribe timed out".into() })?
+            .map_err(|e| ChainError::Rpc { url: self.url.clone(), message: format!("eth_subscribe newHeads: {e}") })
+    }
+}

@@ -1,0 +1,282 @@
+//! `slotproof node`, `slotproof devchain`, `slotproof status`, `slotproof config init`.
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use clap::{Args, Subcommand};
+use serde_json::Value;
+use slotproof_chain::devchain::DevChain;
+use slotproof_node::{DEFAULT_CONFIG_TOML, NodeConfig};
+use slotproof_primitives::duration::parse_duration;
+use tokio::sync::watch;
+use tracing::info;
+
+use crate::output::{print_json, print_json_or};
+
+fn duration_arg(s: &str) -> Result<Duration, String> {
+    parse_duration(s)
+}
+
+#[derive(Args, Debug)]
+pub struct NodeArgs {
+    /// TOML config (`slotproof config init` writes a commented one); flags win over it.
+    #[arg(long, env = "SLOTPROOF_CONFIG")]
+    config: Option<PathBuf>,
+    #[arg(long, env = "SLOTPROOF_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+    /// Execution RPC (http(s):// or ws(s)://). Without it: the embedded dev chain.
+    #[arg(long, env = "SLOTPROOF_RPC_URL")]
+    rpc_url: Option<String>,
+    /// Slot length and proving deadline, e.g. 12s, 2s, 500ms.
+    #[arg(long, env = "SLOTPROOF_SLOT_TIME", value_parser = duration_arg)]
+    slot_time: Option<Duration>,
+    /// HTTP listener for /health /status /metrics (`off` to disable).
+    #[arg(long = "http", env = "SLOTPROOF_HTTP")]
+    http_listen: Option<String>,
+    /// Exit 0 after this many blocks closed in this run (their work drained).
+    #[arg(long)]
+    exit_after_blocks: Option<u64>,
+    /// Write a JSON array, one object per block of this run, at exit.
+    #[arg(long)]
+    summary_json: Option<PathBuf>,
+    /// Simulated zkVM time scale (default slot_time / 12 s).
+    #[arg(long, env = "SLOTPROOF_SIM_TIME_SCALE")]
+    sim_time_scale: Option<f64>,
+    #[arg(long, env = "SLOTPROOF_SIM_SEED")]
+    sim_seed: Option<u64>,
+}
+
+impl NodeArgs {
+    fn config(&self) -> anyhow::Result<NodeConfig> {
+        let mut c = match &self.config {
+            Some(path) => NodeConfig::from_file(path)?,
+            None => NodeConfig::default(),
+        };
+        if let Some(d) = &self.data_dir {
+            c.data_dir = d.clone();
+        }
+        if let Some(u) = &self.rpc_url {
+            c.rpc_url = Some(u.clone()).filter(|u| !u.is_empty());
+        }
+        if let Some(t) = self.slot_time {
+            if t.is_zero() {
+                bail!("--slot-time must be more than zero");
+            }
+            c.slot_time = t;
+        }
+        if let Some(h) = &self.http_listen {
+            c.http_listen = match h.as_str() {
+                "off" | "" => None,
+                a => Some(a.parse().with_context(|| format!("--http {a:?} is not host:port"))?),
+            };
+        }
+        if let Some(s) = self.sim_time_scale {
+            if !(s > 0.0 && s.is_finite()) {
+                bail!("--sim-time-scale must be a positive number");
+            }
+            c.sim_time_scale = Some(s);
+        }
+        if let Some(s) = self.sim_seed {
+            c.sim_seed = s;
+        }
+        c.exit_after_blocks = self.exit_after_blocks;
+        c.summary_json = self.summary_json.clone();
+        Ok(c)
+    }
+}
+
+/// A runtime whose shutdown flips on SIGINT or SIGTERM.
+fn with_signals<T>(f: impl AsyncFnOnce(watch::Receiver<bool>) -> anyhow::Result<T>) -> anyhow::Result<T> {
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    rt.block_on(async move {
+        let (tx, rx) = watch::channel(false);
+        tokio::spawn(async move {
+            use tokio::signal::unix::{SignalKind, signal};
+            let (Ok(mut int), Ok(mut term)) = (signal(SignalKind::interrupt()), signal(SignalKind::terminate())) else {
+                return;
+            };
+            tokio::select! {
+                _ = int.recv() => info!(target: "slotproof", "SIGINT"),
+                _ = term.recv() => info!(target: "slotproof", "SIGTERM"),
+            }
+            let _ = tx.send(true);
+        });
+        f(rx).await
+    })
+}
+
+pub fn node(args: NodeArgs) -> anyhow::Result<()> {
+    let cfg = args.config()?;
+    let report = with_signals(async |shutdown| slotproof_node::run(cfg, shutdown, None).await)?;
+    let met = report.blocks.iter().filter(|b| b.deadline_met).count();
+    info!(target: "slotproof", blocks = report.blocks.len(), deadline_met = met, "node stopped");
+    Ok(())
+}
+
+#[derive(Args, Debug)]
+pub struct DevchainArgs {
+    /// Where to serve JSON-RPC (HTTP and WebSocket on the same port).
+    #[arg(long, default_value = "127.0.0.1:8545")]
+    listen: SocketAddr,
+    #[arg(long, default_value = "12s", value_parser = duration_arg)]
+    slot_time: Duration,
+    /// Keeps the replay position here, so a restart continues.
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+}
+
+/// `slotproof devchain`: the embedded dev chain alone, for several nodes to share.
+pub fn devchain(args: DevchainArgs) -> anyhow::Result<()> {
+    if let Some(d) = &args.data_dir {
+        std::fs::create_dir_all(d).with_context(|| format!("creating {}", d.display()))?;
+    }
+    let position = args.data_dir.as_ref().map(|d| d.join("devchain.position"));
+    with_signals(async |shutdown| {
+        let chain = DevChain::embedded(args.slot_time, position)?;
+        let listener =
+            tokio::net::TcpListener::bind(args.listen).await.with_context(|| format!("listening on {}", args.listen))?;
+        tokio::spawn(chain.clone().produce(shutdown.clone()));
+        chain.serve(listener, shutdown).await?;
+        Ok(())
+    })
+}
+
+#[derive(Args, Debug)]
+pub struct StatusArgs {
+    /// The node's HTTP listener.
+    #[arg(long = "http", env = "SLOTPROOF_HTTP", default_value = slotproof_node::config::DEFAULT_HTTP)]
+    addr: SocketAddr,
+    #[arg(long)]
+    json: bool,
+}
+
+/// A GET over plain HTTP/1.1: enough for our own listener, no client stack.
+fn http_get(addr: SocketAddr, path: &str) -> anyhow::Result<String> {
+    let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(3))
+        .with_context(|| format!("no slotproof node listening on {addr}"))?;
+    s.set_read_timeout(Some(Duration::from_secs(10)))?;
+    write!(s, "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n")?;
+    let mut text = String::new();
+    s.read_to_string(&mut text)?;
+    let (head, body) = text.split_once("\r\n\r\n").context("malformed HTTP response")?;
+    if !head.starts_with("HTTP/1.1 200") {
+        bail!("{path}: {}", head.lines().next().unwrap_or(""));
+    }
+    Ok(body.to_string())
+}
+
+/// `slotproof status`: the recent-blocks table of a running node.
+pub fn status(args: StatusArgs) -> anyhow::Result<()> {
+    let body = http_get(args.addr, "/status")?;
+    let v: Value = serde_json::from_str(&body).context("the node's /status is not JSON")?;
+    if args.json {
+        return print_json(&v);
+    }
+    println!(
+        "rpc {} ({}), head {}",
+        v["rpc_url"].as_str().unwrap_or("?"),
+        if v["rpc_up"] == true { "up" } else { "DOWN" },
+        v["head"]["number"].as_u64().map_or("-".into(), |n| n.to_string())
+    );
+    println!("{:>10}  {:<12} {:>8}  {:<9} proofs", "block", "hash", "slot", "deadline");
+    for b in v["recent_blocks"].as_array().into_iter().flatten() {
+        let proofs: Vec<String> = b["proofs"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|p| {
+                let ms = p["proving_ms"].as_u64().map_or(String::new(), |ms| format!(" {:.2}s", ms as f64 / 1e3));
+                format!("{} {}{ms}", p["zkvm"].as_str().unwrap_or("?"), p["status"].as_str().unwrap_or("?"))
+            })
+            .collect();
+        let deadline = match (b["closed"].as_bool(), b["deadline_met"].as_bool()) {
+            (Some(false), _) => "open",
+            (_, Some(true)) => "met",
+            _ => "missed",
+        };
+        println!(
+            "{:>10}  {:<12} {:>8}  {:<9} {}",
+            b["block_number"],
+            b["block_hash"].as_str().and_then(|h| h.get(..12)).unwrap_or(""),
+            b["slot"],
+            deadline,
+            proofs.join(", ")
+        );
+    }
+    Ok(())
+}
+
+#[derive(Args, Debug)]
+pub struct ConfigArgs {
+    #[command(subcommand)]
+    command: ConfigCommand,
+}
+
+#[derive(Subcommand, Debug)]
+enum ConfigCommand {
+    /// Write a commented default config.
+    Init {
+        /// Where to write it; refuses to overwrite.
+        #[arg(long, default_value = "slotproof.toml")]
+        out: PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+pub fn config(args: ConfigArgs) -> anyhow::Result<()> {
+    match args.command {
+        ConfigCommand::Init { out, json } => {
+            if out.exists() {
+                bail!("{} exists; not overwriting it", out.display());
+            }
+            std::fs::write(&out, DEFAULT_CONFIG_TOML).with_context(|| format!("writing {}", out.display()))?;
+            print_json_or(json, &serde_json::json!({"written": out}), || format!("wrote {}", out.display()))
+        }
+    }
+}
+
+#[derive(Args, Debug)]
+pub struct ResultsArgs {
+    #[arg(long, env = "SLOTPROOF_DATA_DIR")]
+    data_dir: PathBuf,
+    #[arg(long)]
+    json: bool,
+}
+
+/// `slotproof results`: every block record of a stopped node.
+pub fn results(args: ResultsArgs) -> anyhow::Result<()> {
+    if !args.data_dir.join("results").exists() {
+        bail!("no slotproof results at {}", args.data_dir.join("results").display());
+    }
+    let store = slotproof_node::results::ResultStore::open(&args.data_dir)?;
+    let records = store.all()?;
+    let blocks: Vec<Value> = records
+        .iter()
+        .map(|r| {
+            let mut v = slotproof_node::summary_of(r);
+            v["closed"] = r.closed.into();
+            v["orphaned"] = r.orphaned.into();
+            v
+        })
+        .collect();
+    if args.json {
+        return print_json(&serde_json::json!({ "blocks": blocks }));
+    }
+    for (r, v) in records.iter().zip(&blocks) {
+        let proved = v["proofs"].as_array().map_or(0, |p| p.iter().filter(|p| p["status"] == "proved").count());
+        println!(
+            "{:>10} {} slot {:>6} {}{} proofs {proved}/{}",
+            r.block_number,
+            r.block_hash,
+            r.slot,
+            if r.deadline_met { "met" } else if r.closed { "missed" } else { "open" },
+            if r.orphaned { " orphaned" } else { "" },
+            r.zkvms.len()
+        );
+    }
+    Ok(())
+}

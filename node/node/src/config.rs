@@ -1,0 +1,218 @@
+//! The node's TOML config (`slotproof config init` writes a commented one).
+//! Every key is optional; flags and `SLOTPROOF_*` variables override it.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+use slotproof_primitives::duration::parse_duration;
+use slotproof_zkvm::registry::{ZkvmEntry, parse_entries};
+
+/// What a config file may set, as written.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct FileConfig {
+    pub data_dir: Option<PathBuf>,
+    pub rpc_url: Option<String>,
+    pub slot_time: Option<String>,
+    pub http_listen: Option<String>,
+    pub max_catchup: Option<u64>,
+    pub max_reorg_depth: Option<u64>,
+    pub poll_interval: Option<String>,
+    pub shutdown_grace: Option<String>,
+    pub genesis_time: Option<u64>,
+    pub sim_time_scale: Option<f64>,
+    pub sim_seed: Option<u64>,
+    /// Read by the zkVM registry (specs/provers.md §7).
+    #[serde(rename = "zkvm")]
+    pub zkvms: Vec<toml::Value>,
+}
+
+/// The settings a node runs with, after defaults and overrides.
+#[derive(Clone, Debug)]
+pub struct NodeConfig {
+    pub data_dir: PathBuf,
+    /// None: the embedded dev chain.
+    pub rpc_url: Option<String>,
+    pub slot_time: Duration,
+    /// None: no HTTP listener.
+    pub http_listen: Option<SocketAddr>,
+    pub max_catchup: u64,
+    pub max_reorg_depth: u64,
+    pub poll_interval: Duration,
+    pub shutdown_grace: Duration,
+    pub genesis_time: u64,
+    /// None: slot_time / 12 s.
+    pub sim_time_scale: Option<f64>,
+    pub sim_seed: u64,
+    pub zkvms: Vec<ZkvmEntry>,
+    pub exit_after_blocks: Option<u64>,
+    pub summary_json: Option<PathBuf>,
+}
+
+pub const DEFAULT_HTTP: &str = "127.0.0.1:9650";
+
+impl Default for NodeConfig {
+    fn default() -> Self {
+        NodeConfig {
+            data_dir: PathBuf::from("slotproof-data"),
+            rpc_url: None,
+            slot_time: Duration::from_secs(12),
+            http_listen: DEFAULT_HTTP.parse().ok(),
+            max_catchup: 32,
+            max_reorg_depth: 64,
+            poll_interval: Duration::from_millis(500),
+            shutdown_grace: Duration::from_secs(10),
+            genesis_time: slotproof_chain::slot::MAINNET_GENESIS_TIME,
+            sim_time_scale: None,
+            sim_seed: 0,
+            zkvms: vec![],
+            exit_after_blocks: None,
+            summary_json: None,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("reading config {0}: {1}")]
+    Read(PathBuf, std::io::Error),
+    #[error("config {0}: {1}")]
+    Invalid(PathBuf, String),
+}
+
+fn duration(path: &Path, key: &str, value: &Option<String>, default: Duration) -> Result<Duration, ConfigError> {
+    match value {
+        Some(v) => parse_duration(v).map_err(|e| ConfigError::Invalid(path.into(), format!("{key}: {e}"))),
+        None => Ok(default),
+    }
+}
+
+impl NodeConfig {
+    /// The defaults with a config file applied.
+    pub fn from_file(path: &Path) -> Result<NodeConfig, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError::Read(path.into(), e))?;
+        let file: FileConfig =
+            toml::from_str(&text).map_err(|e| ConfigError::Invalid(path.into(), e.to_string().trim().replace('\n', " ")))?;
+        let d = NodeConfig::default();
+        let http_listen = match file.http_listen.as_deref() {
+            None => d.http_listen,
+            Some("") | Some("off") => None,
+            Some(a) => Some(a.parse().map_err(|_| ConfigError::Invalid(path.into(), format!("http_listen: {a:?} is not host:port")))?),
+        };
+        if file.sim_time_scale.is_some_and(|s| !(s > 0.0 && s.is_finite())) {
+            return Err(ConfigError::Invalid(path.into(), "sim_time_scale must be a positive number".into()));
+        }
+        Ok(NodeConfig {
+            data_dir: file.data_dir.unwrap_or(d.data_dir),
+            rpc_url: file.rpc_url.filter(|u| !u.is_empty()),
+            slot_time: duration(path, "slot_time", &file.slot_time, d.slot_time)?,
+            http_listen,
+            max_catchup: file.max_catchup.unwrap_or(d.max_catchup),
+            max_reorg_depth: file.max_reorg_depth.unwrap_or(d.max_reorg_depth),
+            poll_interval: duration(path, "poll_interval", &file.poll_interval, d.poll_interval)?,
+            shutdown_grace: duration(path, "shutdown_grace", &file.shutdown_grace, d.shutdown_grace)?,
+            genesis_time: file.genesis_time.unwrap_or(d.genesis_time),
+            sim_time_scale: file.sim_time_scale,
+            sim_seed: file.sim_seed.unwrap_or(d.sim_seed),
+            zkvms: parse_entries(&text).map_err(|e| ConfigError::Invalid(path.into(), e))?,
+            exit_after_blocks: None,
+            summary_json: None,
+        })
+    }
+
+    /// Simulated zkVMs run at slot_time / 12 s unless told otherwise, so a 3 s
+    /// slot behaves like a 12 s one.
+    pub fn effective_sim_time_scale(&self) -> f64 {
+        self.sim_time_scale.unwrap_or(self.slot_time.as_secs_f64() / 12.0)
+    }
+}
+
+/// `slotproof config init`: every key with its default, commented.
+pub const DEFAULT_CONFIG_TOML: &str = r#"# slotproof node configuration. Every key is optional; the values shown are
+# the defaults. Flags and SLOTPROOF_* environment variables override them.
+
+# Where the queue, results, proving inputs and the dev chain position live.
+# data_dir = "slotproof-data"
+
+# Execution RPC (http(s):// or ws(s)://; WebSocket gets newHeads pushed).
+# Empty: the embedded dev chain, replaying the real mainnet blocks in testdata/.
+# rpc_url = ""
+
+# Slot length: the proving deadline of every block. Shorter for tests.
+# slot_time = "12s"
+
+# HTTP listener for /health, /status and /metrics ("off" to disable).
+# http_listen = "127.0.0.1:9650"
+
+# Blocks fetched behind a new head at most (older ones are recorded as a gap),
+# and the deepest reorg followed.
+# max_catchup = 32
+# max_reorg_depth = 64
+# poll_interval = "500ms"
+
+# On SIGINT/SIGTERM: how long running proofs may finish.
+# shutdown_grace = "10s"
+
+# Beacon genesis (unix seconds) for slot numbers on a real chain (mainnet's).
+# genesis_time = 1606824023
+
+# Simulated zkVM timing: default slot_time / 12s.
+# sim_time_scale = 1.0
+# sim_seed = 0
+
+# zkVMs (specs/provers.md §7). Without any [[zkvm]] the node runs the built-in
+# STARK prover and two simulated real-time zkVMs:
+#
+# [[zkvm]]
+# name = "stark"
+#
+# [[zkvm]]
+# name = "sim:sp1-hypercube"
+#
+# [[zkvm]]
+# name = "sim:pico-prism"
+#
+# An installed zkVM behind the external-process adapter:
+#
+# [[zkvm]]
+# name = "sp1"
+# command = ["/opt/sp1/prove.sh", "{input}", "{output}", "{gpu}"]
+# verify_command = ["/opt/sp1/verify.sh", "{input}", "{proof}", "{public_values}"]
+# gpu = true
+# timeout = "120s"
+"#;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_written_default_parses_to_the_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("node.toml");
+        std::fs::write(&p, DEFAULT_CONFIG_TOML).unwrap();
+        let c = NodeConfig::from_file(&p).unwrap();
+        let d = NodeConfig::default();
+        assert_eq!((c.slot_time, c.http_listen, c.max_catchup), (d.slot_time, d.http_listen, d.max_catchup));
+        assert!(c.zkvms.is_empty() && c.rpc_url.is_none());
+    }
+
+    #[test]
+    fn bad_values_name_their_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("node.toml");
+        for (text, key) in [
+            ("slot_time = \"soon\"\n", "slot_time"),
+            ("http_listen = \"nowhere\"\n", "http_listen"),
+            ("slot_tmie = \"2s\"\n", "slot_tmie"),
+            ("sim_time_scale = -1.0\n", "sim_time_scale"),
+            ("[[zkvm]]\nname = \"x\"\nbogus = 1\n", "bogus"),
+        ] {
+            std::fs::write(&p, text).unwrap();
+            let e = NodeConfig::from_file(&p).unwrap_err().to_string();
+            assert!(e.contains(key), "{text:?}: {e}");
+        }
+    }
+}

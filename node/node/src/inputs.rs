@@ -1,0 +1,73 @@
+//! Proving inputs by reference: a task's payload is the 32-byte digest of the
+//! input, whose bytes live once in the data dir, so every zkVM, every retry and
+//! a restarted node reuse them without refetching or copying the block per task.
+
+use std::sync::Arc;
+
+use slotproof_zkvm::{
+    CancelToken, ExecutionReport, ProofArtifact, Prover, ProverError, ProvingInput, Resources, ZkvmIdentity, block_input,
+};
+
+use crate::results::ResultStore;
+
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Builds the proving input of a block: the block object, with its receipts
+/// under `receipts` when the RPC served them; canonical (sorted keys).
+pub fn block_proving_input(block: &serde_json::Value, receipts: Option<&serde_json::Value>) -> Result<ProvingInput, String> {
+    let mut obj = block.clone();
+    if let (Some(map), Some(r)) = (obj.as_object_mut(), receipts) {
+        map.insert("receipts".into(), r.clone());
+    }
+    let bytes = serde_json::to_vec(&obj).map_err(|e| e.to_string())?;
+    block_input(&bytes).map(|(input, _)| input).map_err(|e| e.to_string())
+}
+
+/// Loads the referenced input, then runs the wrapped prover on it.
+pub struct StoredInput {
+    inner: Arc<dyn Prover>,
+    store: Arc<ResultStore>,
+}
+
+impl StoredInput {
+    pub fn new(inner: Arc<dyn Prover>, store: Arc<ResultStore>) -> Self {
+        StoredInput { inner, store }
+    }
+
+    /// The input a reference names.
+    pub fn load(store: &ResultStore, reference: &ProvingInput) -> Result<ProvingInput, ProverError> {
+        let digest = hex(&reference.bytes);
+        let bytes = store
+            .input(&digest)
+            .ok_or_else(|| ProverError::Permanent(format!("proving input {digest} is not in the store")))?;
+        let (input, _) = block_input(&bytes).map_err(|e| ProverError::Permanent(format!("stored input {digest}: {e}")))?;
+        if hex(&input.digest) != digest {
+            return Err(ProverError::Permanent(format!("stored input {digest} does not hash to its name")));
+        }
+        Ok(input)
+    }
+}
+
+impl Prover for StoredInput {
+    fn identity(&self) -> &ZkvmIdentity {
+        self.inner.identity()
+    }
+
+    fn resources(&self) -> Resources {
+        self.inner.resources()
+    }
+
+    fn execute(&self, input: &ProvingInput) -> Result<ExecutionReport, ProverError> {
+        self.inner.execute(&Self::load(&self.store, input)?)
+    }
+
+    fn prove(&self, input: &ProvingInput, cancel: &CancelToken) -> Result<ProofArtifact, ProverError> {
+        self.inner.prove(&Self::load(&self.store, input)?, cancel)
+    }
+
+    fn verify(&self, artifact: &ProofArtifact, input: &ProvingInput) -> Result<(), ProverError> {
+        self.inner.verify(artifact, &Self::load(&self.store, input)?)
+    }
+}

@@ -1,0 +1,14 @@
+//! The proving node (`slotproof node`): follows the chain, queues every
+//! block, proves it with every configured zkVM in parallel, verifies and
+//! records the results against the slot deadline, and serves its state over
+//! HTTP. Survives restarts: the queue, the results and the inputs are on disk.
+
+pub mod config;
+pub mod http;
+pub mod inputs;
+pub mod metrics;
+pub mod node;
+pub mod results;
+
+pub use config::{DEFAULT_CONFIG_TOML, NodeConfig};
+pub use node::{NodeHandle, RunReport, run, summary_of, write_summary};

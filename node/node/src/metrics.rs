@@ -1,0 +1,103 @@
+//! Prometheus metrics (`/metrics`, text format), names in one place.
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::encoding::text::encode;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ProofLabels {
+    pub zkvm: String,
+    /// proved, failed, late, rejected (did not verify).
+    pub outcome: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ZkvmLabel {
+    pub zkvm: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct QueueLabel {
+    pub queue: String,
+}
+
+type HistogramFamily<L> = Family<L, Histogram, fn() -> Histogram>;
+
+fn proving_buckets() -> Histogram {
+    // 50 ms .. ~100 s
+    Histogram::new(exponential_buckets(0.05, 2.0, 12))
+}
+
+fn overhead_buckets() -> Histogram {
+    // 0.1 ms .. ~400 ms
+    Histogram::new(exponential_buckets(0.0001, 2.0, 13))
+}
+
+pub struct Metrics {
+    registry: Registry,
+    pub blocks_seen: Counter,
+    pub blocks_closed: Counter,
+    pub deadline_misses: Counter,
+    pub reorgs: Counter,
+    pub gaps: Counter,
+    pub proofs: Family<ProofLabels, Counter>,
+    pub proving_seconds: HistogramFamily<ZkvmLabel>,
+    pub overhead_seconds: Histogram,
+    pub queue_depth: Family<QueueLabel, Gauge>,
+    pub head: Gauge,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    pub fn new() -> Metrics {
+        let mut registry = Registry::with_prefix("slotproof");
+        let m = Metrics {
+            blocks_seen: Counter::default(),
+            blocks_closed: Counter::default(),
+            deadline_misses: Counter::default(),
+            reorgs: Counter::default(),
+            gaps: Counter::default(),
+            proofs: Family::default(),
+            proving_seconds: Family::new_with_constructor(proving_buckets as fn() -> Histogram),
+            overhead_seconds: overhead_buckets(),
+            queue_depth: Family::default(),
+            head: Gauge::default(),
+            registry: Registry::default(),
+        };
+        registry.register("blocks_seen", "Blocks the follower handed to the node", m.blocks_seen.clone());
+        registry.register("blocks_closed", "Blocks closed (all zkVMs proved, or the deadline passed)", m.blocks_closed.clone());
+        registry.register("deadline_misses", "Blocks closed without every zkVM's proof inside the slot", m.deadline_misses.clone());
+        registry.register("reorgs", "Reorgs seen", m.reorgs.clone());
+        registry.register("gaps", "Gaps: blocks the RPC could not return, or past the catch-up bound", m.gaps.clone());
+        registry.register("proofs", "Proofs by zkVM and outcome", m.proofs.clone());
+        registry.register("proving_seconds", "Proving time by zkVM", m.proving_seconds.clone());
+        registry.register(
+            "orchestration_overhead_seconds",
+            "Time a proof spent in the node outside the prover (queueing excluded): dispatch plus commit",
+            m.overhead_seconds.clone(),
+        );
+        registry.register("queue_depth", "Tasks pending or leased, by queue", m.queue_depth.clone());
+        registry.register("head_block", "Newest block number seen", m.head.clone());
+        Metrics { registry, ..m }
+    }
+
+    pub fn encode(&self) -> String {
+        let mut out = String::new();
+        // Writing to a String cannot fail.
+        let _ = encode(&mut out, &self.registry);
+        out
+    }
+
+    pub fn proof(&self, zkvm: &str, outcome: &str) {
+        self.proofs.get_or_create(&ProofLabels { zkvm: zkvm.into(), outcome: outcome.into() }).inc();
+    }
+}

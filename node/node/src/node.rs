@@ -1,0 +1,556 @@
+//! `slotproof node`: follower → queue → pipeline (one dispatcher per zkVM,
+//! every zkVM proves every block in parallel) → recorder (verifies each proof
+//! and records it against the slot deadline) → results, HTTP and metrics.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use anyhow::{Context, bail};
+use serde_json::{Value, json};
+use slotproof_chain::devchain::{CLIENT_VERSION, DevChain};
+use slotproof_chain::{Canonical, ChainEvent, FetchedBlock, Follower, FollowerConfig, Rpc, SlotClock};
+use slotproof_pipeline::payload::ProofPayload;
+use slotproof_pipeline::{Observer, Outcome, Pipeline, PipelineConfig, ProverSet, RuntimeOptions, StageEvent};
+use slotproof_queue::{NewTask, Queue, QueueConfig};
+use slotproof_zkvm::registry::{self, AdapterKind, AdapterState, Machine};
+use slotproof_zkvm::sim::SimOptions;
+use slotproof_zkvm::slots::SlotPool;
+use slotproof_zkvm::{ProofArtifact, Prover, ProvingInput, devices};
+use tokio::sync::{mpsc, watch};
+use tracing::{error, info, warn};
+
+use crate::config::NodeConfig;
+use crate::http::{self, HttpState, StatusInfo};
+use crate::inputs::{StoredInput, block_proving_input, hex};
+use crate::metrics::{Metrics, QueueLabel, ZkvmLabel};
+use crate::results::{BlockRecord, ProofRecord, ResultStore};
+
+/// The queue every dispatcher writes its proofs to; the recorder reads it.
+pub const PROOFS_QUEUE: &str = "proofs";
+
+fn prove_queue(zkvm: &str) -> String {
+    format!("prove:{zkvm}")
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
+}
+
+/// A zkVM the node proves with.
+struct Zkvm {
+    name: String,
+    pool: Arc<SlotPool>,
+    /// Pipeline stage timeout.
+    timeout: Duration,
+}
+
+/// One pipeline definition for the node's zkVMs: a dispatcher each, all
+/// writing to the proofs queue.
+fn pipeline_toml(zkvms: &[Zkvm]) -> String {
+    let mut t = String::from("name = \"node\"\nordering = \"realtime\"\nstale_after_blocks = 64\n");
+    for (i, z) in zkvms.iter().enumerate() {
+        t.push_str(&format!(
+            "\n[[stage]]\nname = \"prove-{i}\"\nkind = \"dispatcher\"\ninput = \"{}\"\noutput = \"{PROOFS_QUEUE}\"\nprover = \"{}\"\nconcurrency = {}\ntimeout = \"{}ms\"\nmax_attempts = 3\n",
+            prove_queue(&z.name),
+            z.name,
+            z.pool.len(),
+            z.timeout.as_millis()
+        ));
+    }
+    t
+}
+
+/// Forwards stage events to the node loop.
+struct Forward(mpsc::UnboundedSender<StageEvent>);
+
+impl Observer for Forward {
+    fn on_stage(&self, event: &StageEvent) {
+        let _ = self.0.send(event.clone());
+    }
+}
+
+/// How slots are numbered: asked of the dev chain, computed on a real chain.
+enum Clock {
+    Beacon(SlotClock),
+    DevChain(Rpc),
+}
+
+impl Clock {
+    async fn detect(url: &str, slot: Duration, genesis_time: u64) -> Clock {
+        let beacon = Clock::Beacon(SlotClock::Beacon { genesis_time, slot });
+        match Rpc::connect(url).await {
+            Ok(rpc) => match rpc.client_version().await {
+                Ok(v) if v.starts_with(CLIENT_VERSION) => Clock::DevChain(rpc),
+                _ => beacon,
+            },
+            Err(e) => {
+                warn!(target: "slotproof::node", error = %e, "RPC not reachable yet; numbering slots by the beacon clock");
+                beacon
+            }
+        }
+    }
+
+    /// (slot, start ms, deadline ms) of a block.
+    async fn timing(&self, block: &FetchedBlock, arrival_ms: u64, slot_time: Duration) -> (u64, u64, u64) {
+        match self {
+            Clock::Beacon(c) => {
+                let t = c.timing(block.timestamp, None);
+                (t.slot, t.start_ms, t.deadline_ms)
+            }
+            Clock::DevChain(rpc) => {
+                let v = rpc.raw("slotproof_slotOf", json!([block.hash])).await.unwrap_or(Value::Null);
+                let slot = v["slot"].as_u64().unwrap_or(0);
+                let start = v["start_ms"].as_u64().unwrap_or(arrival_ms);
+                let len = v["slot_time_ms"].as_u64().unwrap_or(slot_time.as_millis() as u64);
+                (slot, start, start + len)
+            }
+        }
+    }
+}
+
+/// What a run did, for `--summary-json` and the exit code.
+pub struct RunReport {
+    pub blocks: Vec<BlockRecord>,
+}
+
+/// The summary object of one block (the `--summary-json` contract).
+pub fn summary_of(r: &BlockRecord) -> Value {
+    let proofs: Vec<Value> = r
+        .zkvms
+        .iter()
+        .map(|z| {
+            let p = r.proofs.get(z).cloned().unwrap_or_default();
+            json!({"zkvm": z, "status": p.status, "proving_ms": p.proving_ms, "verified": p.verified,
+                "simulated": p.simulated, "within_deadline": p.within_deadline, "proof_bytes": p.proof_bytes,
+                "latency_ms": p.latency_ms, "error": p.error})
+        })
+        .collect();
+    json!({"block_number": r.block_number, "block_hash": r.block_hash, "slot": r.slot,
+        "deadline_met": r.deadline_met, "arrival_ms": r.arrival_ms, "deadline_ms": r.deadline_ms, "proofs": proofs})
+}
+
+struct Shared {
+    store: Arc<ResultStore>,
+    metrics: Arc<Metrics>,
+    /// Serialises read-modify-write of records between the loop and the recorder.
+    records: Mutex<()>,
+    zkvms: BTreeMap<String, Arc<dyn Prover>>,
+}
+
+impl Shared {
+    fn update(&self, number: u64, hash: &str, f: impl FnOnce(&mut BlockRecord)) -> anyhow::Result<Option<BlockRecord>> {
+        let _guard = self.records.lock().unwrap_or_else(|e| e.into_inner());
+        let Some(mut r) = self.store.get(number, hash)? else { return Ok(None) };
+        f(&mut r);
+        self.store.put(&r)?;
+        Ok(Some(r))
+    }
+}
+
+/// Reads proofs off the proofs queue, verifies each against the stored input
+/// and records it. A proof is acked only after its record is written, so a
+/// crash in between re-records the same (block, zkVM) entry, never a second one.
+fn recorder(queue: Arc<Queue>, shared: Arc<Shared>, stop: Arc<AtomicBool>) {
+    while !stop.load(Ordering::SeqCst) {
+        let lease = match queue.lease_wait(PROOFS_QUEUE, "recorder", Duration::from_secs(30), Duration::from_millis(250)) {
+            Ok(Some(l)) => l,
+            Ok(None) => continue,
+            Err(e) => {
+                error!(target: "slotproof::node", error = %e, "recorder: queue error");
+                std::thread::sleep(Duration::from_millis(500));
+                continue;
+            }
+        };
+        if let Err(e) = record_proof(&shared, lease.block_number, &lease.payload) {
+            warn!(target: "slotproof::node", block = lease.block_number, error = %e, "recorder: proof not recorded");
+        }
+        if let Err(e) = queue.ack(lease.id, lease.token) {
+            warn!(target: "slotproof::node", error = %e, "recorder: ack failed; the proof will be recorded again (same entry)");
+        }
+    }
+}
+
+fn record_proof(shared: &Shared, block: u64, payload: &[u8]) -> anyhow::Result<()> {
+    let proof = ProofPayload::decode(payload).context("undecodable proof payload")?;
+    let recorded_ms = now_ms();
+    // Which record: the one (at this height) whose input reference hashes to the proof's input.
+    let candidates: Vec<BlockRecord> = shared.store.all()?.into_iter().filter(|r| r.block_number == block).collect();
+    let Some(record) = candidates.into_iter().find(|r| {
+        let reference = ProvingInput::new(block, hex_bytes(&r.input_digest));
+        reference.digest == proof.input_digest
+    }) else {
+        bail!("no block {block} record for this proof's input");
+    };
+    let artifact = ProofArtifact {
+        zkvm: proof.zkvm.clone(),
+        proof: proof.proof.clone(),
+        public_values: proof.public_values.clone(),
+        cycles: None,
+        proving_time: Duration::from_micros(proof.proving_us),
+        simulated: proof.simulated,
+    };
+    let reference = ProvingInput::new(block, hex_bytes(&record.input_digest));
+    let verdict = match shared.zkvms.get(&proof.zkvm) {
+        Some(p) => p.verify(&artifact, &reference).map_err(|e| e.to_string()),
+        None => Err(format!("no verifier for {}", proof.zkvm)),
+    };
+    let proving_ms = (proof.proving_us / 1000).max(1);
+    let within = recorded_ms <= record.deadline_ms;
+    shared.metrics.proving_seconds.get_or_create(&ZkvmLabel { zkvm: proof.zkvm.clone() }).observe(proof.proving_us as f64 / 1e6);
+    let outcome = match (&verdict, within) {
+        (Err(_), _) => "rejected",
+        (Ok(()), true) => "proved",
+        (Ok(()), false) => "late",
+    };
+    shared.metrics.proof(&proof.zkvm, outcome);
+    shared.update(block, &record.block_hash, |r| {
+        let entry = ProofRecord {
+            status: if verdict.is_ok() { "proved".into() } else { "failed".into() },
+            proving_ms: Some(proving_ms),
+            proof_bytes: Some(proof.proof.len() as u64),
+            verified: verdict.is_ok(),
+            simulated: proof.simulated,
+            latency_ms: Some(recorded_ms.saturating_sub(r.arrival_ms)),
+            within_deadline: within && verdict.is_ok(),
+            error: verdict.clone().err(),
+        };
+        r.proofs.insert(proof.zkvm.clone(), entry);
+    })?;
+    if !within {
+        info!(target: "slotproof::node", block, zkvm = %proof.zkvm, proving_ms, "late proof recorded (after the slot deadline)");
+    }
+    Ok(())
+}
+
+fn hex_bytes(s: &str) -> Vec<u8> {
+    (0..s.len() / 2).filter_map(|i| u8::from_str_radix(s.get(2 * i..2 * i + 2)?, 16).ok()).collect()
+}
+
+/// One readable line per closed block.
+fn log_closed(r: &BlockRecord) {
+    let parts: Vec<String> = r
+        .zkvms
+        .iter()
+        .map(|z| match r.proofs.get(z) {
+            Some(p) if p.status == "proved" => {
+                let late = if p.within_deadline { "" } else { " late" };
+                format!("{z} {:.2}s{}{late}", p.proving_ms.unwrap_or(0) as f64 / 1e3, if p.verified { " ok" } else { "" })
+            }
+            Some(p) => format!("{z} {}", p.status),
+            None => format!("{z} missed"),
+        })
+        .collect();
+    let short = r.block_hash.get(..10).unwrap_or(&r.block_hash);
+    info!(
+        target: "slotproof::node",
+        "block {} {}… slot {}: {} — {}",
+        r.block_number,
+        short,
+        r.slot,
+        parts.join(", "),
+        if r.deadline_met { "deadline met" } else { "deadline MISSED" }
+    );
+}
+
+pub struct NodeHandle {
+    pub http_addr: Option<std::net::SocketAddr>,
+}
+
+/// Runs the node until `shutdown` flips or `exit_after_blocks` blocks closed.
+pub async fn run(
+    cfg: NodeConfig,
+    mut shutdown: watch::Receiver<bool>,
+    ready: Option<tokio::sync::oneshot::Sender<NodeHandle>>,
+) -> anyhow::Result<RunReport> {
+    std::fs::create_dir_all(&cfg.data_dir).with_context(|| format!("creating data dir {}", cfg.data_dir.display()))?;
+    let store = Arc::new(ResultStore::open(&cfg.data_dir)?);
+    let queue = Arc::new(Queue::open_rocksdb(&cfg.data_dir.join("queue"), QueueConfig::default())?);
+    let metrics = Arc::new(Metrics::new());
+
+    // zkVMs and their worker slots.
+    let entries = if cfg.zkvms.is_empty() { registry::default_entries() } else { cfg.zkvms.clone() };
+    let machine = Machine {
+        gpus: devices::inventory().gpus.iter().map(|g| g.index).collect(),
+        cores: std::thread::available_parallelism().map_or(1, usize::from),
+        work_dir: cfg.data_dir.join("zkvm"),
+        sim: SimOptions { seed: cfg.sim_seed, time_scale: cfg.effective_sim_time_scale(), failure_rate: None },
+    };
+    let mut zkvms = Vec::new();
+    for (adapter, entry) in registry::build(&entries, &machine)?.into_iter().zip(&entries) {
+        match (&adapter.state, adapter.pool) {
+            (AdapterState::Ready, Some(pool)) => {
+                info!(target: "slotproof::node", zkvm = %adapter.name, slots = pool.len(), simulated = adapter.simulated, "zkVM ready");
+                let external = entry.timeout.as_deref().and_then(|t| slotproof_primitives::duration::parse_duration(t).ok());
+                let timeout = match adapter.kind {
+                    AdapterKind::External => external.unwrap_or(registry::DEFAULT_EXTERNAL_TIMEOUT) + Duration::from_secs(5),
+                    _ => (cfg.slot_time * 10).max(Duration::from_secs(30)),
+                };
+                zkvms.push(Zkvm { name: adapter.name.clone(), pool, timeout });
+            }
+            (AdapterState::Unavailable(why), _) => warn!(target: "slotproof::node", zkvm = %adapter.name, reason = %why, "zkVM unavailable; not proving with it"),
+            (AdapterState::Ready, None) => {}
+        }
+    }
+    if zkvms.is_empty() {
+        bail!("no zkVM is ready to prove (see `slotproof zkvms`)");
+    }
+    let names: Vec<String> = zkvms.iter().map(|z| z.name.clone()).collect();
+
+    // The pipeline, with inputs loaded from the store by reference.
+    let pipeline_cfg = PipelineConfig::parse(&pipeline_toml(&zkvms), &|name| names.iter().any(|n| n == name))?;
+    let mut provers = ProverSet::default();
+    let mut verifiers: BTreeMap<String, Arc<dyn Prover>> = BTreeMap::new();
+    for z in &zkvms {
+        let wrapped: Arc<dyn Prover> = Arc::new(StoredInput::new(z.pool.clone(), store.clone()));
+        provers.insert(z.name.clone(), wrapped.clone());
+        verifiers.insert(z.name.clone(), wrapped);
+    }
+    let (stage_tx, mut stage_rx) = mpsc::unbounded_channel();
+    let pipeline = Pipeline::start(
+        pipeline_cfg,
+        queue.clone(),
+        &provers,
+        RuntimeOptions { lease_for: Duration::from_secs(20), observer: Some(Arc::new(Forward(stage_tx))) },
+    )?;
+    let shared = Arc::new(Shared { store: store.clone(), metrics: metrics.clone(), records: Mutex::new(()), zkvms: verifiers });
+    let stop_recorder = Arc::new(AtomicBool::new(false));
+    let recorder_thread = {
+        let (q, s, stop) = (queue.clone(), shared.clone(), stop_recorder.clone());
+        std::thread::Builder::new().name("recorder".into()).spawn(move || recorder(q, s, stop))?
+    };
+
+    // The chain: the embedded dev chain unless an RPC is given.
+    let (stop_chain_tx, stop_chain) = watch::channel(false);
+    let rpc_url = match &cfg.rpc_url {
+        Some(url) => url.clone(),
+        None => {
+            let chain = DevChain::embedded(cfg.slot_time, Some(cfg.data_dir.join("devchain.position")))?;
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+            let addr = listener.local_addr()?;
+            tokio::spawn(chain.clone().serve(listener, stop_chain.clone()));
+            tokio::spawn(chain.produce(stop_chain.clone()));
+            info!(target: "slotproof::node", %addr, slot_time = ?cfg.slot_time, "embedded dev chain started (real mainnet blocks from testdata/)");
+            format!("ws://{addr}/")
+        }
+    };
+    let clock = Clock::detect(&rpc_url, cfg.slot_time, cfg.genesis_time).await;
+
+    // Restart: the canonical chain so far, and blocks still open.
+    let all = store.all()?;
+    let canonical = Canonical::from_blocks(all.iter().filter(|r| !r.orphaned).map(|r| (r.block_number, r.block_hash.clone())));
+    let mut open: BTreeSet<(u64, String)> = BTreeSet::new();
+    for r in all.iter().filter(|r| !r.closed && !r.orphaned) {
+        submit_tasks(&pipeline, r, &names)?;
+        open.insert((r.block_number, r.block_hash.clone()));
+    }
+    if !open.is_empty() {
+        info!(target: "slotproof::node", blocks = open.len(), "resuming blocks left open by the last run");
+    }
+
+    let (chain_tx, mut chain_rx) = mpsc::channel(256);
+    let follower_cfg = FollowerConfig {
+        poll_interval: cfg.poll_interval,
+        max_catchup: cfg.max_catchup,
+        max_reorg_depth: cfg.max_reorg_depth,
+        ..FollowerConfig::new(rpc_url.clone())
+    };
+    tokio::spawn(Follower::new(follower_cfg, canonical, chain_tx).run(stop_chain.clone()));
+
+    // HTTP.
+    let status = Arc::new(Mutex::new(StatusInfo { rpc_url: rpc_url.clone(), rpc_up: true, ..Default::default() }));
+    let http_addr = match cfg.http_listen {
+        Some(addr) => {
+            let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("HTTP listener on {addr}"))?;
+            let bound = listener.local_addr()?;
+            let state = Arc::new(HttpState { store: store.clone(), queue: queue.clone(), metrics: metrics.clone(), status: status.clone() });
+            tokio::spawn(http::serve(listener, state, stop_chain.clone()));
+            info!(target: "slotproof::node", addr = %bound, "HTTP: /health /status /metrics");
+            Some(bound)
+        }
+        None => None,
+    };
+    if let Some(ready) = ready {
+        let _ = ready.send(NodeHandle { http_addr });
+    }
+
+    let mut submitted_at: BTreeMap<u64, Instant> = BTreeMap::new();
+    let mut dead: BTreeMap<(u64, String), String> = BTreeMap::new();
+    let mut closed_this_run: Vec<(u64, String)> = Vec::new();
+    let mut following = true;
+    let mut tick = tokio::time::interval(Duration::from_millis(100));
+    loop {
+        tokio::select! {
+            event = chain_rx.recv(), if following => {
+                let Some(event) = event else { following = false; continue };
+                match event {
+                    ChainEvent::Block { block, receipts } => {
+                        let arrival = now_ms();
+                        metrics.blocks_seen.inc();
+                        metrics.head.set(block.number as i64);
+                        let (slot, _start, deadline) = clock.timing(&block, arrival, cfg.slot_time).await;
+                        let input = match block_proving_input(&block.json, receipts.as_ref()) {
+                            Ok(i) => i,
+                            Err(e) => { warn!(target: "slotproof::node", block = block.number, error = %e, "block refused as a proving input"); continue }
+                        };
+                        let digest = hex(&input.digest);
+                        store.put_input(&digest, &input.bytes)?;
+                        let record = BlockRecord {
+                            block_number: block.number, block_hash: block.hash.clone(), parent_hash: block.parent_hash.clone(),
+                            slot, arrival_ms: arrival, deadline_ms: deadline, input_digest: digest, zkvms: names.clone(),
+                            ..Default::default()
+                        };
+                        if store.get(block.number, &block.hash)?.is_none() {
+                            store.put(&record)?;
+                        }
+                        submit_tasks(&pipeline, &record, &names)?;
+                        submitted_at.insert(block.number, Instant::now());
+                        open.insert((block.number, block.hash.clone()));
+                        let mut s = status.lock().unwrap_or_else(|e| e.into_inner());
+                        s.head = Some((block.number, block.hash.clone()));
+                        s.rpc_up = true;
+                        info!(target: "slotproof::node", block = block.number, hash = %block.hash, slot, receipts = receipts.is_some(), "block queued for {} zkVMs", names.len());
+                    }
+                    ChainEvent::Reorg { orphaned } => {
+                        metrics.reorgs.inc();
+                        for (n, h) in orphaned {
+                            let cancelled = pipeline.cancel_block(n, "reorged out").unwrap_or(0);
+                            shared.update(n, &h, |r| { r.orphaned = true; })?;
+                            open.remove(&(n, h.clone()));
+                            warn!(target: "slotproof::node", block = n, hash = %h, cancelled, "block orphaned by a reorg; its tasks are cancelled");
+                        }
+                    }
+                    ChainEvent::Gap { before, reason } => {
+                        metrics.gaps.inc();
+                        info!(target: "slotproof::node", before, %reason, "gap: earlier blocks are not proven");
+                        status.lock().unwrap_or_else(|e| e.into_inner()).gaps.push(json!({"before": before, "reason": reason}));
+                    }
+                    ChainEvent::Connection { up, detail } => {
+                        status.lock().unwrap_or_else(|e| e.into_inner()).rpc_up = up;
+                        if up { info!(target: "slotproof::node", %detail, "RPC connected") } else { warn!(target: "slotproof::node", %detail, "RPC down") }
+                    }
+                }
+            }
+            event = stage_rx.recv() => {
+                let Some(e) = event else { continue };
+                let zkvm = e.stage.strip_prefix("prove-").and_then(|i| i.parse::<usize>().ok()).and_then(|i| names.get(i)).cloned();
+                match (&e.outcome, zkvm) {
+                    (Outcome::Dead(err), Some(z)) => {
+                        metrics.proof(&z, "failed");
+                        dead.insert((e.block, z), err.clone());
+                    }
+                    (Outcome::Done, Some(_)) => {
+                        if let (Some(start), Some(end), Some(sub)) = (e.prover_start, e.prover_end, submitted_at.get(&e.block)) {
+                            let overhead = start.saturating_duration_since(*sub) + e.committed.saturating_duration_since(end);
+                            metrics.overhead_seconds.observe(overhead.as_secs_f64());
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            _ = tick.tick() => {
+                let now = now_ms();
+                for (n, h) in open.clone() {
+                    let Some(r) = store.get(n, &h)? else { open.remove(&(n, h)); continue };
+                    if !(r.all_proved() || now > r.deadline_ms) {
+                        continue;
+                    }
+                    let closed = shared.update(n, &h, |r| {
+                        r.closed = true;
+                        r.deadline_met = r.all_proved() && r.zkvms.iter().all(|z| r.proofs.get(z).is_some_and(|p| p.within_deadline));
+                        for z in r.zkvms.clone() {
+                            r.proofs.entry(z.clone()).or_insert_with(|| match dead.get(&(n, z.clone())) {
+                                Some(err) => ProofRecord { status: "failed".into(), error: Some(err.clone()), ..Default::default() },
+                                None => ProofRecord { status: "missed".into(), ..Default::default() },
+                            });
+                        }
+                    })?;
+                    open.remove(&(n, h.clone()));
+                    if let Some(r) = closed {
+                        metrics.blocks_closed.inc();
+                        if !r.deadline_met { metrics.deadline_misses.inc(); }
+                        log_closed(&r);
+                        closed_this_run.push((n, h));
+                    }
+                }
+                if let Ok(stats) = queue.stats() {
+                    for (q, c) in stats.queues {
+                        metrics.queue_depth.get_or_create(&QueueLabel { queue: q }).set((c.pending + c.delayed + c.leased) as i64);
+                    }
+                }
+                if let Some(limit) = cfg.exit_after_blocks {
+                    if following && closed_this_run.len() as u64 >= limit {
+                        info!(target: "slotproof::node", blocks = closed_this_run.len(), "--exit-after-blocks reached: no new blocks; draining");
+                        following = false;
+                        let _ = stop_chain_tx.send(true);
+                    }
+                    if !following && open.is_empty() && drained(&queue, &names) {
+                        break;
+                    }
+                }
+            }
+            _ = shutdown.wait_for(|s| *s) => {
+                info!(target: "slotproof::node", "shutting down: no new work; waiting for running proofs");
+                break;
+            }
+        }
+    }
+
+    // Shutdown: stop following, let running proofs finish within the grace period, flush.
+    let _ = stop_chain_tx.send(true);
+    let grace = cfg.shutdown_grace;
+    let stopped = tokio::time::timeout(grace, tokio::task::spawn_blocking(move || pipeline.shutdown())).await;
+    if stopped.is_err() {
+        warn!(target: "slotproof::node", ?grace, "proofs still running after the grace period; their leases return to the queue for the next run");
+    }
+    // Let the recorder take what finished.
+    let settle = Instant::now();
+    while settle.elapsed() < Duration::from_secs(2) && !drained(&queue, &[]) {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    stop_recorder.store(true, Ordering::SeqCst);
+    let _ = queue.wake(PROOFS_QUEUE);
+    let _ = tokio::task::spawn_blocking(move || recorder_thread.join()).await;
+
+    let mut blocks = Vec::new();
+    for (n, h) in closed_this_run {
+        if let Some(r) = store.get(n, &h)?
+            && !r.orphaned
+        {
+            blocks.push(r);
+        }
+    }
+    if let Some(path) = &cfg.summary_json {
+        write_summary(path, &blocks)?;
+    }
+    Ok(RunReport { blocks })
+}
+
+/// Nothing pending or leased in the proving queues and the proofs queue.
+fn drained(queue: &Queue, zkvms: &[String]) -> bool {
+    let Ok(stats) = queue.stats() else { return false };
+    let mut queues: Vec<String> = zkvms.iter().map(|z| prove_queue(z)).collect();
+    queues.push(PROOFS_QUEUE.into());
+    queues.iter().all(|q| stats.queues.get(q).is_none_or(|c| c.pending + c.delayed + c.leased == 0))
+}
+
+fn submit_tasks(pipeline: &Pipeline, r: &BlockRecord, zkvms: &[String]) -> anyhow::Result<()> {
+    let reference = hex_bytes(&r.input_digest);
+    let tasks = zkvms
+        .iter()
+        .filter(|z| r.zkvms.contains(z))
+        .map(|z| NewTask::new(prove_queue(z), r.block_number, reference.clone()).with_target(z.clone()))
+        .collect();
+    pipeline.submit(tasks)?;
+    Ok(())
+}
+
+pub fn write_summary(path: &Path, blocks: &[BlockRecord]) -> anyhow::Result<()> {
+    let array: Vec<Value> = blocks.iter().map(summary_of).collect();
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, serde_json::to_vec_pretty(&array)?)
+        .and_then(|_| std::fs::rename(&tmp, path))
+        .with_context(|| format!("writing summary {}", path.display()))
+}
