@@ -88,51 +88,55 @@ pub struct Follower {
     cfg: FollowerConfig,
     canonical: Canonical,
     events: mpsc::Sender<ChainEvent>,
+    /// Whether the last session got through a sync.
+    up: bool,
 }
 
 impl Follower {
     pub fn new(cfg: FollowerConfig, canonical: Canonical, events: mpsc::Sender<ChainEvent>) -> Self {
-        Follower { cfg, canonical, events }
+        Follower { cfg, canonical, events, up: true }
     }
 
     /// Runs until `shutdown` flips or the event receiver is dropped.
     pub async fn run(mut self, mut shutdown: watch::Receiver<bool>) {
         let mut backoff = self.cfg.backoff_min;
-        let mut was_up = true;
+        let mut last_error = String::new();
         while !*shutdown.borrow() {
             let result = tokio::select! {
-                r = self.session() => r,
+                r = self.session(&mut backoff) => r,
                 _ = shutdown.wait_for(|s| *s) => return,
             };
             let Err(e) = result else { return };
-            if was_up {
-                warn!(target: "slotproof::chain", rpc = %self.cfg.rpc_url, error = %e, "RPC unavailable; reconnecting with backoff");
+            if self.up {
+                self.up = false;
                 if self.events.send(ChainEvent::Connection { up: false, detail: e.to_string() }).await.is_err() {
                     return;
                 }
             }
-            was_up = false;
+            // Every new kind of failure is logged; a repeat of the last one is not.
+            let text = e.to_string();
+            if text != last_error {
+                warn!(target: "slotproof::chain", rpc = %self.cfg.rpc_url, error = %text, retry_in = ?backoff, "RPC unavailable or answering badly; retrying with backoff");
+                last_error = text;
+            }
             tokio::select! {
                 _ = tokio::time::sleep(backoff) => {}
                 _ = shutdown.wait_for(|s| *s) => return,
             }
             backoff = (backoff * 2).min(self.cfg.backoff_max);
-            // A session that got going resets the backoff (see `session`).
-            if let Ok(rpc) = Rpc::connect(&self.cfg.rpc_url).await
-                && rpc.latest().await.is_ok()
-            {
-                backoff = self.cfg.backoff_min;
-                was_up = true;
-                info!(target: "slotproof::chain", rpc = %self.cfg.rpc_url, "RPC back");
-                let _ = self.events.send(ChainEvent::Connection { up: true, detail: "reconnected".into() }).await;
-            }
         }
     }
 
     /// One connection: sync to the head, then follow it until an error.
-    async fn session(&mut self) -> Result<(), ChainError> {
+    async fn session(&mut self, backoff: &mut Duration) -> Result<(), ChainError> {
         let rpc = Rpc::connect(&self.cfg.rpc_url).await?;
         self.sync(&rpc).await?;
+        if !self.up {
+            self.up = true;
+            *backoff = self.cfg.backoff_min;
+            info!(target: "slotproof::chain", rpc = %self.cfg.rpc_url, "RPC back");
+            self.emit(ChainEvent::Connection { up: true, detail: "reconnected".into() }).await?;
+        }
         if rpc.is_ws() {
             match rpc.subscribe_heads().await {
                 Ok(mut sub) => loop {
