@@ -98,15 +98,20 @@ impl DevChain {
     pub fn embedded(slot_time: Duration, position_file: Option<PathBuf>) -> Result<Arc<DevChain>, ChainError> {
         let mut blocks = Vec::with_capacity(BLOCKS.len());
         for text in BLOCKS {
-            let v: Value = serde_json::from_str(text).map_err(|e| ChainError::DevChain(format!("shipped block: {e}")))?;
+            let v: Value =
+                serde_json::from_str(text).map_err(|e| ChainError::DevChain(format!("shipped block: {e}")))?;
             blocks.push(Arc::new(v));
         }
         blocks.sort_by_key(|b| number_of(b));
-        let by_hash =
-            blocks.iter().enumerate().filter_map(|(i, b)| Some((b["hash"].as_str()?.to_ascii_lowercase(), i))).collect();
+        let by_hash = blocks
+            .iter()
+            .enumerate()
+            .filter_map(|(i, b)| Some((b["hash"].as_str()?.to_ascii_lowercase(), i)))
+            .collect();
         let mut receipts = HashMap::new();
         for (n, text) in RECEIPTS {
-            let v: Value = serde_json::from_str(text).map_err(|e| ChainError::DevChain(format!("shipped receipts: {e}")))?;
+            let v: Value =
+                serde_json::from_str(text).map_err(|e| ChainError::DevChain(format!("shipped receipts: {e}")))?;
             receipts.insert(n, Arc::new(v));
         }
         let announced = match &position_file {
@@ -200,8 +205,11 @@ impl DevChain {
             "earliest" => (announced > 0).then_some(0),
             _ if s.len() == 66 => self.by_hash.get(&s.to_ascii_lowercase()).copied(),
             _ => {
-                let n = u64::from_str_radix(s.strip_prefix("0x").ok_or_else(|| RpcError::invalid("block number must be 0x-hex"))?, 16)
-                    .map_err(|_| RpcError::invalid("block number must be 0x-hex"))?;
+                let n = u64::from_str_radix(
+                    s.strip_prefix("0x").ok_or_else(|| RpcError::invalid("block number must be 0x-hex"))?,
+                    16,
+                )
+                .map_err(|_| RpcError::invalid("block number must be 0x-hex"))?;
                 self.blocks.iter().position(|b| number_of(b) == n)
             }
         };
@@ -270,7 +278,11 @@ impl DevChain {
     }
 
     /// Serves JSON-RPC on `listener` (HTTP POST and WebSocket on `/`) until `shutdown`.
-    pub async fn serve(self: Arc<Self>, listener: TcpListener, mut shutdown: watch::Receiver<bool>) -> Result<(), ChainError> {
+    pub async fn serve(
+        self: Arc<Self>,
+        listener: TcpListener,
+        mut shutdown: watch::Receiver<bool>,
+    ) -> Result<(), ChainError> {
         let addr: Option<SocketAddr> = listener.local_addr().ok();
         info!(target: "slotproof::devchain", ?addr, blocks = self.blocks.len(), slot_time = ?self.slot_time, "dev chain serving JSON-RPC (HTTP and WebSocket)");
         let app = Router::new().route("/", post(http_rpc).get(ws_rpc)).with_state(self);

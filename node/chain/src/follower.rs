@@ -46,8 +46,8 @@ impl FollowerConfig {
 
 #[derive(Debug)]
 pub enum ChainEvent {
-    /// A new canonical block, with its receipts when the RPC serves them.
-    Block { block: FetchedBlock, receipts: Option<Value> },
+    /// A new canonical block, with its receipts and execution witness when the RPC serves them.
+    Block { block: FetchedBlock, receipts: Option<Value>, witness: Option<Value> },
     /// These blocks (number, hash) left the canonical chain.
     Reorg { orphaned: Vec<(u64, String)> },
     /// Blocks below `before` could not be fetched (not served, or past the catch-up bound).
@@ -146,7 +146,10 @@ impl Follower {
                         Ok(Ok(_)) | Err(_) => self.sync(&rpc).await?,
                         Ok(Err(tokio::sync::broadcast::error::RecvError::Lagged(_))) => self.sync(&rpc).await?,
                         Ok(Err(tokio::sync::broadcast::error::RecvError::Closed)) => {
-                            return Err(ChainError::Rpc { url: rpc.url().into(), message: "subscription closed".into() });
+                            return Err(ChainError::Rpc {
+                                url: rpc.url().into(),
+                                message: "subscription closed".into(),
+                            });
                         }
                     }
                 },
@@ -173,15 +176,17 @@ impl Follower {
         // Newest first, walking parent hashes back until connected.
         let mut chain = vec![head];
         if let Some(tip) = tip {
-            loop {
-                let Some(cur) = chain.last() else { break };
+            while let Some(cur) = chain.last() {
                 let parent_number = cur.number.saturating_sub(1);
                 if self.canonical.get(parent_number) == Some(cur.parent_hash.as_str()) {
                     break;
                 }
                 let lowest_allowed = tip.saturating_sub(self.cfg.max_reorg_depth);
                 let head_number = chain[0].number;
-                if parent_number < lowest_allowed || head_number - parent_number > self.cfg.max_catchup || cur.number == 0 {
+                if parent_number < lowest_allowed
+                    || head_number - parent_number > self.cfg.max_catchup
+                    || cur.number == 0
+                {
                     self.emit(ChainEvent::Gap { before: cur.number, reason: "past the catch-up bound".into() }).await?;
                     break;
                 }
@@ -205,7 +210,8 @@ impl Follower {
         }
         for block in chain {
             let receipts = rpc.receipts(&block.hash).await;
-            self.emit(ChainEvent::Block { block, receipts }).await?;
+            let witness = rpc.witness(block.number, &block.hash).await;
+            self.emit(ChainEvent::Block { block, receipts, witness }).await?;
         }
         Ok(())
     }

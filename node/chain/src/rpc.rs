@@ -36,13 +36,25 @@ pub struct Rpc {
     provider: RootProvider<Ethereum>,
     /// 0 unknown, 1 served, 2 not served: detected once, logged once.
     receipts: Arc<AtomicU8>,
+    /// The same for execution witnesses.
+    witness: Arc<AtomicU8>,
+}
+
+/// A witness is optional: the follower never waits longer than this for one.
+const WITNESS_TIMEOUT: Duration = Duration::from_secs(3);
+
+fn method_missing(e: &ChainError) -> bool {
+    let text = e.to_string().to_ascii_lowercase();
+    text.contains("-32601")
+        || text.contains("not found")
+        || text.contains("not supported")
+        || text.contains("does not exist")
 }
 
 fn hex_u64(v: &Value, field: &str, what: &str) -> Result<u64, ChainError> {
-    v.get(field)
-        .and_then(Value::as_str)
-        .and_then(|s| u64::from_str_radix(s.strip_prefix("0x")?, 16).ok())
-        .ok_or_else(|| ChainError::BadData { what: what.into(), message: format!("{field} missing or not a hex quantity") })
+    v.get(field).and_then(Value::as_str).and_then(|s| u64::from_str_radix(s.strip_prefix("0x")?, 16).ok()).ok_or_else(
+        || ChainError::BadData { what: what.into(), message: format!("{field} missing or not a hex quantity") },
+    )
 }
 
 fn hash_field(v: &Value, field: &str, what: &str) -> Result<String, ChainError> {
@@ -50,7 +62,10 @@ fn hash_field(v: &Value, field: &str, what: &str) -> Result<String, ChainError> 
         .and_then(Value::as_str)
         .filter(|s| s.len() == 66 && s.starts_with("0x"))
         .map(str::to_ascii_lowercase)
-        .ok_or_else(|| ChainError::BadData { what: what.into(), message: format!("{field} missing or not a 32-byte hash") })
+        .ok_or_else(|| ChainError::BadData {
+            what: what.into(),
+            message: format!("{field} missing or not a 32-byte hash"),
+        })
 }
 
 impl Rpc {
@@ -60,7 +75,7 @@ impl Rpc {
             .await
             .map_err(|_| ChainError::Rpc { url: url.into(), message: "connect timed out".into() })?
             .map_err(|e| ChainError::Rpc { url: url.into(), message: e.to_string() })?;
-        Ok(Rpc { url: url.into(), provider, receipts: Arc::new(AtomicU8::new(0)) })
+        Ok(Rpc { url: url.into(), provider, receipts: Arc::new(AtomicU8::new(0)), witness: Arc::new(AtomicU8::new(0)) })
     }
 
     pub fn url(&self) -> &str {
@@ -99,7 +114,10 @@ impl Rpc {
         }
         let block = self.check(v, &format!("block {hash}"))?;
         if block.hash != hash.to_ascii_lowercase() {
-            return Err(ChainError::BadData { what: format!("block {hash}"), message: format!("answered with block {}", block.hash) });
+            return Err(ChainError::BadData {
+                what: format!("block {hash}"),
+                message: format!("answered with block {}", block.hash),
+            });
         }
         Ok(Some(block))
     }
@@ -117,13 +135,44 @@ impl Rpc {
             Ok(_) => None,
             Err(e) => {
                 // "Method not found" means never; anything else (a block without shipped receipts) is per block.
-                if e.to_string().contains("-32601") || e.to_string().to_ascii_lowercase().contains("not found") {
-                    if self.receipts.swap(2, Ordering::Relaxed) != 2 {
-                        info!(target: "slotproof::chain", rpc = %self.url, "the RPC does not serve eth_getBlockReceipts; inputs go without receipts");
-                    }
+                let never =
+                    e.to_string().contains("-32601") || e.to_string().to_ascii_lowercase().contains("not found");
+                if never && self.receipts.swap(2, Ordering::Relaxed) != 2 {
+                    info!(target: "slotproof::chain", rpc = %self.url, "the RPC does not serve eth_getBlockReceipts; inputs go without receipts");
                 }
                 None
             }
+        }
+    }
+
+    /// The block's execution witness (`debug_executionWitnessByBlockHash`, then
+    /// `debug_executionWitness`), when the RPC offers one; `None` (logged once
+    /// when the RPC has neither method) otherwise. Bounded by `WITNESS_TIMEOUT`.
+    pub async fn witness(&self, number: u64, hash: &str) -> Option<Value> {
+        if self.witness.load(Ordering::Relaxed) == 2 {
+            return None;
+        }
+        let attempt = async {
+            match self.call("debug_executionWitnessByBlockHash", serde_json::json!([hash])).await {
+                Ok(v) => Ok(v),
+                Err(e) if method_missing(&e) => {
+                    self.call("debug_executionWitness", serde_json::json!([format!("0x{number:x}")])).await
+                }
+                Err(e) => Err(e),
+            }
+        };
+        match tokio::time::timeout(WITNESS_TIMEOUT, attempt).await {
+            Ok(Ok(v)) if v.is_object() => {
+                self.witness.store(1, Ordering::Relaxed);
+                Some(v)
+            }
+            Ok(Err(e)) if method_missing(&e) => {
+                if self.witness.swap(2, Ordering::Relaxed) != 2 {
+                    info!(target: "slotproof::chain", rpc = %self.url, "the RPC serves no execution witnesses; inputs go without them");
+                }
+                None
+            }
+            _ => None,
         }
     }
 

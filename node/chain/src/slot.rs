@@ -36,7 +36,8 @@ impl SlotClock {
                 let secs = slot.as_secs().max(1);
                 // Pre-merge blocks have no beacon slot: their own time stands in.
                 let n = timestamp.saturating_sub(genesis_time) / secs;
-                let start_ms = if timestamp >= genesis_time { (genesis_time + n * secs) * 1000 } else { timestamp * 1000 };
+                let start_ms =
+                    if timestamp >= genesis_time { (genesis_time + n * secs) * 1000 } else { timestamp * 1000 };
                 SlotTiming { slot: n, start_ms, deadline_ms: start_ms + slot.as_millis() as u64 }
             }
             SlotClock::Replay { genesis_ms, slot } => {

@@ -136,8 +136,9 @@ pub fn devchain(args: DevchainArgs) -> anyhow::Result<()> {
     let position = args.data_dir.as_ref().map(|d| d.join("devchain.position"));
     with_signals(async |shutdown| {
         let chain = DevChain::embedded(args.slot_time, position)?;
-        let listener =
-            tokio::net::TcpListener::bind(args.listen).await.with_context(|| format!("listening on {}", args.listen))?;
+        let listener = tokio::net::TcpListener::bind(args.listen)
+            .await
+            .with_context(|| format!("listening on {}", args.listen))?;
         tokio::spawn(chain.clone().produce(shutdown.clone()));
         chain.serve(listener, shutdown).await?;
         Ok(())
@@ -273,7 +274,13 @@ pub fn results(args: ResultsArgs) -> anyhow::Result<()> {
             r.block_number,
             r.block_hash,
             r.slot,
-            if r.deadline_met { "met" } else if r.closed { "missed" } else { "open" },
+            if r.deadline_met {
+                "met"
+            } else if r.closed {
+                "missed"
+            } else {
+                "open"
+            },
             if r.orphaned { " orphaned" } else { "" },
             r.zkvms.len()
         );

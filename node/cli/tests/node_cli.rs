@@ -243,7 +243,17 @@ fn sigkill_mid_run_then_restart_loses_nothing_and_records_nothing_twice() {
     let before = results(&data);
     assert!(!before.is_empty());
 
-    let out = slotproof(&["node", "--slot-time", "1500ms", "--data-dir", data_s, "--http", "off", "--exit-after-blocks", "2"]);
+    let out = slotproof(&[
+        "node",
+        "--slot-time",
+        "1500ms",
+        "--data-dir",
+        data_s,
+        "--http",
+        "off",
+        "--exit-after-blocks",
+        "2",
+    ]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let after = results(&data);
     let numbers: Vec<u64> = after.iter().map(|b| b["block_number"].as_u64().unwrap()).collect();
@@ -351,7 +361,8 @@ fn follows_a_real_anvil_through_a_reorg_and_a_restart() {
     let resumed_at = head(port);
     let until = Instant::now() + Duration::from_secs(30);
     loop {
-        let status: Value = http_get(http, "/status").and_then(|b| serde_json::from_str(&b).ok()).unwrap_or(Value::Null);
+        let status: Value =
+            http_get(http, "/status").and_then(|b| serde_json::from_str(&b).ok()).unwrap_or(Value::Null);
         if status["head"]["number"].as_u64().is_some_and(|n| n > resumed_at) {
             break;
         }
@@ -375,9 +386,7 @@ fn follows_a_real_anvil_through_a_reorg_and_a_restart() {
     assert!(numbers.contains(&before), "the new block at the reorged height is proven too");
     let proven = canonical
         .iter()
-        .filter(|b| {
-            b["proofs"].as_array().unwrap().iter().any(|p| p["zkvm"] == "stark" && p["verified"] == true)
-        })
+        .filter(|b| b["proofs"].as_array().unwrap().iter().any(|p| p["zkvm"] == "stark" && p["verified"] == true))
         .count();
     assert!(proven * 10 >= canonical.len() * 8, "stark proved most blocks: {proven}/{}", canonical.len());
 }
@@ -393,11 +402,8 @@ fn a_lying_rpc_gives_clear_errors_and_the_node_keeps_running() {
     let dir_blocks = common::manifest_dir().join("../../testdata/blocks");
     let mut real: Value = serde_json::from_slice(&std::fs::read(dir_blocks.join("17000000.json")).unwrap()).unwrap();
     real["gasUsed"] = "0x1".into(); // the header no longer hashes to its hash
-    let answers = [
-        real.to_string(),
-        json!({"number": "0x10", "hash": "0x12"}).to_string(),
-        "this is not json".to_string(),
-    ];
+    let answers =
+        [real.to_string(), json!({"number": "0x10", "hash": "0x12"}).to_string(), "this is not json".to_string()];
     std::thread::spawn(move || {
         let mut i = 0;
         for stream in listener.incoming() {
@@ -430,7 +436,11 @@ fn a_lying_rpc_gives_clear_errors_and_the_node_keeps_running() {
         &format!("127.0.0.1:{http}"),
     ]);
     assert!(node.wait_log("not the Keccak-256 of the header", Duration::from_secs(30)), "{}", node.log());
-    assert!(node.wait_log("not a 32-byte hash", Duration::from_secs(30)) || node.log().contains("missing"), "{}", node.log());
+    assert!(
+        node.wait_log("not a 32-byte hash", Duration::from_secs(30)) || node.log().contains("missing"),
+        "{}",
+        node.log()
+    );
     std::thread::sleep(Duration::from_secs(2));
     assert!(node.child.try_wait().unwrap().is_none(), "the node is still running: {}", node.log());
     let health: Value = serde_json::from_str(&http_get(http, "/health").unwrap()).unwrap();

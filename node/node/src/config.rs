@@ -93,13 +93,16 @@ impl NodeConfig {
     /// The defaults with a config file applied.
     pub fn from_file(path: &Path) -> Result<NodeConfig, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|e| ConfigError::Read(path.into(), e))?;
-        let file: FileConfig =
-            toml::from_str(&text).map_err(|e| ConfigError::Invalid(path.into(), e.to_string().trim().replace('\n', " ")))?;
+        let file: FileConfig = toml::from_str(&text)
+            .map_err(|e| ConfigError::Invalid(path.into(), e.to_string().trim().replace('\n', " ")))?;
         let d = NodeConfig::default();
         let http_listen = match file.http_listen.as_deref() {
             None => d.http_listen,
             Some("") | Some("off") => None,
-            Some(a) => Some(a.parse().map_err(|_| ConfigError::Invalid(path.into(), format!("http_listen: {a:?} is not host:port")))?),
+            Some(a) => Some(
+                a.parse()
+                    .map_err(|_| ConfigError::Invalid(path.into(), format!("http_listen: {a:?} is not host:port")))?,
+            ),
         };
         if file.sim_time_scale.is_some_and(|s| !(s > 0.0 && s.is_finite())) {
             return Err(ConfigError::Invalid(path.into(), "sim_time_scale must be a positive number".into()));

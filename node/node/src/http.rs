@@ -63,7 +63,9 @@ async fn status(State(s): State<Arc<HttpState>>) -> Response {
         Ok(stats) => stats
             .queues
             .into_iter()
-            .map(|(q, c)| (q, json!({"pending": c.pending + c.delayed, "leased": c.leased, "dead": c.dead, "done": c.done})))
+            .map(|(q, c)| {
+                (q, json!({"pending": c.pending + c.delayed, "leased": c.leased, "dead": c.dead, "done": c.done}))
+            })
             .collect(),
         Err(_) => serde_json::Map::new(),
     };
@@ -86,5 +88,6 @@ async fn status(State(s): State<Arc<HttpState>>) -> Response {
 }
 
 async fn metrics(State(s): State<Arc<HttpState>>) -> Response {
-    ([(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], s.metrics.encode()).into_response()
+    ([(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], s.metrics.encode())
+        .into_response()
 }

@@ -5,7 +5,8 @@
 use std::sync::Arc;
 
 use slotproof_zkvm::{
-    CancelToken, ExecutionReport, ProofArtifact, Prover, ProverError, ProvingInput, Resources, ZkvmIdentity, block_input,
+    CancelToken, ExecutionReport, ProofArtifact, Prover, ProverError, ProvingInput, Resources, ZkvmIdentity,
+    block_input,
 };
 
 use crate::results::ResultStore;
@@ -15,11 +16,21 @@ pub fn hex(bytes: &[u8]) -> String {
 }
 
 /// Builds the proving input of a block: the block object, with its receipts
-/// under `receipts` when the RPC served them; canonical (sorted keys).
-pub fn block_proving_input(block: &serde_json::Value, receipts: Option<&serde_json::Value>) -> Result<ProvingInput, String> {
+/// under `receipts` and its execution witness under `executionWitness` when
+/// the RPC served them; canonical (sorted keys).
+pub fn block_proving_input(
+    block: &serde_json::Value,
+    receipts: Option<&serde_json::Value>,
+    witness: Option<&serde_json::Value>,
+) -> Result<ProvingInput, String> {
     let mut obj = block.clone();
-    if let (Some(map), Some(r)) = (obj.as_object_mut(), receipts) {
-        map.insert("receipts".into(), r.clone());
+    if let Some(map) = obj.as_object_mut() {
+        if let Some(r) = receipts {
+            map.insert("receipts".into(), r.clone());
+        }
+        if let Some(w) = witness {
+            map.insert("executionWitness".into(), w.clone());
+        }
     }
     let bytes = serde_json::to_vec(&obj).map_err(|e| e.to_string())?;
     block_input(&bytes).map(|(input, _)| input).map_err(|e| e.to_string())
@@ -42,7 +53,8 @@ impl StoredInput {
         let bytes = store
             .input(&digest)
             .ok_or_else(|| ProverError::Permanent(format!("proving input {digest} is not in the store")))?;
-        let (input, _) = block_input(&bytes).map_err(|e| ProverError::Permanent(format!("stored input {digest}: {e}")))?;
+        let (input, _) =
+            block_input(&bytes).map_err(|e| ProverError::Permanent(format!("stored input {digest}: {e}")))?;
         if hex(&input.digest) != digest {
             return Err(ProverError::Permanent(format!("stored input {digest} does not hash to its name")));
         }

@@ -74,8 +74,16 @@ impl Metrics {
             registry: Registry::default(),
         };
         registry.register("blocks_seen", "Blocks the follower handed to the node", m.blocks_seen.clone());
-        registry.register("blocks_closed", "Blocks closed (all zkVMs proved, or the deadline passed)", m.blocks_closed.clone());
-        registry.register("deadline_misses", "Blocks closed without every zkVM's proof inside the slot", m.deadline_misses.clone());
+        registry.register(
+            "blocks_closed",
+            "Blocks closed (all zkVMs proved, or the deadline passed)",
+            m.blocks_closed.clone(),
+        );
+        registry.register(
+            "deadline_misses",
+            "Blocks closed without every zkVM's proof inside the slot",
+            m.deadline_misses.clone(),
+        );
         registry.register("reorgs", "Reorgs seen", m.reorgs.clone());
         registry.register("gaps", "Gaps: blocks the RPC could not return, or past the catch-up bound", m.gaps.clone());
         registry.register("proofs", "Proofs by zkVM and outcome", m.proofs.clone());

@@ -155,15 +155,16 @@ impl Shared {
 /// crash in between re-records the same (block, zkVM) entry, never a second one.
 fn recorder(queue: Arc<Queue>, shared: Arc<Shared>, stop: Arc<AtomicBool>) {
     while !stop.load(Ordering::SeqCst) {
-        let lease = match queue.lease_wait(PROOFS_QUEUE, "recorder", Duration::from_secs(30), Duration::from_millis(250)) {
-            Ok(Some(l)) => l,
-            Ok(None) => continue,
-            Err(e) => {
-                error!(target: "slotproof::node", error = %e, "recorder: queue error");
-                std::thread::sleep(Duration::from_millis(500));
-                continue;
-            }
-        };
+        let lease =
+            match queue.lease_wait(PROOFS_QUEUE, "recorder", Duration::from_secs(30), Duration::from_millis(250)) {
+                Ok(Some(l)) => l,
+                Ok(None) => continue,
+                Err(e) => {
+                    error!(target: "slotproof::node", error = %e, "recorder: queue error");
+                    std::thread::sleep(Duration::from_millis(500));
+                    continue;
+                }
+            };
         if let Err(e) = record_proof(&shared, lease.block_number, &lease.payload) {
             warn!(target: "slotproof::node", block = lease.block_number, error = %e, "recorder: proof not recorded");
         }
@@ -199,7 +200,11 @@ fn record_proof(shared: &Shared, block: u64, payload: &[u8]) -> anyhow::Result<(
     };
     let proving_ms = (proof.proving_us / 1000).max(1);
     let within = recorded_ms <= record.deadline_ms;
-    shared.metrics.proving_seconds.get_or_create(&ZkvmLabel { zkvm: proof.zkvm.clone() }).observe(proof.proving_us as f64 / 1e6);
+    shared
+        .metrics
+        .proving_seconds
+        .get_or_create(&ZkvmLabel { zkvm: proof.zkvm.clone() })
+        .observe(proof.proving_us as f64 / 1e6);
     let outcome = match (&verdict, within) {
         (Err(_), _) => "rejected",
         (Ok(()), true) => "proved",
@@ -237,7 +242,11 @@ fn log_closed(r: &BlockRecord) {
         .map(|z| match r.proofs.get(z) {
             Some(p) if p.status == "proved" => {
                 let late = if p.within_deadline { "" } else { " late" };
-                format!("{z} {:.2}s{}{late}", p.proving_ms.unwrap_or(0) as f64 / 1e3, if p.verified { " ok" } else { "" })
+                format!(
+                    "{z} {:.2}s{}{late}",
+                    p.proving_ms.unwrap_or(0) as f64 / 1e3,
+                    if p.verified { " ok" } else { "" }
+                )
             }
             Some(p) => format!("{z} {}", p.status),
             None => format!("{z} missed"),
@@ -283,14 +292,19 @@ pub async fn run(
         match (&adapter.state, adapter.pool) {
             (AdapterState::Ready, Some(pool)) => {
                 info!(target: "slotproof::node", zkvm = %adapter.name, slots = pool.len(), simulated = adapter.simulated, "zkVM ready");
-                let external = entry.timeout.as_deref().and_then(|t| slotproof_primitives::duration::parse_duration(t).ok());
+                let external =
+                    entry.timeout.as_deref().and_then(|t| slotproof_primitives::duration::parse_duration(t).ok());
                 let timeout = match adapter.kind {
-                    AdapterKind::External => external.unwrap_or(registry::DEFAULT_EXTERNAL_TIMEOUT) + Duration::from_secs(5),
+                    AdapterKind::External => {
+                        external.unwrap_or(registry::DEFAULT_EXTERNAL_TIMEOUT) + Duration::from_secs(5)
+                    }
                     _ => (cfg.slot_time * 10).max(Duration::from_secs(30)),
                 };
                 zkvms.push(Zkvm { name: adapter.name.clone(), pool, timeout });
             }
-            (AdapterState::Unavailable(why), _) => warn!(target: "slotproof::node", zkvm = %adapter.name, reason = %why, "zkVM unavailable; not proving with it"),
+            (AdapterState::Unavailable(why), _) => {
+                warn!(target: "slotproof::node", zkvm = %adapter.name, reason = %why, "zkVM unavailable; not proving with it")
+            }
             (AdapterState::Ready, None) => {}
         }
     }
@@ -315,7 +329,8 @@ pub async fn run(
         &provers,
         RuntimeOptions { lease_for: Duration::from_secs(20), observer: Some(Arc::new(Forward(stage_tx))) },
     )?;
-    let shared = Arc::new(Shared { store: store.clone(), metrics: metrics.clone(), records: Mutex::new(()), zkvms: verifiers });
+    let shared =
+        Arc::new(Shared { store: store.clone(), metrics: metrics.clone(), records: Mutex::new(()), zkvms: verifiers });
     let stop_recorder = Arc::new(AtomicBool::new(false));
     let recorder_thread = {
         let (q, s, stop) = (queue.clone(), shared.clone(), stop_recorder.clone());
@@ -340,7 +355,8 @@ pub async fn run(
 
     // Restart: the canonical chain so far, and blocks still open.
     let all = store.all()?;
-    let canonical = Canonical::from_blocks(all.iter().filter(|r| !r.orphaned).map(|r| (r.block_number, r.block_hash.clone())));
+    let canonical =
+        Canonical::from_blocks(all.iter().filter(|r| !r.orphaned).map(|r| (r.block_number, r.block_hash.clone())));
     let mut open: BTreeSet<(u64, String)> = BTreeSet::new();
     for r in all.iter().filter(|r| !r.closed && !r.orphaned) {
         submit_tasks(&pipeline, r, &names)?;
@@ -363,9 +379,15 @@ pub async fn run(
     let status = Arc::new(Mutex::new(StatusInfo { rpc_url: rpc_url.clone(), rpc_up: true, ..Default::default() }));
     let http_addr = match cfg.http_listen {
         Some(addr) => {
-            let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("HTTP listener on {addr}"))?;
+            let listener =
+                tokio::net::TcpListener::bind(addr).await.with_context(|| format!("HTTP listener on {addr}"))?;
             let bound = listener.local_addr()?;
-            let state = Arc::new(HttpState { store: store.clone(), queue: queue.clone(), metrics: metrics.clone(), status: status.clone() });
+            let state = Arc::new(HttpState {
+                store: store.clone(),
+                queue: queue.clone(),
+                metrics: metrics.clone(),
+                status: status.clone(),
+            });
             tokio::spawn(http::serve(listener, state, stop_chain.clone()));
             info!(target: "slotproof::node", addr = %bound, "HTTP: /health /status /metrics");
             Some(bound)
@@ -386,12 +408,12 @@ pub async fn run(
             event = chain_rx.recv(), if following => {
                 let Some(event) = event else { following = false; continue };
                 match event {
-                    ChainEvent::Block { block, receipts } => {
+                    ChainEvent::Block { block, receipts, witness } => {
                         let arrival = now_ms();
                         metrics.blocks_seen.inc();
                         metrics.head.set(block.number as i64);
                         let (slot, _start, deadline) = clock.timing(&block, arrival, cfg.slot_time).await;
-                        let input = match block_proving_input(&block.json, receipts.as_ref()) {
+                        let input = match block_proving_input(&block.json, receipts.as_ref(), witness.as_ref()) {
                             Ok(i) => i,
                             Err(e) => { warn!(target: "slotproof::node", block = block.number, error = %e, "block refused as a proving input"); continue }
                         };
@@ -411,7 +433,7 @@ pub async fn run(
                         let mut s = status.lock().unwrap_or_else(|e| e.into_inner());
                         s.head = Some((block.number, block.hash.clone()));
                         s.rpc_up = true;
-                        info!(target: "slotproof::node", block = block.number, hash = %block.hash, slot, receipts = receipts.is_some(), "block queued for {} zkVMs", names.len());
+                        info!(target: "slotproof::node", block = block.number, hash = %block.hash, slot, receipts = receipts.is_some(), witness = witness.is_some(), "block queued for {} zkVMs", names.len());
                     }
                     ChainEvent::Reorg { orphaned } => {
                         metrics.reorgs.inc();

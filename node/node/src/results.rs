@@ -90,7 +90,8 @@ impl ResultStore {
     }
 
     pub fn put(&self, r: &BlockRecord) -> Result<()> {
-        let value = serde_json::to_vec(r).map_err(|e| ResultsError::Corrupt { key: r.block_hash.clone(), message: e.to_string() })?;
+        let value = serde_json::to_vec(r)
+            .map_err(|e| ResultsError::Corrupt { key: r.block_hash.clone(), message: e.to_string() })?;
         let mut opts = rocksdb::WriteOptions::default();
         opts.set_sync(false);
         self.db.put_opt(key(r.block_number, &r.block_hash), value, &opts).map_err(|e| self.err(e))
@@ -113,8 +114,10 @@ impl ResultStore {
             if !k.starts_with(b"b/") {
                 continue;
             }
-            let r: BlockRecord = serde_json::from_slice(&v)
-                .map_err(|e| ResultsError::Corrupt { key: String::from_utf8_lossy(&k).into_owned(), message: e.to_string() })?;
+            let r: BlockRecord = serde_json::from_slice(&v).map_err(|e| ResultsError::Corrupt {
+                key: String::from_utf8_lossy(&k).into_owned(),
+                message: e.to_string(),
+            })?;
             out.push(r);
         }
         Ok(out)
@@ -170,7 +173,8 @@ mod tests {
         {
             let s = ResultStore::open(dir.path()).unwrap();
             for n in [5u64, 3, 4] {
-                s.put(&BlockRecord { block_number: n, block_hash: format!("0x{n:064x}"), ..Default::default() }).unwrap();
+                s.put(&BlockRecord { block_number: n, block_hash: format!("0x{n:064x}"), ..Default::default() })
+                    .unwrap();
             }
             let mut r = s.get(4, &format!("0x{:064x}", 4)).unwrap().unwrap();
             r.closed = true;
