@@ -18,7 +18,7 @@ use slotproof_queue::{NewTask, Queue, QueueConfig};
 use slotproof_zkvm::registry::{self, AdapterKind, AdapterState, Machine};
 use slotproof_zkvm::sim::SimOptions;
 use slotproof_zkvm::slots::SlotPool;
-use slotproof_zkvm::{ProofArtifact, Prover, ProvingInput, devices};
+use slotproof_zkvm::{Prover, ProvingInput, devices};
 use tokio::sync::{mpsc, watch};
 use tracing::{error, info, warn};
 
@@ -185,14 +185,7 @@ fn record_proof(shared: &Shared, block: u64, payload: &[u8]) -> anyhow::Result<(
     }) else {
         bail!("no block {block} record for this proof's input");
     };
-    let artifact = ProofArtifact {
-        zkvm: proof.zkvm.clone(),
-        proof: proof.proof.clone(),
-        public_values: proof.public_values.clone(),
-        cycles: None,
-        proving_time: Duration::from_micros(proof.proving_us),
-        simulated: proof.simulated,
-    };
+    let artifact = proof.artifact();
     let reference = ProvingInput::new(block, hex_bytes(&record.input_digest));
     let verdict = match shared.zkvms.get(&proof.zkvm) {
         Some(p) => p.verify(&artifact, &reference).map_err(|e| e.to_string()),

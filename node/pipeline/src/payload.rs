@@ -20,6 +20,18 @@ pub struct ProofPayload {
 }
 
 impl ProofPayload {
+    /// The artifact a verifier checks (cycles are not carried between stages).
+    pub fn artifact(&self) -> slotproof_zkvm::ProofArtifact {
+        slotproof_zkvm::ProofArtifact {
+            zkvm: self.zkvm.clone(),
+            proof: self.proof.clone(),
+            public_values: self.public_values.clone(),
+            cycles: None,
+            proving_time: std::time::Duration::from_micros(self.proving_us),
+            simulated: self.simulated,
+        }
+    }
+
     pub fn encode(&self) -> Vec<u8> {
         let mut w = Writer::with_capacity(64 + self.proof.len() + self.public_values.len());
         w.u8(PROOF_V1);

@@ -414,14 +414,7 @@ fn simulated_zkvms_close_each_block_once(s: Setup) {
         for m in &c.members {
             let proof = ProofPayload::decode(&m.payload).unwrap();
             assert!(proof.simulated);
-            let artifact = ProofArtifact {
-                zkvm: proof.zkvm.clone(),
-                proof: proof.proof.clone(),
-                public_values: proof.public_values.clone(),
-                cycles: None,
-                proving_time: Duration::from_micros(proof.proving_us),
-                simulated: true,
-            };
+            let artifact = proof.artifact();
             let input = ProvingInput::new(t.block_number, format!("input {}/0", t.block_number).into_bytes());
             assert_eq!(input.digest, proof.input_digest);
             sims[&proof.zkvm].verify(&artifact, &input).unwrap();
