@@ -51,6 +51,8 @@ enum Command {
     Config(node_cmd::ConfigArgs),
     /// Every block record of a stopped node.
     Results(node_cmd::ResultsArgs),
+    /// An Ethproofs-compatible API server for testnets.
+    EthproofsServer(node_cmd::EthproofsServerArgs),
 }
 
 fn main() -> ExitCode {
@@ -69,6 +71,7 @@ fn main() -> ExitCode {
         Command::Status(args) => node_cmd::status(args),
         Command::Config(args) => node_cmd::config(args),
         Command::Results(args) => node_cmd::results(args),
+        Command::EthproofsServer(args) => node_cmd::ethproofs_server(args),
         Command::External(args) => match zkvm_cmd::external(args) {
             Ok(code) => return code,
             Err(e) => Err(e),

@@ -47,6 +47,15 @@ pub struct NodeArgs {
     sim_time_scale: Option<f64>,
     #[arg(long, env = "SLOTPROOF_SIM_SEED")]
     sim_seed: Option<u64>,
+    /// Submit proofs to this Ethproofs-style API (base URL including /api/v0);
+    /// the token comes from SLOTPROOF_ETHPROOFS_TOKEN or --ethproofs-token-file.
+    #[arg(long, env = "SLOTPROOF_ETHPROOFS_URL")]
+    ethproofs_url: Option<String>,
+    #[arg(long, env = "SLOTPROOF_ETHPROOFS_TOKEN_FILE")]
+    ethproofs_token_file: Option<PathBuf>,
+    /// Submit simulated zkVMs' proofs too (labelled simulated; never by default).
+    #[arg(long)]
+    submit_simulated: bool,
 }
 
 impl NodeArgs {
@@ -84,6 +93,16 @@ impl NodeArgs {
         }
         c.exit_after_blocks = self.exit_after_blocks;
         c.summary_json = self.summary_json.clone();
+        if let Some(url) = self.ethproofs_url.as_ref().filter(|u| !u.is_empty()) {
+            let e = c.ethproofs.get_or_insert_with(Default::default);
+            e.url = url.clone();
+        }
+        if let Some(e) = c.ethproofs.as_mut() {
+            if let Some(f) = &self.ethproofs_token_file {
+                e.token_file = Some(f.clone());
+            }
+            e.submit_simulated |= self.submit_simulated;
+        }
         Ok(c)
     }
 }
@@ -286,4 +305,46 @@ pub fn results(args: ResultsArgs) -> anyhow::Result<()> {
         );
     }
     Ok(())
+}
+
+#[derive(Args, Debug)]
+pub struct EthproofsServerArgs {
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    listen: SocketAddr,
+    #[arg(long)]
+    data_dir: PathBuf,
+    /// An API key; repeat for several teams (one team per key).
+    #[arg(long = "api-key", required = true)]
+    api_keys: Vec<String>,
+    /// Requests per window per key for the status calls and GET /proofs, e.g. 60/60s.
+    #[arg(long, default_value = "60/60s")]
+    rate_limit: String,
+    /// Execution RPC for block facts (`GET /blocks/{block}`), e.g. a dev chain.
+    #[arg(long)]
+    rpc_url: Option<String>,
+}
+
+/// `slotproof ethproofs-server`: an Ethproofs-compatible service for testnets.
+pub fn ethproofs_server(args: EthproofsServerArgs) -> anyhow::Result<()> {
+    let (n, window) = args.rate_limit.split_once('/').context("--rate-limit is N/DURATION, e.g. 60/60s")?;
+    let rate_limit = slotproof_submit::server::RateLimit {
+        requests: n.trim().parse().context("--rate-limit: N must be a positive integer")?,
+        window: parse_duration(window).map_err(anyhow::Error::msg)?,
+    };
+    if rate_limit.requests == 0 || rate_limit.window.is_zero() {
+        bail!("--rate-limit must allow at least one request per non-zero window");
+    }
+    let state = slotproof_submit::server::state(slotproof_submit::server::ServerConfig {
+        data_dir: args.data_dir,
+        api_keys: args.api_keys,
+        rate_limit,
+        rpc_url: args.rpc_url,
+    })?;
+    with_signals(async |shutdown| {
+        let listener = tokio::net::TcpListener::bind(args.listen)
+            .await
+            .with_context(|| format!("listening on {}", args.listen))?;
+        slotproof_submit::server::serve(listener, state, shutdown).await?;
+        Ok(())
+    })
 }

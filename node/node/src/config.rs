@@ -27,6 +27,33 @@ pub struct FileConfig {
     /// Read by the zkVM registry (specs/provers.md §7).
     #[serde(rename = "zkvm")]
     pub zkvms: Vec<toml::Value>,
+    pub ethproofs: Option<EthproofsFile>,
+}
+
+/// `[ethproofs]` (specs/submission.md §5).
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct EthproofsFile {
+    /// Base URL including `/api/v0`.
+    pub url: Option<String>,
+    /// First line is the bearer token (else `SLOTPROOF_ETHPROOFS_TOKEN`).
+    pub token_file: Option<PathBuf>,
+    /// Submit simulated zkVMs' proofs too (never by default).
+    pub submit_simulated: bool,
+    /// zkVM name → an existing cluster id; others are created at start.
+    pub clusters: std::collections::BTreeMap<String, u64>,
+    /// zkVM name → Ethproofs zkVM version id (the real service requires the right one).
+    pub zkvm_version_ids: std::collections::BTreeMap<String, u64>,
+}
+
+/// Submission settings after overrides.
+#[derive(Clone, Debug, Default)]
+pub struct EthproofsConfig {
+    pub url: String,
+    pub token_file: Option<PathBuf>,
+    pub submit_simulated: bool,
+    pub clusters: std::collections::BTreeMap<String, u64>,
+    pub zkvm_version_ids: std::collections::BTreeMap<String, u64>,
 }
 
 /// The settings a node runs with, after defaults and overrides.
@@ -49,6 +76,8 @@ pub struct NodeConfig {
     pub zkvms: Vec<ZkvmEntry>,
     pub exit_after_blocks: Option<u64>,
     pub summary_json: Option<PathBuf>,
+    /// None: proofs are not submitted anywhere.
+    pub ethproofs: Option<EthproofsConfig>,
 }
 
 pub const DEFAULT_HTTP: &str = "127.0.0.1:9650";
@@ -70,6 +99,7 @@ impl Default for NodeConfig {
             zkvms: vec![],
             exit_after_blocks: None,
             summary_json: None,
+            ethproofs: None,
         }
     }
 }
@@ -122,6 +152,15 @@ impl NodeConfig {
             zkvms: parse_entries(&text).map_err(|e| ConfigError::Invalid(path.into(), e))?,
             exit_after_blocks: None,
             summary_json: None,
+            ethproofs: file.ethproofs.and_then(|e| {
+                Some(EthproofsConfig {
+                    url: e.url.filter(|u| !u.is_empty())?,
+                    token_file: e.token_file,
+                    submit_simulated: e.submit_simulated,
+                    clusters: e.clusters,
+                    zkvm_version_ids: e.zkvm_version_ids,
+                })
+            }),
         })
     }
 
@@ -164,6 +203,15 @@ pub const DEFAULT_CONFIG_TOML: &str = r#"# slotproof node configuration. Every k
 # Simulated zkVM timing: default slot_time / 12s.
 # sim_time_scale = 1.0
 # sim_seed = 0
+
+# Submission to an Ethproofs-style API (specs/submission.md). Token from
+# SLOTPROOF_ETHPROOFS_TOKEN or token_file; never logged.
+# [ethproofs]
+# url = "https://ethproofs.org/api/v0"
+# token_file = "/etc/slotproof/ethproofs.token"
+# submit_simulated = false
+# clusters = { stark = 3 }            # existing cluster ids; others are created once
+# zkvm_version_ids = { stark = 1 }    # Ethproofs zkVM version ids (default 1)
 
 # zkVMs (specs/provers.md §7). Without any [[zkvm]] the node runs the built-in
 # STARK prover and two simulated real-time zkVMs:

@@ -9,6 +9,7 @@ pub mod inputs;
 pub mod metrics;
 pub mod node;
 pub mod results;
+pub mod submission;
 
 pub use config::{DEFAULT_CONFIG_TOML, NodeConfig};
 pub use node::{NodeHandle, RunReport, run, summary_of, write_summary};

@@ -27,6 +27,7 @@ use crate::http::{self, HttpState, StatusInfo};
 use crate::inputs::{StoredInput, block_proving_input, hex};
 use crate::metrics::{Metrics, QueueLabel, ZkvmLabel};
 use crate::results::{BlockRecord, ProofRecord, ResultStore};
+use crate::submission::Submitting;
 
 /// The queue every dispatcher writes its proofs to; the recorder reads it.
 pub const PROOFS_QUEUE: &str = "proofs";
@@ -42,6 +43,7 @@ fn now_ms() -> u64 {
 /// A zkVM the node proves with.
 struct Zkvm {
     name: String,
+    simulated: bool,
     pool: Arc<SlotPool>,
     /// Pipeline stage timeout.
     timeout: Duration,
@@ -134,7 +136,10 @@ pub fn summary_of(r: &BlockRecord) -> Value {
 
 struct Shared {
     store: Arc<ResultStore>,
+    queue: Arc<Queue>,
     metrics: Arc<Metrics>,
+    /// Set when proofs go to an Ethproofs-style API.
+    submitting: Option<Submitting>,
     /// Serialises read-modify-write of records between the loop and the recorder.
     records: Mutex<()>,
     zkvms: BTreeMap<String, Arc<dyn Prover>>,
@@ -217,6 +222,13 @@ fn record_proof(shared: &Shared, block: u64, payload: &[u8]) -> anyhow::Result<(
         };
         r.proofs.insert(proof.zkvm.clone(), entry);
     })?;
+    if verdict.is_ok()
+        && let Some(task) =
+            shared.submitting.as_ref().and_then(|s| s.proved(block, &proof.zkvm, proving_ms, &proof.proof))
+    {
+        // Before the proof's ack: a crash in between re-enqueues the same entry, which the queue drops.
+        shared.queue.enqueue_one(task)?;
+    }
     if !within {
         info!(target: "slotproof::node", block, zkvm = %proof.zkvm, proving_ms, "late proof recorded (after the slot deadline)");
     }
@@ -293,7 +305,7 @@ pub async fn run(
                     }
                     _ => (cfg.slot_time * 10).max(Duration::from_secs(30)),
                 };
-                zkvms.push(Zkvm { name: adapter.name.clone(), pool, timeout });
+                zkvms.push(Zkvm { name: adapter.name.clone(), simulated: adapter.simulated, pool, timeout });
             }
             (AdapterState::Unavailable(why), _) => {
                 warn!(target: "slotproof::node", zkvm = %adapter.name, reason = %why, "zkVM unavailable; not proving with it")
@@ -322,8 +334,33 @@ pub async fn run(
         &provers,
         RuntimeOptions { lease_for: Duration::from_secs(20), observer: Some(Arc::new(Forward(stage_tx))) },
     )?;
-    let shared =
-        Arc::new(Shared { store: store.clone(), metrics: metrics.clone(), records: Mutex::new(()), zkvms: verifiers });
+    let submitting = match &cfg.ethproofs {
+        Some(e) => {
+            let list: Vec<(String, bool, usize)> = zkvms
+                .iter()
+                .map(|z| {
+                    let gpus =
+                        z.pool.kinds().iter().filter(|k| matches!(k, slotproof_zkvm::slots::SlotKind::Gpu(_))).count();
+                    (z.name.clone(), z.simulated, gpus)
+                })
+                .collect();
+            let hardware = format!("{} CPU cores, {} GPUs", machine.cores, machine.gpus.len());
+            Some(crate::submission::setup(e, &cfg.data_dir, &list, &hardware).await?)
+        }
+        None => None,
+    };
+    let (stop_sender_tx, stop_sender) = watch::channel(false);
+    let sender = submitting
+        .as_ref()
+        .map(|s| tokio::spawn(slotproof_submit::run_sender(queue.clone(), s.client.clone(), stop_sender)));
+    let shared = Arc::new(Shared {
+        store: store.clone(),
+        queue: queue.clone(),
+        metrics: metrics.clone(),
+        submitting,
+        records: Mutex::new(()),
+        zkvms: verifiers,
+    });
     let stop_recorder = Arc::new(AtomicBool::new(false));
     let recorder_thread = {
         let (q, s, stop) = (queue.clone(), shared.clone(), stop_recorder.clone());
@@ -421,6 +458,10 @@ pub async fn run(
                             store.put(&record)?;
                         }
                         submit_tasks(&pipeline, &record, &names)?;
+                        if let Some(s) = &shared.submitting {
+                            let entries: Vec<NewTask> = names.iter().filter_map(|z| s.queued(block.number, z)).collect();
+                            queue.enqueue(entries)?;
+                        }
                         submitted_at.insert(block.number, Instant::now());
                         open.insert((block.number, block.hash.clone()));
                         let mut s = status.lock().unwrap_or_else(|e| e.into_inner());
@@ -501,7 +542,7 @@ pub async fn run(
                         following = false;
                         let _ = stop_chain_tx.send(true);
                     }
-                    if !following && open.is_empty() && drained(&queue, &names) {
+                    if !following && open.is_empty() && drained(&queue, &names) && outbox_drained(&queue, shared.submitting.is_some()) {
                         break;
                     }
                 }
@@ -528,6 +569,15 @@ pub async fn run(
     stop_recorder.store(true, Ordering::SeqCst);
     let _ = queue.wake(PROOFS_QUEUE);
     let _ = tokio::task::spawn_blocking(move || recorder_thread.join()).await;
+    if let Some(sender) = sender {
+        // Give the outbox the grace period to empty; what is left is sent by the next run.
+        let until = Instant::now() + grace;
+        while Instant::now() < until && !outbox_drained(&queue, true) {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let _ = stop_sender_tx.send(true);
+        let _ = sender.await;
+    }
 
     let mut blocks = Vec::new();
     for (n, h) in closed_this_run {
@@ -543,12 +593,21 @@ pub async fn run(
     Ok(RunReport { blocks })
 }
 
+/// With submission on: nothing pending or leased in the outbox (dead-lettered entries stay for an operator).
+fn outbox_drained(queue: &Queue, submitting: bool) -> bool {
+    !submitting || drained_queues(queue, &[slotproof_submit::OUTBOX_QUEUE.to_string()])
+}
+
+fn drained_queues(queue: &Queue, queues: &[String]) -> bool {
+    let Ok(stats) = queue.stats() else { return false };
+    queues.iter().all(|q| stats.queues.get(q).is_none_or(|c| c.pending + c.delayed + c.leased == 0))
+}
+
 /// Nothing pending or leased in the proving queues and the proofs queue.
 fn drained(queue: &Queue, zkvms: &[String]) -> bool {
-    let Ok(stats) = queue.stats() else { return false };
     let mut queues: Vec<String> = zkvms.iter().map(|z| prove_queue(z)).collect();
     queues.push(PROOFS_QUEUE.into());
-    queues.iter().all(|q| stats.queues.get(q).is_none_or(|c| c.pending + c.delayed + c.leased == 0))
+    drained_queues(queue, &queues)
 }
 
 fn submit_tasks(pipeline: &Pipeline, r: &BlockRecord, zkvms: &[String]) -> anyhow::Result<()> {

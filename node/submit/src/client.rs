@@ -1,0 +1,204 @@
+//! The Ethproofs API client (specs/submission.md §1): bearer token, a
+//! client-side limiter for the rate-limited calls, and answers sorted into
+//! what the sender should do with them.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use reqwest::StatusCode;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+use tokio::sync::Mutex;
+use tracing::{debug, warn};
+
+use crate::api::{ClusterRow, CreateCluster, ProofId, Proved, StatusUpdate, UpdateCluster};
+
+/// What an answer means for the sender.
+#[derive(Debug, thiserror::Error)]
+pub enum SubmitError {
+    /// 429: every call on this key waits this long.
+    #[error("rate limited for {0:?}")]
+    RateLimited(Duration),
+    /// 409 on a status call: the block is already proved for this cluster; done.
+    #[error("already proved")]
+    AlreadyProved,
+    /// Any other 4xx: retrying cannot help; dead-letter with the body.
+    #[error("refused with {status}: {body}")]
+    Rejected { status: u16, body: String },
+    /// 5xx, a network error, a timeout: retry with backoff.
+    #[error("retryable: {0}")]
+    Retry(String),
+}
+
+/// A sliding window of sends plus a pause set by the server's 429. It starts
+/// empty: what a previous run sent is learnt from the server, not assumed.
+pub struct Limiter {
+    requests: usize,
+    window: Duration,
+    state: Mutex<(VecDeque<Instant>, Option<Instant>)>,
+}
+
+impl Limiter {
+    pub fn new(requests: usize, window: Duration) -> Self {
+        Limiter { requests: requests.max(1), window, state: Mutex::new((VecDeque::new(), None)) }
+    }
+
+    /// The published budget: 60 requests per 60 s per key.
+    pub fn ethproofs() -> Self {
+        Self::new(60, Duration::from_secs(60))
+    }
+
+    /// Waits for room, then takes it.
+    pub async fn acquire(&self) {
+        loop {
+            let wait = {
+                let mut s = self.state.lock().await;
+                let now = Instant::now();
+                let (sent, paused) = &mut *s;
+                while sent.front().is_some_and(|t| now.duration_since(*t) >= self.window) {
+                    sent.pop_front();
+                }
+                match *paused {
+                    Some(until) if until > now => until - now,
+                    _ if sent.len() < self.requests => {
+                        sent.push_back(now);
+                        return;
+                    }
+                    _ => self.window.saturating_sub(now.duration_since(sent.front().copied().unwrap_or(now))),
+                }
+            };
+            tokio::time::sleep(wait.max(Duration::from_millis(10))).await;
+        }
+    }
+
+    /// Room left in the window (for coalescing best-effort calls).
+    pub async fn remaining(&self) -> usize {
+        let s = self.state.lock().await;
+        let now = Instant::now();
+        let live = s.0.iter().filter(|t| now.duration_since(**t) < self.window).count();
+        if s.1.is_some_and(|until| until > now) { 0 } else { self.requests.saturating_sub(live) }
+    }
+
+    pub async fn pause(&self, d: Duration) {
+        let mut s = self.state.lock().await;
+        let until = Instant::now() + d;
+        s.1 = Some(s.1.map_or(until, |u| u.max(until)));
+    }
+}
+
+#[derive(Clone)]
+pub struct Client {
+    base: String,
+    token: Arc<str>,
+    http: reqwest::Client,
+    limiter: Arc<Limiter>,
+}
+
+/// Seconds from `Retry-After` (or the JSON body's `retryAfter`), at least 1.
+fn retry_after(headers: &reqwest::header::HeaderMap, body: &str) -> Duration {
+    let from_header = headers
+        .get(reqwest::header::RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    let from_body = serde_json::from_str::<Value>(body).ok().and_then(|v| v["retryAfter"].as_u64());
+    Duration::from_secs(from_header.or(from_body).unwrap_or(1).max(1))
+}
+
+impl Client {
+    /// `base` includes `/api/v0`, e.g. `http://127.0.0.1:8080/api/v0`.
+    pub fn new(base: &str, token: &str, limiter: Arc<Limiter>) -> Result<Client, SubmitError> {
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(30))
+            .build()
+            .map_err(|e| SubmitError::Retry(e.to_string()))?;
+        Ok(Client { base: base.trim_end_matches('/').to_string(), token: token.into(), http, limiter })
+    }
+
+    pub fn limiter(&self) -> &Arc<Limiter> {
+        &self.limiter
+    }
+
+    async fn call<B: Serialize, R: DeserializeOwned>(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<&B>,
+        limited: bool,
+    ) -> Result<R, SubmitError> {
+        if limited {
+            self.limiter.acquire().await;
+        }
+        let url = format!("{}{path}", self.base);
+        // The token goes in the header only; it is never logged.
+        let mut req = self.http.request(method.clone(), &url).bearer_auth(&*self.token);
+        if let Some(b) = body {
+            req = req.json(b);
+        }
+        let resp = req.send().await.map_err(|e| SubmitError::Retry(format!("{method} {path}: {e}")))?;
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        let text =
+            resp.text().await.map_err(|e| SubmitError::Retry(format!("{method} {path}: reading the answer: {e}")))?;
+        debug!(target: "slotproof::submit", %method, path, status = status.as_u16(), "ethproofs answered");
+        match status {
+            s if s.is_success() => serde_json::from_str(&text).map_err(|e| SubmitError::Rejected {
+                status: s.as_u16(),
+                body: format!("unexpected answer ({e}): {text}"),
+            }),
+            StatusCode::CONFLICT => Err(SubmitError::AlreadyProved),
+            StatusCode::TOO_MANY_REQUESTS => {
+                let wait = retry_after(&headers, &text);
+                warn!(target: "slotproof::submit", path, ?wait, "ethproofs rate limit: every sender on this key pauses");
+                self.limiter.pause(wait).await;
+                Err(SubmitError::RateLimited(wait))
+            }
+            s if s.is_client_error() => Err(SubmitError::Rejected { status: s.as_u16(), body: text }),
+            s => Err(SubmitError::Retry(format!("{method} {path}: {s}: {text}"))),
+        }
+    }
+
+    pub async fn create_cluster(&self, c: &CreateCluster) -> Result<u64, SubmitError> {
+        let v: Value = self.call(reqwest::Method::POST, "/clusters", Some(c), false).await?;
+        v["id"].as_u64().ok_or_else(|| SubmitError::Rejected { status: 200, body: format!("no cluster id in {v}") })
+    }
+
+    pub async fn list_clusters(&self) -> Result<Vec<ClusterRow>, SubmitError> {
+        self.call::<(), _>(reqwest::Method::GET, "/clusters", None, false).await
+    }
+
+    pub async fn update_cluster(&self, id: u64, u: &UpdateCluster) -> Result<(), SubmitError> {
+        let _: Value = self.call(reqwest::Method::PATCH, &format!("/clusters/{id}"), Some(u), false).await?;
+        Ok(())
+    }
+
+    /// `queued` or `proving`.
+    pub async fn status(&self, which: &str, u: &StatusUpdate) -> Result<u64, SubmitError> {
+        let r: ProofId = self.call(reqwest::Method::POST, &format!("/proofs/{which}"), Some(u), true).await?;
+        Ok(r.proof_id)
+    }
+
+    pub async fn proved(&self, p: &Proved) -> Result<u64, SubmitError> {
+        let r: ProofId = self.call(reqwest::Method::POST, "/proofs/proved", Some(p), true).await?;
+        Ok(r.proof_id)
+    }
+
+    /// `GET /proofs` (rate limited, as the service counts it).
+    pub async fn proofs(&self, query: &str) -> Result<Value, SubmitError> {
+        self.call::<(), _>(reqwest::Method::GET, &format!("/proofs{query}"), None, true).await
+    }
+}
+
+/// The token from `SLOTPROOF_ETHPROOFS_TOKEN`, or the first line of a file.
+pub fn load_token(file: Option<&std::path::Path>) -> Result<String, String> {
+    if let Some(path) = file {
+        let text = std::fs::read_to_string(path).map_err(|e| format!("reading token file {}: {e}", path.display()))?;
+        let t = text.lines().next().unwrap_or("").trim().to_string();
+        return if t.is_empty() { Err(format!("token file {} is empty", path.display())) } else { Ok(t) };
+    }
+    match std::env::var("SLOTPROOF_ETHPROOFS_TOKEN") {
+        Ok(t) if !t.trim().is_empty() => Ok(t.trim().to_string()),
+        _ => Err("no Ethproofs token: set SLOTPROOF_ETHPROOFS_TOKEN or --ethproofs-token-file".into()),
+    }
+}
