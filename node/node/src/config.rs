@@ -76,7 +76,7 @@ pub struct NodeConfig {
     pub zkvms: Vec<ZkvmEntry>,
     pub exit_after_blocks: Option<u64>,
     pub summary_json: Option<PathBuf>,
-    /// None: proofs are not submitted anywhere.
+    /// None, or an empty URL: proofs are not submitted anywhere.
     pub ethproofs: Option<EthproofsConfig>,
 }
 
@@ -152,14 +152,13 @@ impl NodeConfig {
             zkvms: parse_entries(&text).map_err(|e| ConfigError::Invalid(path.into(), e))?,
             exit_after_blocks: None,
             summary_json: None,
-            ethproofs: file.ethproofs.and_then(|e| {
-                Some(EthproofsConfig {
-                    url: e.url.filter(|u| !u.is_empty())?,
-                    token_file: e.token_file,
-                    submit_simulated: e.submit_simulated,
-                    clusters: e.clusters,
-                    zkvm_version_ids: e.zkvm_version_ids,
-                })
+            // Kept without a URL too: `--ethproofs-url` may supply it.
+            ethproofs: file.ethproofs.map(|e| EthproofsConfig {
+                url: e.url.unwrap_or_default(),
+                token_file: e.token_file,
+                submit_simulated: e.submit_simulated,
+                clusters: e.clusters,
+                zkvm_version_ids: e.zkvm_version_ids,
             }),
         })
     }

@@ -334,7 +334,7 @@ pub async fn run(
         &provers,
         RuntimeOptions { lease_for: Duration::from_secs(20), observer: Some(Arc::new(Forward(stage_tx))) },
     )?;
-    let submitting = match &cfg.ethproofs {
+    let submitting = match cfg.ethproofs.as_ref().filter(|e| !e.url.is_empty()) {
         Some(e) => {
             let list: Vec<(String, bool, usize)> = zkvms
                 .iter()
