@@ -183,8 +183,7 @@ fn record_proof(shared: &Shared, block: u64, payload: &[u8]) -> anyhow::Result<(
     let proof = ProofPayload::decode(payload).context("undecodable proof payload")?;
     let recorded_ms = now_ms();
     // Which record: the one (at this height) whose input reference hashes to the proof's input.
-    let candidates: Vec<BlockRecord> = shared.store.all()?.into_iter().filter(|r| r.block_number == block).collect();
-    let Some(record) = candidates.into_iter().find(|r| {
+    let Some(record) = shared.store.at_height(block)?.into_iter().find(|r| {
         let reference = ProvingInput::new(block, hex_bytes(&r.input_digest));
         reference.digest == proof.input_digest
     }) else {

@@ -123,6 +123,24 @@ impl ResultStore {
         Ok(out)
     }
 
+    /// The records at one height (one, or more after a reorg).
+    pub fn at_height(&self, number: u64) -> Result<Vec<BlockRecord>> {
+        let mut prefix = b"b/".to_vec();
+        prefix.extend_from_slice(&number.to_be_bytes());
+        let mut out = Vec::new();
+        for item in self.db.iterator(IteratorMode::From(&prefix, rocksdb::Direction::Forward)) {
+            let (k, v) = item.map_err(|e| self.err(e))?;
+            if !k.starts_with(&prefix) {
+                break;
+            }
+            out.push(serde_json::from_slice(&v).map_err(|e| ResultsError::Corrupt {
+                key: String::from_utf8_lossy(&k).into_owned(),
+                message: e.to_string(),
+            })?);
+        }
+        Ok(out)
+    }
+
     /// The newest `n` records, newest first.
     pub fn recent(&self, n: usize) -> Result<Vec<BlockRecord>> {
         let mut out = Vec::with_capacity(n);
@@ -186,6 +204,8 @@ mod tests {
         assert_eq!(all, [3, 4, 5], "one record per block, by number");
         assert!(s.get(4, &format!("0x{:064x}", 4)).unwrap().unwrap().closed);
         assert_eq!(s.recent(2).unwrap()[0].block_number, 5);
+        assert_eq!(s.at_height(4).unwrap().len(), 1);
+        assert!(s.at_height(6).unwrap().is_empty());
         assert_eq!(s.input("ab").as_deref(), Some(&b"{}"[..]));
     }
 }
