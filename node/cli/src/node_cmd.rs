@@ -129,7 +129,7 @@ fn with_signals<T>(f: impl AsyncFnOnce(watch::Receiver<bool>) -> anyhow::Result<
 
 pub fn node(args: NodeArgs) -> anyhow::Result<()> {
     let cfg = args.config()?;
-    let report = with_signals(async |shutdown| slotproof_node::run(cfg, shutdown, None).await)?;
+    let report = with_signals(async |shutdown| slotproof_node::run(cfg, shutdown).await)?;
     let met = report.blocks.iter().filter(|b| b.deadline_met).count();
     info!(target: "slotproof", blocks = report.blocks.len(), deadline_met = met, "node stopped");
     Ok(())

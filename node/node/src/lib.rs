@@ -12,4 +12,4 @@ pub mod results;
 pub mod submission;
 
 pub use config::{DEFAULT_CONFIG_TOML, NodeConfig};
-pub use node::{NodeHandle, RunReport, run, summary_of, write_summary};
+pub use node::{RunReport, run, summary_of, write_summary};

@@ -268,16 +268,8 @@ fn log_closed(r: &BlockRecord) {
     );
 }
 
-pub struct NodeHandle {
-    pub http_addr: Option<std::net::SocketAddr>,
-}
-
 /// Runs the node until `shutdown` flips or `exit_after_blocks` blocks closed.
-pub async fn run(
-    cfg: NodeConfig,
-    mut shutdown: watch::Receiver<bool>,
-    ready: Option<tokio::sync::oneshot::Sender<NodeHandle>>,
-) -> anyhow::Result<RunReport> {
+pub async fn run(cfg: NodeConfig, mut shutdown: watch::Receiver<bool>) -> anyhow::Result<RunReport> {
     std::fs::create_dir_all(&cfg.data_dir).with_context(|| format!("creating data dir {}", cfg.data_dir.display()))?;
     let store = Arc::new(ResultStore::open(&cfg.data_dir)?);
     let queue = Arc::new(Queue::open_rocksdb(&cfg.data_dir.join("queue"), QueueConfig::default())?);
@@ -406,25 +398,17 @@ pub async fn run(
 
     // HTTP.
     let status = Arc::new(Mutex::new(StatusInfo { rpc_url: rpc_url.clone(), rpc_up: true, ..Default::default() }));
-    let http_addr = match cfg.http_listen {
-        Some(addr) => {
-            let listener =
-                tokio::net::TcpListener::bind(addr).await.with_context(|| format!("HTTP listener on {addr}"))?;
-            let bound = listener.local_addr()?;
-            let state = Arc::new(HttpState {
-                store: store.clone(),
-                queue: queue.clone(),
-                metrics: metrics.clone(),
-                status: status.clone(),
-            });
-            tokio::spawn(http::serve(listener, state, stop_chain.clone()));
-            info!(target: "slotproof::node", addr = %bound, "HTTP: /health /status /metrics");
-            Some(bound)
-        }
-        None => None,
-    };
-    if let Some(ready) = ready {
-        let _ = ready.send(NodeHandle { http_addr });
+    if let Some(addr) = cfg.http_listen {
+        let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("HTTP listener on {addr}"))?;
+        let bound = listener.local_addr()?;
+        let state = Arc::new(HttpState {
+            store: store.clone(),
+            queue: queue.clone(),
+            metrics: metrics.clone(),
+            status: status.clone(),
+        });
+        tokio::spawn(http::serve(listener, state, stop_chain.clone()));
+        info!(target: "slotproof::node", addr = %bound, "HTTP: /health /status /metrics");
     }
 
     let mut submitted_at: BTreeMap<u64, Instant> = BTreeMap::new();
