@@ -551,6 +551,10 @@ fn proofs_reach_the_ethproofs_server_once_each_across_a_sigkill() {
     assert!(out.status.success(), "{log}");
     // A restart never creates its cluster again.
     assert_eq!(log.matches("ethproofs cluster created").count(), 0, "{log}");
+    // The whole lifecycle went out: queued, proving (when the prover started), proved.
+    for call in ["queued", "proving", "proved"] {
+        assert!(log.contains(&format!("\"{call}\"")), "no {call} call: {log}");
+    }
 
     let proofs = server.proofs();
     let mut seen = BTreeSet::new();

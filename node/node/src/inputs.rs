@@ -36,15 +36,24 @@ pub fn block_proving_input(
     block_input(&bytes).map(|(input, _)| input).map_err(|e| e.to_string())
 }
 
+type OnStart = Box<dyn Fn(u64) + Send + Sync>;
+
 /// Loads the referenced input, then runs the wrapped prover on it.
 pub struct StoredInput {
     inner: Arc<dyn Prover>,
     store: Arc<ResultStore>,
+    /// Told the block number when a proof starts.
+    on_start: Option<OnStart>,
 }
 
 impl StoredInput {
     pub fn new(inner: Arc<dyn Prover>, store: Arc<ResultStore>) -> Self {
-        StoredInput { inner, store }
+        StoredInput { inner, store, on_start: None }
+    }
+
+    pub fn on_start(mut self, f: impl Fn(u64) + Send + Sync + 'static) -> Self {
+        self.on_start = Some(Box::new(f));
+        self
     }
 
     /// The input a reference names.
@@ -76,7 +85,11 @@ impl Prover for StoredInput {
     }
 
     fn prove(&self, input: &ProvingInput, cancel: &CancelToken) -> Result<ProofArtifact, ProverError> {
-        self.inner.prove(&Self::load(&self.store, input)?, cancel)
+        let loaded = Self::load(&self.store, input)?;
+        if let Some(f) = &self.on_start {
+            f(input.block_number);
+        }
+        self.inner.prove(&loaded, cancel)
     }
 
     fn verify(&self, artifact: &ProofArtifact, input: &ProvingInput) -> Result<(), ProverError> {

@@ -139,7 +139,7 @@ struct Shared {
     queue: Arc<Queue>,
     metrics: Arc<Metrics>,
     /// Set when proofs go to an Ethproofs-style API.
-    submitting: Option<Submitting>,
+    submitting: Option<Arc<Submitting>>,
     /// Serialises read-modify-write of records between the loop and the recorder.
     records: Mutex<()>,
     zkvms: BTreeMap<String, Arc<dyn Prover>>,
@@ -309,22 +309,7 @@ pub async fn run(cfg: NodeConfig, mut shutdown: watch::Receiver<bool>) -> anyhow
     }
     let names: Vec<String> = zkvms.iter().map(|z| z.name.clone()).collect();
 
-    // The pipeline, with inputs loaded from the store by reference.
-    let pipeline_cfg = PipelineConfig::parse(&pipeline_toml(&zkvms), &|name| names.iter().any(|n| n == name))?;
-    let mut provers = ProverSet::default();
-    let mut verifiers: BTreeMap<String, Arc<dyn Prover>> = BTreeMap::new();
-    for z in &zkvms {
-        let wrapped: Arc<dyn Prover> = Arc::new(StoredInput::new(z.pool.clone(), store.clone()));
-        provers.insert(z.name.clone(), wrapped.clone());
-        verifiers.insert(z.name.clone(), wrapped);
-    }
-    let (stage_tx, mut stage_rx) = mpsc::unbounded_channel();
-    let pipeline = Pipeline::start(
-        pipeline_cfg,
-        queue.clone(),
-        &provers,
-        RuntimeOptions { lease_for: Duration::from_secs(20), observer: Some(Arc::new(Forward(stage_tx))) },
-    )?;
+    // Ethproofs submission, when configured: clusters first, then the outbox sender.
     let submitting = match cfg.ethproofs.as_ref().filter(|e| !e.url.is_empty()) {
         Some(e) => {
             let list: Vec<(String, bool, usize)> = zkvms
@@ -336,7 +321,7 @@ pub async fn run(cfg: NodeConfig, mut shutdown: watch::Receiver<bool>) -> anyhow
                 })
                 .collect();
             let hardware = format!("{} CPU cores, {} GPUs", machine.cores, machine.gpus.len());
-            Some(crate::submission::setup(e, &cfg.data_dir, &list, &hardware).await?)
+            Some(Arc::new(crate::submission::setup(e, &cfg.data_dir, &list, &hardware).await?))
         }
         None => None,
     };
@@ -344,6 +329,34 @@ pub async fn run(cfg: NodeConfig, mut shutdown: watch::Receiver<bool>) -> anyhow
     let sender = submitting
         .as_ref()
         .map(|s| tokio::spawn(slotproof_submit::run_sender(queue.clone(), s.client.clone(), stop_sender)));
+    // The pipeline, with inputs loaded from the store by reference.
+    let pipeline_cfg = PipelineConfig::parse(&pipeline_toml(&zkvms), &|name| names.iter().any(|n| n == name))?;
+    let mut provers = ProverSet::default();
+    let mut verifiers: BTreeMap<String, Arc<dyn Prover>> = BTreeMap::new();
+    for z in &zkvms {
+        let mut stored = StoredInput::new(z.pool.clone(), store.clone());
+        if let Some(s) = submitting.clone().filter(|s| s.clusters.contains_key(&z.name)) {
+            // The `proving` lifecycle call, written to the outbox when a prover starts.
+            let (q, name) = (queue.clone(), z.name.clone());
+            stored = stored.on_start(move |block| {
+                if let Some(task) = s.proving(block, &name)
+                    && let Err(e) = q.enqueue_one(task)
+                {
+                    warn!(target: "slotproof::submit", block, zkvm = %name, error = %e, "outbox: proving entry not written");
+                }
+            });
+        }
+        let wrapped: Arc<dyn Prover> = Arc::new(stored);
+        provers.insert(z.name.clone(), wrapped.clone());
+        verifiers.insert(z.name.clone(), wrapped);
+    }
+    let (stage_tx, mut stage_rx) = mpsc::unbounded_channel();
+    let pipeline = Pipeline::start(
+        pipeline_cfg,
+        queue.clone(),
+        &provers,
+        RuntimeOptions { lease_for: Duration::from_secs(20), observer: Some(Arc::new(Forward(stage_tx))) },
+    )?;
     let shared = Arc::new(Shared {
         store: store.clone(),
         queue: queue.clone(),

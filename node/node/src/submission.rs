@@ -115,6 +115,11 @@ impl Submitting {
         Some(Submission::Queued(StatusUpdate { block_number: block, cluster_id: cluster }).task(zkvm))
     }
 
+    pub fn proving(&self, block: u64, zkvm: &str) -> Option<slotproof_queue::NewTask> {
+        let cluster = *self.clusters.get(zkvm)?;
+        Some(Submission::Proving(StatusUpdate { block_number: block, cluster_id: cluster }).task(zkvm))
+    }
+
     pub fn proved(&self, block: u64, zkvm: &str, proving_ms: u64, proof: &[u8]) -> Option<slotproof_queue::NewTask> {
         let cluster = *self.clusters.get(zkvm)?;
         let p = Proved {
