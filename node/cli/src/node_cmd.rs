@@ -219,9 +219,9 @@ pub fn status(args: StatusArgs) -> anyhow::Result<()> {
         };
         println!(
             "{:>10}  {:<12} {:>8}  {:<9} {}",
-            b["block_number"],
+            b["block_number"].as_u64().unwrap_or(0),
             b["block_hash"].as_str().and_then(|h| h.get(..12)).unwrap_or(""),
-            b["slot"],
+            b["slot"].as_u64().unwrap_or(0),
             deadline,
             proofs.join(", ")
         );
