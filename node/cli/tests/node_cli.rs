@@ -283,22 +283,24 @@ fn anvil_bin() -> PathBuf {
     local
 }
 
+/// Starts a quiet server process and waits until it accepts connections on `port`.
+fn spawn_listening(cmd: &mut Command, port: u16, what: &str) -> Child {
+    let child = cmd.stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+    let until = Instant::now() + Duration::from_secs(20);
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < until, "{what} did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    child
+}
+
 struct Anvil(Child);
 
 impl Anvil {
     fn start(port: u16, state: &Path) -> Anvil {
-        let child = Command::new(anvil_bin())
-            .args(["--port", &port.to_string(), "--block-time", "1", "--state", state.to_str().unwrap(), "--silent"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let until = Instant::now() + Duration::from_secs(20);
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < until, "anvil did not start");
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        Anvil(child)
+        let mut cmd = Command::new(anvil_bin());
+        cmd.args(["--port", &port.to_string(), "--block-time", "1", "--state", state.to_str().unwrap(), "--silent"]);
+        Anvil(spawn_listening(&mut cmd, port, "anvil"))
     }
 
     fn stop(mut self) {
@@ -462,17 +464,8 @@ impl EthproofsServer {
         let mut args =
             vec!["ethproofs-server", "--listen", &listen, "--data-dir", dir.to_str().unwrap(), "--api-key", "team-key"];
         args.extend_from_slice(extra);
-        let child = Command::new(env!("CARGO_BIN_EXE_slotproof"))
-            .args(&args)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let until = Instant::now() + Duration::from_secs(20);
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < until, "ethproofs-server did not start");
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        let child =
+            spawn_listening(Command::new(env!("CARGO_BIN_EXE_slotproof")).args(&args), port, "ethproofs-server");
         EthproofsServer { child, port }
     }
 
