@@ -58,7 +58,7 @@ pub fn wanted_zkvms(block_hash: &str, offers: &[Offer], k: usize) -> Vec<String>
     let offered: BTreeSet<&str> = offers.iter().flat_map(|o| o.zkvms.iter().map(String::as_str)).collect();
     let mut scored: Vec<([u8; 32], &str)> =
         offered.into_iter().map(|z| (score(&[block_hash.as_bytes(), z.as_bytes()]), z)).collect();
-    scored.sort_by(|a, b| b.0.cmp(&a.0));
+    scored.sort_by_key(|s| std::cmp::Reverse(s.0));
     scored.into_iter().take(k).map(|(_, z)| z.to_string()).collect()
 }
 
