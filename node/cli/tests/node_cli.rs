@@ -555,6 +555,8 @@ fn proofs_reach_the_ethproofs_server_once_each_across_a_sigkill() {
         let key = (p["block_number"].as_u64().unwrap(), p["cluster_id"].as_u64().unwrap());
         assert!(seen.insert(key), "two proved records for {key:?}");
         assert!(p["proving_time"].as_u64().unwrap() > 0);
+        // The prover's own count (stark: its trace rows) travels to the API.
+        assert!(p["proving_cycles"].as_u64().unwrap() > 0, "{p}");
     }
     // Every block the node proved with stark (not simulated: not submitted) is there.
     let node_proved: BTreeSet<u64> = results(&data)

@@ -222,8 +222,10 @@ fn record_proof(shared: &Shared, block: u64, payload: &[u8]) -> anyhow::Result<(
         r.proofs.insert(proof.zkvm.clone(), entry);
     })?;
     if verdict.is_ok()
-        && let Some(task) =
-            shared.submitting.as_ref().and_then(|s| s.proved(block, &proof.zkvm, proving_ms, &proof.proof))
+        && let Some(task) = shared
+            .submitting
+            .as_ref()
+            .and_then(|s| s.proved(block, &proof.zkvm, proving_ms, proof.cycles, &proof.proof))
     {
         // Before the proof's ack: a crash in between re-enqueues the same entry, which the queue drops.
         shared.queue.enqueue_one(task)?;

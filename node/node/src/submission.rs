@@ -120,13 +120,21 @@ impl Submitting {
         Some(Submission::Proving(StatusUpdate { block_number: block, cluster_id: cluster }).task(zkvm))
     }
 
-    pub fn proved(&self, block: u64, zkvm: &str, proving_ms: u64, proof: &[u8]) -> Option<slotproof_queue::NewTask> {
+    pub fn proved(
+        &self,
+        block: u64,
+        zkvm: &str,
+        proving_ms: u64,
+        cycles: Option<u64>,
+        proof: &[u8],
+    ) -> Option<slotproof_queue::NewTask> {
         let cluster = *self.clusters.get(zkvm)?;
         let p = Proved {
             block_number: block,
             cluster_id: cluster,
             proving_time: proving_ms.max(1),
-            proving_cycles: None,
+            // The API wants > 0; a prover reporting 0 has no count to give.
+            proving_cycles: cycles.filter(|c| *c > 0),
             proof: BASE64.encode(proof),
             verifier_id: None,
         };

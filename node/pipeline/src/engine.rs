@@ -341,6 +341,7 @@ impl Dispatcher {
             input_digest: job.input.digest,
             proof: artifact.proof,
             public_values: artifact.public_values,
+            cycles: artifact.cycles,
         };
         let mut next = NewTask::new(self.stage.output.clone(), lease.block_number, payload.encode())
             .with_pipeline(self.ctx.config.name.clone(), self.stage.name.clone())

@@ -5,7 +5,9 @@ use slotproof_primitives::wire::{Reader, Writer};
 
 use crate::error::PipelineError;
 
+/// V1 had no cycle count; still read, so proofs queued by an older node survive an upgrade.
 const PROOF_V1: u8 = 0x50;
+const PROOF_V2: u8 = 0x51;
 const COLLECTED_V1: u8 = 0x43;
 
 /// A dispatcher's output: what its prover returned.
@@ -17,16 +19,18 @@ pub struct ProofPayload {
     pub input_digest: [u8; 32],
     pub proof: Vec<u8>,
     pub public_values: Vec<u8>,
+    /// Cycles the prover reported, when it did.
+    pub cycles: Option<u64>,
 }
 
 impl ProofPayload {
-    /// The artifact a verifier checks (cycles are not carried between stages).
+    /// The artifact a verifier checks.
     pub fn artifact(&self) -> slotproof_zkvm::ProofArtifact {
         slotproof_zkvm::ProofArtifact {
             zkvm: self.zkvm.clone(),
             proof: self.proof.clone(),
             public_values: self.public_values.clone(),
-            cycles: None,
+            cycles: self.cycles,
             proving_time: std::time::Duration::from_micros(self.proving_us),
             simulated: self.simulated,
         }
@@ -34,27 +38,39 @@ impl ProofPayload {
 
     pub fn encode(&self) -> Vec<u8> {
         let mut w = Writer::with_capacity(64 + self.proof.len() + self.public_values.len());
-        w.u8(PROOF_V1);
+        w.u8(PROOF_V2);
         w.str(&self.zkvm);
         w.u8(self.simulated as u8);
         w.u64(self.proving_us);
         w.bytes(&self.input_digest);
         w.bytes(&self.proof);
         w.bytes(&self.public_values);
+        w.u8(u8::from(self.cycles.is_some()));
+        w.u64(self.cycles.unwrap_or(0));
         w.finish()
     }
 
     pub fn decode(bytes: &[u8]) -> Result<Self, PipelineError> {
         let mut r = Reader::new(bytes);
         let p = (|| -> Result<Self, String> {
-            r.format(PROOF_V1)?;
+            let version = r.u8()?;
+            if version != PROOF_V1 && version != PROOF_V2 {
+                return Err(format!("not a proof payload (format byte {version:#04x})"));
+            }
             let zkvm = r.str()?;
             let simulated = r.u8()? != 0;
             let proving_us = r.u64()?;
             let input_digest = r.bytes()?.try_into().map_err(|_| "input digest is not 32 bytes".to_string())?;
             let proof = r.bytes()?.to_vec();
             let public_values = r.bytes()?.to_vec();
-            Ok(ProofPayload { zkvm, simulated, proving_us, input_digest, proof, public_values })
+            let cycles = if version == PROOF_V2 {
+                let known = r.u8()? != 0;
+                let c = r.u64()?;
+                known.then_some(c)
+            } else {
+                None
+            };
+            Ok(ProofPayload { zkvm, simulated, proving_us, input_digest, proof, public_values, cycles })
         })()
         .map_err(PipelineError::Payload)?;
         r.finish().map_err(PipelineError::Payload)?;
@@ -130,8 +146,14 @@ mod tests {
             input_digest: [9; 32],
             proof: vec![1, 2, 3],
             public_values: vec![4],
+            cycles: Some(77),
         };
         assert_eq!(ProofPayload::decode(&p.encode()).unwrap(), p);
+        // A V1 payload (no cycles) written by an older node still decodes.
+        let mut v1 = p.encode();
+        v1.truncate(v1.len() - 9);
+        v1[0] = PROOF_V1;
+        assert_eq!(ProofPayload::decode(&v1).unwrap(), ProofPayload { cycles: None, ..p.clone() });
         let c = Collected {
             partial: true,
             members: vec![Member { queue: "q".into(), target: "sp1".into(), subtask: 2, payload: p.encode() }],
