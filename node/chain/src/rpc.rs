@@ -8,8 +8,9 @@ use std::sync::atomic::{AtomicU8, Ordering};
 use std::time::Duration;
 
 use alloy::network::Ethereum;
-use alloy::providers::{Provider, RootProvider};
+use alloy::providers::{Provider, ProviderBuilder, RootProvider};
 use alloy::pubsub::Subscription;
+use alloy::transports::ws::WsConnect;
 use serde_json::Value;
 use slotproof_zkvm::stark::Header;
 use tracing::info;
@@ -71,7 +72,17 @@ fn hash_field(v: &Value, field: &str, what: &str) -> Result<String, ChainError> 
 impl Rpc {
     /// Connects to `url` (http(s):// or ws(s)://).
     pub async fn connect(url: &str) -> Result<Rpc, ChainError> {
-        let provider = tokio::time::timeout(CALL_TIMEOUT, RootProvider::<Ethereum>::connect(url))
+        let connecting = async {
+            if url.starts_with("ws://") || url.starts_with("wss://") {
+                // One reconnect try inside alloy, then the connection fails:
+                // the follower owns reconnecting (its own backoff, "RPC down"
+                // at once), and requests do not hang while alloy retries.
+                ProviderBuilder::default().connect_ws(WsConnect::new(url).with_max_retries(1)).await
+            } else {
+                RootProvider::<Ethereum>::connect(url).await
+            }
+        };
+        let provider = tokio::time::timeout(CALL_TIMEOUT, connecting)
             .await
             .map_err(|_| ChainError::Rpc { url: url.into(), message: "connect timed out".into() })?
             .map_err(|e| ChainError::Rpc { url: url.into(), message: e.to_string() })?;

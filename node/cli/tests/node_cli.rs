@@ -365,7 +365,8 @@ fn follows_a_real_anvil_through_a_reorg_and_a_restart() {
     loop {
         let status: Value =
             http_get(http, "/status").and_then(|b| serde_json::from_str(&b).ok()).unwrap_or(Value::Null);
-        if status["head"]["number"].as_u64().is_some_and(|n| n > resumed_at) {
+        // A few blocks past the restart, so the run is not all transition.
+        if status["head"]["number"].as_u64().is_some_and(|n| n > resumed_at + 3) {
             break;
         }
         assert!(Instant::now() < until, "no catch-up after the restart: {}", node.log());
@@ -386,11 +387,20 @@ fn follows_a_real_anvil_through_a_reorg_and_a_restart() {
     let orphaned = blocks.iter().filter(|b| b["orphaned"] == true).count();
     assert!((1..=2).contains(&orphaned), "the reorged-out blocks are marked: {orphaned}");
     assert!(numbers.contains(&before), "the new block at the reorged height is proven too");
-    let proven = canonical
+    // The last two blocks may still be queued at shutdown (they resume on restart).
+    let settled = &canonical[..canonical.len().saturating_sub(2)];
+    let summary: Vec<String> = canonical
+        .iter()
+        .map(|b| {
+            let stark = b["proofs"].as_array().unwrap().iter().find(|p| p["zkvm"] == "stark");
+            format!("{}:{}", b["block_number"], stark.map_or(Value::Null, |p| p["status"].clone()))
+        })
+        .collect();
+    let proven = settled
         .iter()
         .filter(|b| b["proofs"].as_array().unwrap().iter().any(|p| p["zkvm"] == "stark" && p["verified"] == true))
         .count();
-    assert!(proven * 10 >= canonical.len() * 8, "stark proved most blocks: {proven}/{}", canonical.len());
+    assert!(proven * 10 >= settled.len() * 8, "stark proved most blocks: {proven}/{}: {summary:?}", settled.len());
 }
 
 /// A small JSON-RPC server that answers with bad data: wrong hash, missing
