@@ -51,6 +51,8 @@ struct Replay {
     announced: usize,
     /// Wall-clock ms when block 0 was (or would have been) announced.
     genesis_ms: u64,
+    /// Announce no more than this many blocks (testnets with a fixed length).
+    limit: Option<usize>,
 }
 
 pub struct DevChain {
@@ -128,7 +130,7 @@ impl DevChain {
             by_hash,
             receipts,
             slot_time,
-            replay: Mutex::new(Replay { announced, genesis_ms }),
+            replay: Mutex::new(Replay { announced, genesis_ms, limit: None }),
             position_file,
             heads,
         }))
@@ -142,6 +144,11 @@ impl DevChain {
         self.blocks.is_empty()
     }
 
+    /// Stops the replay after `n` blocks (it keeps serving what it announced).
+    pub fn set_limit(&self, n: usize) {
+        self.replay.lock().unwrap_or_else(|e| e.into_inner()).limit = Some(n);
+    }
+
     fn announced(&self) -> usize {
         self.replay.lock().unwrap_or_else(|e| e.into_inner()).announced
     }
@@ -150,7 +157,7 @@ impl DevChain {
     fn announce_next(&self) -> bool {
         let block = {
             let mut r = self.replay.lock().unwrap_or_else(|e| e.into_inner());
-            if r.announced >= self.blocks.len() {
+            if r.announced >= self.blocks.len().min(r.limit.unwrap_or(usize::MAX)) {
                 return false;
             }
             if r.announced == 0 {
@@ -186,7 +193,7 @@ impl DevChain {
                 _ = shutdown.changed() => return,
             }
             if !self.announce_next() {
-                info!(target: "slotproof::devchain", blocks = self.blocks.len(), "dev chain: end of the shipped blocks, no more heads");
+                info!(target: "slotproof::devchain", blocks = self.announced(), "dev chain: end of the replay, no more heads");
                 return;
             }
         }

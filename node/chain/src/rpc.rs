@@ -115,6 +115,10 @@ impl Rpc {
 
     pub async fn latest(&self) -> Result<Option<FetchedBlock>, ChainError> {
         let v = self.call("eth_getBlockByNumber", serde_json::json!(["latest", true])).await?;
+        if v.is_null() {
+            // A chain with no block yet (the dev chain before its first slot).
+            return Ok(None);
+        }
         self.check(v, "the latest block").map(Some)
     }
 

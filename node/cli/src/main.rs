@@ -6,6 +6,7 @@ mod bench;
 mod logging;
 mod node_cmd;
 mod output;
+mod p2p_cmd;
 mod pipeline_cmd;
 mod queue_cmd;
 mod zkvm_cmd;
@@ -42,7 +43,7 @@ enum Command {
     /// Act as an external prover through the file contract (specs/provers.md §3).
     External(zkvm_cmd::ExternalArgs),
     /// Run the proving node: follow the chain, prove every block with every zkVM.
-    Node(node_cmd::NodeArgs),
+    Node(Box<node_cmd::NodeArgs>),
     /// Run the embedded dev chain alone (real mainnet blocks at slot cadence).
     Devchain(node_cmd::DevchainArgs),
     /// The recent-blocks table of a running node.
@@ -53,6 +54,8 @@ enum Command {
     Results(node_cmd::ResultsArgs),
     /// An Ethproofs-compatible API server for testnets.
     EthproofsServer(node_cmd::EthproofsServerArgs),
+    /// The proving network: node ids, coverage reports.
+    P2p(p2p_cmd::P2pArgs),
 }
 
 fn main() -> ExitCode {
@@ -66,12 +69,13 @@ fn main() -> ExitCode {
         Command::Prove(args) => zkvm_cmd::prove(args),
         Command::Verify(args) => zkvm_cmd::verify(args),
         Command::Devices(args) => zkvm_cmd::devices(args),
-        Command::Node(args) => node_cmd::node(args),
+        Command::Node(args) => node_cmd::node(*args),
         Command::Devchain(args) => node_cmd::devchain(args),
         Command::Status(args) => node_cmd::status(args),
         Command::Config(args) => node_cmd::config(args),
         Command::Results(args) => node_cmd::results(args),
         Command::EthproofsServer(args) => node_cmd::ethproofs_server(args),
+        Command::P2p(args) => p2p_cmd::run(args),
         Command::External(args) => match zkvm_cmd::external(args) {
             Ok(code) => return code,
             Err(e) => Err(e),

@@ -56,6 +56,74 @@ pub struct NodeArgs {
     /// Submit simulated zkVMs' proofs too (labelled simulated; never by default).
     #[arg(long)]
     submit_simulated: bool,
+    /// Prove with these zkVMs (repeat), each with its defaults; overrides the config's [[zkvm]].
+    #[arg(long = "zkvm")]
+    zkvm: Vec<String>,
+    #[command(flatten)]
+    p2p: P2pArgs,
+}
+
+/// The proving network (specs/p2p.md); any of these turns it on.
+#[derive(Args, Debug, Default)]
+pub struct P2pArgs {
+    /// Listen for peers on this multiaddr (repeat), e.g. /ip4/0.0.0.0/tcp/9000.
+    #[arg(long = "p2p-listen", env = "SLOTPROOF_P2P_LISTEN", value_delimiter = ',')]
+    listen: Vec<String>,
+    /// A peer to join through (repeat), e.g. /ip4/10.0.0.1/tcp/9000/p2p/12D3KooW...
+    #[arg(long = "bootnode", env = "SLOTPROOF_BOOTNODES", value_delimiter = ',')]
+    bootnodes: Vec<String>,
+    /// Network id: topic and protocol names (default devnet).
+    #[arg(long, env = "SLOTPROOF_NETWORK")]
+    network: Option<String>,
+    /// Find peers on the local network by mDNS.
+    #[arg(long)]
+    mdns: bool,
+    /// Distinct zkVMs wanted per block (default 2).
+    #[arg(long)]
+    k: Option<usize>,
+    /// Provers per wanted zkVM (default 1).
+    #[arg(long)]
+    replicas: Option<usize>,
+}
+
+impl P2pArgs {
+    fn any(&self) -> bool {
+        !self.listen.is_empty()
+            || !self.bootnodes.is_empty()
+            || self.network.is_some()
+            || self.mdns
+            || self.k.is_some()
+            || self.replicas.is_some()
+    }
+
+    /// Flags over the config's `[p2p]`.
+    fn apply(&self, c: &mut NodeConfig) -> anyhow::Result<()> {
+        if !self.any() {
+            return Ok(());
+        }
+        let base = c.p2p.clone().unwrap_or_default();
+        let listen: Vec<String> = if self.listen.is_empty() {
+            base.listen.iter().map(|a| a.to_string()).collect()
+        } else {
+            self.listen.clone()
+        };
+        let bootnodes: Vec<String> = if self.bootnodes.is_empty() {
+            base.bootnodes.iter().map(|a| a.to_string()).collect()
+        } else {
+            self.bootnodes.clone()
+        };
+        let settings = slotproof_node::config::net_settings(
+            Some(self.network.clone().unwrap_or(base.network)),
+            &listen,
+            &bootnodes,
+            self.mdns || base.mdns,
+            Some(self.k.unwrap_or(base.k)),
+            Some(self.replicas.unwrap_or(base.replicas)),
+        )
+        .map_err(|e| anyhow::anyhow!("p2p: {e}"))?;
+        c.p2p = Some(settings);
+        Ok(())
+    }
 }
 
 impl NodeArgs {
@@ -91,6 +159,11 @@ impl NodeArgs {
         if let Some(s) = self.sim_seed {
             c.sim_seed = s;
         }
+        if !self.zkvm.is_empty() {
+            let toml: String = self.zkvm.iter().map(|z| format!("[[zkvm]]\nname = {z:?}\n")).collect();
+            c.zkvms = slotproof_zkvm::registry::parse_entries(&toml).map_err(|e| anyhow::anyhow!("--zkvm: {e}"))?;
+        }
+        self.p2p.apply(&mut c)?;
         c.exit_after_blocks = self.exit_after_blocks;
         c.summary_json = self.summary_json.clone();
         if let Some(url) = self.ethproofs_url.as_ref().filter(|u| !u.is_empty()) {
@@ -145,6 +218,12 @@ pub struct DevchainArgs {
     /// Keeps the replay position here, so a restart continues.
     #[arg(long)]
     data_dir: Option<PathBuf>,
+    /// Announce at most this many blocks, then keep serving them.
+    #[arg(long)]
+    blocks: Option<usize>,
+    /// Wait this long before the first block (lets nodes start and connect).
+    #[arg(long, value_parser = duration_arg)]
+    start_delay: Option<Duration>,
 }
 
 /// `slotproof devchain`: the embedded dev chain alone, for several nodes to share.
@@ -155,10 +234,18 @@ pub fn devchain(args: DevchainArgs) -> anyhow::Result<()> {
     let position = args.data_dir.as_ref().map(|d| d.join("devchain.position"));
     with_signals(async |shutdown| {
         let chain = DevChain::embedded(args.slot_time, position)?;
+        if let Some(n) = args.blocks {
+            chain.set_limit(n);
+        }
         let listener = tokio::net::TcpListener::bind(args.listen)
             .await
             .with_context(|| format!("listening on {}", args.listen))?;
-        tokio::spawn(chain.clone().produce(shutdown.clone()));
+        let (producer, delay) = (chain.clone(), args.start_delay.unwrap_or_default());
+        let stop = shutdown.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(delay).await;
+            producer.produce(stop).await;
+        });
         chain.serve(listener, shutdown).await?;
         Ok(())
     })

@@ -9,6 +9,8 @@ use serde::Deserialize;
 use slotproof_primitives::duration::parse_duration;
 use slotproof_zkvm::registry::{ZkvmEntry, parse_entries};
 
+use crate::network::NetSettings;
+
 /// What a config file may set, as written.
 #[derive(Clone, Debug, Default, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -28,6 +30,19 @@ pub struct FileConfig {
     #[serde(rename = "zkvm")]
     pub zkvms: Vec<toml::Value>,
     pub ethproofs: Option<EthproofsFile>,
+    pub p2p: Option<P2pFile>,
+}
+
+/// `[p2p]` (specs/p2p.md): present (or a `--p2p-listen` / `--bootnode` flag) turns the network on.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct P2pFile {
+    pub network: Option<String>,
+    pub listen: Vec<String>,
+    pub bootnodes: Vec<String>,
+    pub mdns: bool,
+    pub k: Option<usize>,
+    pub replicas: Option<usize>,
 }
 
 /// `[ethproofs]` (specs/submission.md §5).
@@ -78,6 +93,8 @@ pub struct NodeConfig {
     pub summary_json: Option<PathBuf>,
     /// None, or an empty URL: proofs are not submitted anywhere.
     pub ethproofs: Option<EthproofsConfig>,
+    /// None: the node proves alone, with no network.
+    pub p2p: Option<NetSettings>,
 }
 
 pub const DEFAULT_HTTP: &str = "127.0.0.1:9650";
@@ -100,8 +117,40 @@ impl Default for NodeConfig {
             exit_after_blocks: None,
             summary_json: None,
             ethproofs: None,
+            p2p: None,
         }
     }
+}
+
+/// Checks `[p2p]` values (and the same values from flags).
+pub fn net_settings(
+    network: Option<String>,
+    listen: &[String],
+    bootnodes: &[String],
+    mdns: bool,
+    k: Option<usize>,
+    replicas: Option<usize>,
+) -> Result<NetSettings, String> {
+    let d = NetSettings::default();
+    let addr = |what: &str, a: &String| a.parse().map_err(|e| format!("{what} {a:?} is not a multiaddr: {e}"));
+    let network = network.unwrap_or(d.network);
+    if network.is_empty() || !network.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
+        return Err(format!("network {network:?}: use letters, digits, - and _"));
+    }
+    let k = k.unwrap_or(d.k);
+    let replicas = replicas.unwrap_or(d.replicas);
+    if k == 0 || replicas == 0 {
+        return Err("k and replicas must be at least 1".into());
+    }
+    Ok(NetSettings {
+        network,
+        listen: listen.iter().map(|a| addr("listen", a)).collect::<Result<_, _>>()?,
+        bootnodes: bootnodes.iter().map(|a| addr("bootnode", a)).collect::<Result<_, _>>()?,
+        mdns,
+        k,
+        replicas,
+        ..d
+    })
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -153,6 +202,13 @@ impl NodeConfig {
             exit_after_blocks: None,
             summary_json: None,
             // Kept without a URL too: `--ethproofs-url` may supply it.
+            p2p: match file.p2p {
+                Some(p) => Some(
+                    net_settings(p.network, &p.listen, &p.bootnodes, p.mdns, p.k, p.replicas)
+                        .map_err(|e| ConfigError::Invalid(path.into(), format!("[p2p] {e}")))?,
+                ),
+                None => None,
+            },
             ethproofs: file.ethproofs.map(|e| EthproofsConfig {
                 url: e.url.unwrap_or_default(),
                 token_file: e.token_file,
@@ -212,6 +268,16 @@ pub const DEFAULT_CONFIG_TOML: &str = r#"# slotproof node configuration. Every k
 # clusters = { stark = 3 }            # existing cluster ids; others are created once
 # zkvm_version_ids = { stark = 1 }    # Ethproofs zkVM version ids (default 1)
 
+# The proving network (specs/p2p.md). Without [p2p] (and without --p2p-listen
+# or --bootnode) the node proves alone. The node key is <data_dir>/node.key.
+# [p2p]
+# network = "devnet"                       # topic and protocol names
+# listen = ["/ip4/0.0.0.0/tcp/9000"]
+# bootnodes = ["/ip4/192.0.2.1/tcp/9000/p2p/12D3KooW..."]
+# mdns = false
+# k = 2                                    # distinct zkVMs wanted per block
+# replicas = 1                             # provers per wanted zkVM
+
 # zkVMs (specs/provers.md §7). Without any [[zkvm]] the node runs the built-in
 # STARK prover and two simulated real-time zkVMs:
 #
@@ -259,6 +325,9 @@ mod tests {
             ("slot_tmie = \"2s\"\n", "slot_tmie"),
             ("sim_time_scale = -1.0\n", "sim_time_scale"),
             ("[[zkvm]]\nname = \"x\"\nbogus = 1\n", "bogus"),
+            ("[p2p]\nlisten = [\"tcp/9000\"]\n", "listen"),
+            ("[p2p]\nk = 0\n", "k and replicas"),
+            ("[p2p]\nnetwork = \"a b\"\n", "network"),
         ] {
             std::fs::write(&p, text).unwrap();
             let e = NodeConfig::from_file(&p).unwrap_err().to_string();

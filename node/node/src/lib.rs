@@ -7,6 +7,7 @@ pub mod config;
 pub mod http;
 pub mod inputs;
 pub mod metrics;
+pub mod network;
 pub mod node;
 pub mod results;
 pub mod submission;

@@ -26,6 +26,7 @@ use crate::config::NodeConfig;
 use crate::http::{self, HttpState, StatusInfo};
 use crate::inputs::{StoredInput, block_proving_input, hex};
 use crate::metrics::{Metrics, QueueLabel, ZkvmLabel};
+use crate::network::{self, OwnProof};
 use crate::results::{BlockRecord, ProofRecord, ResultStore};
 use crate::submission::Submitting;
 
@@ -81,16 +82,18 @@ enum Clock {
 }
 
 impl Clock {
-    async fn detect(url: &str, slot: Duration, genesis_time: u64) -> Clock {
+    /// None while the RPC cannot be reached: asked again at the first block.
+    async fn detect(url: &str, slot: Duration, genesis_time: u64) -> Option<Clock> {
         let beacon = Clock::Beacon(SlotClock::Beacon { genesis_time, slot });
         match Rpc::connect(url).await {
             Ok(rpc) => match rpc.client_version().await {
-                Ok(v) if v.starts_with(CLIENT_VERSION) => Clock::DevChain(rpc),
-                _ => beacon,
+                Ok(v) if v.starts_with(CLIENT_VERSION) => Some(Clock::DevChain(rpc)),
+                Ok(_) => Some(beacon),
+                Err(_) => None,
             },
             Err(e) => {
-                warn!(target: "slotproof::node", error = %e, "RPC not reachable yet; numbering slots by the beacon clock");
-                beacon
+                info!(target: "slotproof::node", error = %e, "RPC not reachable yet; the slot clock is chosen at the first block");
+                None
             }
         }
     }
@@ -130,8 +133,17 @@ pub fn summary_of(r: &BlockRecord) -> Value {
                 "latency_ms": p.latency_ms, "error": p.error})
         })
         .collect();
+    let network: Vec<Value> = r
+        .received
+        .iter()
+        .map(|p| {
+            json!({"zkvm": p.zkvm, "node": p.node, "verified": p.verified, "within_deadline": p.within_deadline,
+                "proving_ms": p.proving_ms, "proof_bytes": p.proof_bytes, "simulated": p.simulated, "error": p.error})
+        })
+        .collect();
     json!({"block_number": r.block_number, "block_hash": r.block_hash, "slot": r.slot,
-        "deadline_met": r.deadline_met, "arrival_ms": r.arrival_ms, "deadline_ms": r.deadline_ms, "proofs": proofs})
+        "deadline_met": r.deadline_met, "arrival_ms": r.arrival_ms, "deadline_ms": r.deadline_ms, "proofs": proofs,
+        "network_proofs": network, "verified_zkvms": r.verified_zkvms(false)})
 }
 
 struct Shared {
@@ -143,6 +155,8 @@ struct Shared {
     /// Serialises read-modify-write of records between the loop and the recorder.
     records: Mutex<()>,
     zkvms: BTreeMap<String, Arc<dyn Prover>>,
+    /// With a network: own verified proofs go to the loop to be signed and announced.
+    announce: Option<mpsc::UnboundedSender<OwnProof>>,
 }
 
 impl Shared {
@@ -229,6 +243,20 @@ fn record_proof(shared: &Shared, block: u64, payload: &[u8]) -> anyhow::Result<(
     {
         // Before the proof's ack: a crash in between re-enqueues the same entry, which the queue drops.
         shared.queue.enqueue_one(task)?;
+    }
+    if verdict.is_ok()
+        && let Some(tx) = &shared.announce
+    {
+        let proof_type = shared.zkvms.get(&proof.zkvm).map_or(0, |p| p.identity().proof_type);
+        let _ = tx.send(OwnProof {
+            number: block,
+            hash: record.block_hash.clone(),
+            zkvm: proof.zkvm.clone(),
+            proving_ms,
+            proof_type,
+            proof: artifact.proof,
+            public_values: artifact.public_values,
+        });
     }
     if !within {
         info!(target: "slotproof::node", block, zkvm = %proof.zkvm, proving_ms, "late proof recorded (after the slot deadline)");
@@ -352,6 +380,30 @@ pub async fn run(cfg: NodeConfig, mut shutdown: watch::Receiver<bool>) -> anyhow
         provers.insert(z.name.clone(), wrapped.clone());
         verifiers.insert(z.name.clone(), wrapped);
     }
+    // The proving network, when configured; otherwise these channels stay silent.
+    let (own_tx_keep, mut own_rx) = mpsc::unbounded_channel::<OwnProof>();
+    let (_net_events_keep, mut net_events) = mpsc::channel::<slotproof_p2p::NetEvent>(1);
+    let (_checked_keep, mut checked_rx) = mpsc::unbounded_channel::<network::Checked>();
+    let (stop_net_tx, stop_net) = watch::channel(false);
+    let mut net = None;
+    let mut own_tx = None;
+    if let Some(settings) = cfg.p2p.clone() {
+        let local: Vec<network::LocalZkvm> = zkvms
+            .iter()
+            .filter_map(|z| {
+                let id = verifiers.get(&z.name)?.identity().clone();
+                Some((z.name.clone(), id.version, id.proof_type, z.pool.len()))
+            })
+            .collect();
+        let all = network::all_verifiers(&verifiers, &store, machine.sim);
+        let started = network::start(settings, &cfg.data_dir, store.clone(), &local, all, cfg.slot_time, stop_net)?;
+        net_events = started.events;
+        checked_rx = started.checked;
+        net = Some(started.net);
+        own_tx = Some(own_tx_keep);
+    } else {
+        drop(own_tx_keep);
+    }
     let (stage_tx, mut stage_rx) = mpsc::unbounded_channel();
     let pipeline = Pipeline::start(
         pipeline_cfg,
@@ -365,7 +417,8 @@ pub async fn run(cfg: NodeConfig, mut shutdown: watch::Receiver<bool>) -> anyhow
         metrics: metrics.clone(),
         submitting,
         records: Mutex::new(()),
-        zkvms: verifiers,
+        zkvms: verifiers.clone(),
+        announce: own_tx,
     });
     let stop_recorder = Arc::new(AtomicBool::new(false));
     let recorder_thread = {
@@ -387,7 +440,7 @@ pub async fn run(cfg: NodeConfig, mut shutdown: watch::Receiver<bool>) -> anyhow
             format!("ws://{addr}/")
         }
     };
-    let clock = Clock::detect(&rpc_url, cfg.slot_time, cfg.genesis_time).await;
+    let mut clock = Clock::detect(&rpc_url, cfg.slot_time, cfg.genesis_time).await;
 
     // Restart: the canonical chain so far, and blocks still open.
     let all = store.all()?;
@@ -440,22 +493,32 @@ pub async fn run(cfg: NodeConfig, mut shutdown: watch::Receiver<bool>) -> anyhow
                         let arrival = now_ms();
                         metrics.blocks_seen.inc();
                         metrics.head.set(block.number as i64);
-                        let (slot, _start, deadline) = clock.timing(&block, arrival, cfg.slot_time).await;
+                        if clock.is_none() {
+                            clock = Clock::detect(&rpc_url, cfg.slot_time, cfg.genesis_time).await;
+                        }
+                        let beacon = Clock::Beacon(SlotClock::Beacon { genesis_time: cfg.genesis_time, slot: cfg.slot_time });
+                        let (slot, _start, deadline) = clock.as_ref().unwrap_or(&beacon).timing(&block, arrival, cfg.slot_time).await;
                         let input = match block_proving_input(&block.json, receipts.as_ref(), witness.as_ref()) {
                             Ok(i) => i,
                             Err(e) => { warn!(target: "slotproof::node", block = block.number, error = %e, "block refused as a proving input"); continue }
                         };
                         let digest = hex(&input.digest);
                         store.put_input(&digest, &input.bytes)?;
+                        // On a network the zkVMs are the node's duties, added as they fall due.
                         let record = BlockRecord {
                             block_number: block.number, block_hash: block.hash.clone(), parent_hash: block.parent_hash.clone(),
-                            slot, arrival_ms: arrival, deadline_ms: deadline, input_digest: digest, zkvms: names.clone(),
+                            slot, arrival_ms: arrival, deadline_ms: deadline, input_digest: digest,
+                            zkvms: if net.is_some() { vec![] } else { names.clone() },
+                            wanted: net.as_ref().map_or(0, |n| n.wanted()),
                             ..Default::default()
                         };
                         if store.get(block.number, &block.hash)?.is_none() {
                             store.put(&record)?;
                         }
-                        submit_tasks(&pipeline, &record, &names)?;
+                        match net.as_mut() {
+                            Some(n) => n.on_block(block.number, &block.hash, &block.parent_hash, slot, deadline).await,
+                            None => submit_tasks(&pipeline, &record, &names)?,
+                        }
                         if let Some(s) = &shared.submitting {
                             let entries: Vec<NewTask> = names.iter().filter_map(|z| s.queued(block.number, z)).collect();
                             queue.enqueue(entries)?;
@@ -465,13 +528,18 @@ pub async fn run(cfg: NodeConfig, mut shutdown: watch::Receiver<bool>) -> anyhow
                         let mut s = status.lock().unwrap_or_else(|e| e.into_inner());
                         s.head = Some((block.number, block.hash.clone()));
                         s.rpc_up = true;
-                        info!(target: "slotproof::node", block = block.number, hash = %block.hash, slot, receipts = receipts.is_some(), witness = witness.is_some(), "block queued for {} zkVMs", names.len());
+                        if net.is_some() {
+                            info!(target: "slotproof::node", block = block.number, hash = %block.hash, slot, receipts = receipts.is_some(), witness = witness.is_some(), "block queued; the network assigns its zkVMs");
+                        } else {
+                            info!(target: "slotproof::node", block = block.number, hash = %block.hash, slot, receipts = receipts.is_some(), witness = witness.is_some(), "block queued for {} zkVMs", names.len());
+                        }
                     }
                     ChainEvent::Reorg { orphaned } => {
                         metrics.reorgs.inc();
                         for (n, h) in orphaned {
                             let cancelled = pipeline.cancel_block(n, "reorged out").unwrap_or(0);
                             shared.update(n, &h, |r| { r.orphaned = true; })?;
+                            if let Some(net) = net.as_mut() { net.forget(&h); }
                             open.remove(&(n, h.clone()));
                             warn!(target: "slotproof::node", block = n, hash = %h, cancelled, "block orphaned by a reorg; its tasks are cancelled");
                         }
@@ -493,6 +561,7 @@ pub async fn run(cfg: NodeConfig, mut shutdown: watch::Receiver<bool>) -> anyhow
                 match (&e.outcome, zkvm) {
                     (Outcome::Dead(err), Some(z)) => {
                         metrics.proof(&z, "failed");
+                        if let Some(net) = net.as_mut() { net.given_up(e.block, &z); }
                         dead.insert((e.block, z), err.clone());
                     }
                     (Outcome::Done, Some(_)) => {
@@ -504,16 +573,63 @@ pub async fn run(cfg: NodeConfig, mut shutdown: watch::Receiver<bool>) -> anyhow
                     _ => {}
                 }
             }
+            event = net_events.recv(), if net.is_some() => {
+                let (Some(event), Some(n)) = (event, net.as_mut()) else { continue };
+                match event {
+                    slotproof_p2p::NetEvent::Gossip(msg) => n.on_gossip(msg).await,
+                    slotproof_p2p::NetEvent::Connected(peer) => {
+                        let head = status.lock().unwrap_or_else(|e| e.into_inner()).head.as_ref().map_or(0, |h| h.0);
+                        n.on_connected(peer, head.saturating_sub(32));
+                    }
+                    slotproof_p2p::NetEvent::Disconnected(_) | slotproof_p2p::NetEvent::Listening(_) => {}
+                }
+            }
+            checked = checked_rx.recv(), if net.is_some() => {
+                let (Some(c), Some(n)) = (checked, net.as_mut()) else { continue };
+                n.on_checked(&c).await;
+                if let Ok((p, bytes)) = &c.result {
+                    store.put_signed(c.number, &c.hash, &p.zkvm, &p.node, bytes)?;
+                    let short = p.node.get(p.node.len().saturating_sub(6)..).unwrap_or(&p.node).to_string();
+                    let (zkvm, verified, within) = (p.zkvm.clone(), p.verified, p.within_deadline);
+                    let added = shared.update(c.number, &c.hash, |r| { r.receive(p.clone()); })?.is_some();
+                    if added {
+                        metrics.proof(&zkvm, if verified { "received" } else { "received_unverified" });
+                        info!(target: "slotproof::p2p", block = c.number, %zkvm, node = %short, verified, within_deadline = within, "proof received from the network");
+                    }
+                }
+            }
+            own = own_rx.recv(), if net.is_some() => {
+                let (Some(p), Some(n)) = (own, net.as_mut()) else { continue };
+                let (block, zkvm) = (p.number, p.zkvm.clone());
+                if let Err(e) = n.own_proof(p).await {
+                    warn!(target: "slotproof::p2p", block, %zkvm, error = %e, "proof not announced");
+                }
+            }
             _ = tick.tick() => {
                 let now = now_ms();
+                if let Some(n) = net.as_mut() {
+                    for (number, hash, z) in n.due(now).await {
+                        let updated = shared.update(number, &hash, |r| { if !r.zkvms.contains(&z) { r.zkvms.push(z.clone()); } })?;
+                        if let Some(r) = updated { submit_tasks(&pipeline, &r, std::slice::from_ref(&z))?; }
+                    }
+                    let head = status.lock().unwrap_or_else(|e| e.into_inner()).head.clone();
+                    n.tick(now, head.as_ref().map(|(n, h)| (*n, h.as_str()))).await;
+                }
                 for (n, h) in open.clone() {
                     let Some(r) = store.get(n, &h)? else { open.remove(&(n, h)); continue };
-                    if !(r.all_proved() || now > r.deadline_ms) {
+                    // On a network a block is done when its wanted zkVMs are verified, by anyone.
+                    let covered = if net.is_some() { r.verified_zkvms(false).len() >= r.wanted.max(1) } else { true };
+                    if !((r.all_proved() && covered) || now > r.deadline_ms) {
                         continue;
                     }
+                    let networked = net.is_some();
                     let closed = shared.update(n, &h, |r| {
                         r.closed = true;
-                        r.deadline_met = r.all_proved() && r.zkvms.iter().all(|z| r.proofs.get(z).is_some_and(|p| p.within_deadline));
+                        r.deadline_met = if networked {
+                            r.verified_zkvms(true).len() >= r.wanted.max(1)
+                        } else {
+                            r.all_proved() && r.zkvms.iter().all(|z| r.proofs.get(z).is_some_and(|p| p.within_deadline))
+                        };
                         for z in r.zkvms.clone() {
                             r.proofs.entry(z.clone()).or_insert_with(|| match dead.get(&(n, z.clone())) {
                                 Some(err) => ProofRecord { status: "failed".into(), error: Some(err.clone()), ..Default::default() },
@@ -576,6 +692,13 @@ pub async fn run(cfg: NodeConfig, mut shutdown: watch::Receiver<bool>) -> anyhow
         let _ = stop_sender_tx.send(true);
         let _ = sender.await;
     }
+    // Proofs finished during the grace period are still signed, stored and announced.
+    if let Some(n) = net.as_mut() {
+        while let Ok(p) = own_rx.try_recv() {
+            let _ = n.own_proof(p).await;
+        }
+    }
+    let _ = stop_net_tx.send(true);
 
     let mut blocks = Vec::new();
     for (n, h) in closed_this_run {

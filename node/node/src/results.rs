@@ -33,6 +33,26 @@ pub struct ProofRecord {
     pub error: Option<String>,
 }
 
+/// A proof another node made, fetched and checked here (specs/p2p.md §6).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ReceivedProof {
+    pub zkvm: String,
+    /// The prover's node id (its peer id).
+    pub node: String,
+    pub proving_ms: u64,
+    pub proof_bytes: u64,
+    pub simulated: bool,
+    /// Checked with this node's verifier for the zkVM (false: none here).
+    pub verified: bool,
+    /// Received before the slot deadline.
+    pub within_deadline: bool,
+    pub received_ms: u64,
+    /// `hash_tree_root` of its envelope.
+    #[serde(skip)]
+    pub root: Option<[u8; 32]>,
+    pub error: Option<String>,
+}
+
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct BlockRecord {
     pub block_number: u64,
@@ -49,11 +69,33 @@ pub struct BlockRecord {
     pub deadline_met: bool,
     /// Left the canonical chain in a reorg.
     pub orphaned: bool,
+    /// Proofs from the network, one per (zkVM, node).
+    #[serde(default)]
+    pub received: Vec<ReceivedProof>,
+    /// Distinct zkVMs wanted when the block was coordinated on a network (0: no network).
+    #[serde(default)]
+    pub wanted: usize,
 }
 
 impl BlockRecord {
     pub fn all_proved(&self) -> bool {
         self.zkvms.iter().all(|z| self.proofs.get(z).is_some_and(|p| p.status == "proved"))
+    }
+
+    /// Distinct zkVMs with a verified proof, own or received; `in_time`: only those before the deadline.
+    pub fn verified_zkvms(&self, in_time: bool) -> std::collections::BTreeSet<String> {
+        let own = self.proofs.iter().filter(|(_, p)| p.verified && (!in_time || p.within_deadline)).map(|(z, _)| z);
+        let net = self.received.iter().filter(|p| p.verified && (!in_time || p.within_deadline)).map(|p| &p.zkvm);
+        own.chain(net).cloned().collect()
+    }
+
+    /// Adds a received proof unless (zkVM, node) is already there.
+    pub fn receive(&mut self, p: ReceivedProof) -> bool {
+        if self.received.iter().any(|r| r.zkvm == p.zkvm && r.node == p.node) {
+            return false;
+        }
+        self.received.push(p);
+        true
     }
 }
 
@@ -160,6 +202,60 @@ impl ResultStore {
         Ok(out)
     }
 
+    /// Stores a signed proof (encoded), own or received, to serve it to peers.
+    pub fn put_signed(&self, number: u64, hash: &str, zkvm: &str, node: &str, bytes: &[u8]) -> Result<()> {
+        let by_root = format!("r/{hash}/{zkvm}/{node}");
+        let mut by_number = b"n/".to_vec();
+        by_number.extend_from_slice(&number.to_be_bytes());
+        by_number.extend_from_slice(by_root.as_bytes());
+        let mut batch = rocksdb::WriteBatch::default();
+        batch.put(by_root.as_bytes(), bytes);
+        batch.put(by_number, b"");
+        self.db.write(batch).map_err(|e| self.err(e))
+    }
+
+    /// Signed proofs for (block hash, zkVM), at most 16.
+    pub fn signed_by_root(&self, hash: &str, zkvm: &str) -> Result<Vec<Vec<u8>>> {
+        let prefix = format!("r/{hash}/{zkvm}/");
+        let mut out = Vec::new();
+        for item in self.db.iterator(IteratorMode::From(prefix.as_bytes(), rocksdb::Direction::Forward)) {
+            let (k, v) = item.map_err(|e| self.err(e))?;
+            if !k.starts_with(prefix.as_bytes()) || out.len() == 16 {
+                break;
+            }
+            out.push(v.to_vec());
+        }
+        Ok(out)
+    }
+
+    /// Signed proofs for blocks `start..start + count` (all zkVMs when `zkvms` is empty), by number.
+    pub fn signed_by_range(&self, start: u64, count: u64, zkvms: &[String]) -> Result<Vec<Vec<u8>>> {
+        let mut from = b"n/".to_vec();
+        from.extend_from_slice(&start.to_be_bytes());
+        let end = start.saturating_add(count);
+        let mut out = Vec::new();
+        for item in self.db.iterator(IteratorMode::From(&from, rocksdb::Direction::Forward)) {
+            let (k, _) = item.map_err(|e| self.err(e))?;
+            if !k.starts_with(b"n/") || k.len() < 10 || out.len() >= 512 {
+                break;
+            }
+            let number = u64::from_be_bytes(k[2..10].try_into().unwrap_or_default());
+            if number >= end {
+                break;
+            }
+            let root_key = &k[10..];
+            let zkvm_ok = zkvms.is_empty()
+                || std::str::from_utf8(root_key)
+                    .ok()
+                    .and_then(|s| s.split('/').nth(2))
+                    .is_some_and(|z| zkvms.iter().any(|w| w == z));
+            if zkvm_ok && let Some(v) = self.db.get(root_key).map_err(|e| self.err(e))? {
+                out.push(v);
+            }
+        }
+        Ok(out)
+    }
+
     fn input_path(&self, digest_hex: &str) -> PathBuf {
         self.inputs.join(format!("{digest_hex}.json"))
     }
@@ -207,5 +303,25 @@ mod tests {
         assert_eq!(s.at_height(4).unwrap().len(), 1);
         assert!(s.at_height(6).unwrap().is_empty());
         assert_eq!(s.input("ab").as_deref(), Some(&b"{}"[..]));
+    }
+
+    #[test]
+    fn signed_proofs_are_served_by_root_and_by_range() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = ResultStore::open(dir.path()).unwrap();
+        let h = |n: u64| format!("0x{n:064x}");
+        for n in 10..20u64 {
+            s.put_signed(n, &h(n), "stark", "node-a", &[n as u8, 1]).unwrap();
+            s.put_signed(n, &h(n), "sim:pico-prism", "node-b", &[n as u8, 2]).unwrap();
+        }
+        s.put(&BlockRecord { block_number: 12, block_hash: h(12), ..Default::default() }).unwrap();
+        assert_eq!(s.signed_by_root(&h(12), "stark").unwrap(), vec![vec![12, 1]]);
+        assert!(s.signed_by_root(&h(12), "sp1").unwrap().is_empty());
+        let range = s.signed_by_range(12, 3, &[]).unwrap();
+        assert_eq!(range.len(), 6, "blocks 12, 13, 14 with both zkVMs");
+        assert!(range.iter().all(|v| (12..15).contains(&v[0])));
+        let only = s.signed_by_range(0, 100, &["stark".to_string()]).unwrap();
+        assert_eq!(only.len(), 10);
+        assert_eq!(s.all().unwrap().len(), 1, "proof keys are not block records");
     }
 }

@@ -1,8 +1,21 @@
-//! The proving network (specs/p2p.md). Implemented so far: leaderless
-//! assignment (§4), the part every node must compute identically, and the
-//! topic names with their size caps (§3), the SSZ messages with snappy
-//! framing (§2). The swarm, signing and validation come next.
+//! The proving network (specs/p2p.md): the node key and proof signatures,
+//! SSZ messages with snappy framing and size caps, gossip topics, peer
+//! scoring and rate limits, request-response for proofs, the swarm's event
+//! loop with its client, and leaderless assignment.
 
 pub mod assign;
+pub mod codec;
+pub mod envelope;
+pub mod error;
+pub mod key;
+pub mod ratelimit;
+pub mod scoring;
+pub mod service;
 pub mod topics;
 pub mod wire;
+
+pub use error::P2pError;
+pub use libp2p::gossipsub::{MessageAcceptance, MessageId};
+pub use libp2p::identity::Keypair;
+pub use libp2p::{Multiaddr, PeerId};
+pub use service::{Client, GossipMessage, NetEvent, NetworkConfig, PeerInfo, ProofSource, start};

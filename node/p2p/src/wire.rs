@@ -4,7 +4,7 @@
 
 use ssz::{Decode, Encode};
 use ssz_derive::{Decode, Encode};
-use ssz_types::typenum::{U16, U64, U4194304};
+use ssz_types::typenum::{U4, U16, U64, U1024, U4194304};
 use ssz_types::{FixedVector, VariableList};
 use tree_hash::Hash256;
 use tree_hash_derive::TreeHash;
@@ -26,6 +26,41 @@ pub enum WireError {
 
 pub fn name(s: &str) -> Result<Name, WireError> {
     Name::new(s.as_bytes().to_vec()).map_err(|_| WireError::Bound { what: "name" })
+}
+
+/// A name as text (lossy: names on the wire are not trusted to be UTF-8).
+pub fn text(n: &Name) -> String {
+    String::from_utf8_lossy(n).into_owned()
+}
+
+/// `0x`-prefixed 32-byte hex, as the chain crate writes hashes.
+pub fn hash_from_hex(s: &str) -> Option<Hash256> {
+    let s = s.strip_prefix("0x")?;
+    if s.len() != 64 {
+        return None;
+    }
+    let mut out = [0u8; 32];
+    for (i, b) in out.iter_mut().enumerate() {
+        *b = u8::from_str_radix(s.get(2 * i..2 * i + 2)?, 16).ok()?;
+    }
+    Some(Hash256::from(out))
+}
+
+pub fn hash_hex(h: &Hash256) -> String {
+    let mut s = String::with_capacity(66);
+    s.push_str("0x");
+    for b in h.as_slice() {
+        s.push_str(&format!("{b:02x}"));
+    }
+    s
+}
+
+/// A byte list bounded by its type, or a `Bound` error naming `what`.
+pub fn bytes<N: ssz_types::typenum::Unsigned>(
+    v: Vec<u8>,
+    what: &'static str,
+) -> Result<VariableList<u8, N>, WireError> {
+    VariableList::new(v).map_err(|_| WireError::Bound { what })
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, TreeHash)]
@@ -108,6 +143,9 @@ pub struct ProofEnvelope {
     pub zkvm: Name,
     pub node_id: Name,
     pub proving_ms: u64,
+    /// The zkVM's public values (for `stark`: block hash ‖ number), which its
+    /// verifier checks; outside EIP-8025's container, inside the signature.
+    pub public_values: VariableList<u8, U1024>,
     pub proof: ExecutionProof,
 }
 
@@ -116,6 +154,22 @@ pub struct ProofEnvelope {
 pub struct SignedProof {
     pub message: ProofEnvelope,
     pub signature: FixedVector<u8, U64>,
+}
+
+/// `proof_by_root`: the signed proofs a peer holds for one (block, zkVM).
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, TreeHash)]
+pub struct ProofsByRootRequest {
+    pub hash: Hash256,
+    pub zkvm: Name,
+}
+
+/// `proofs_by_range`: signed proofs for `count` blocks from `start`, for the
+/// listed zkVMs (all when empty).
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, TreeHash)]
+pub struct ProofsByRangeRequest {
+    pub start: u64,
+    pub count: u64,
+    pub zkvms: VariableList<Name, U4>,
 }
 
 /// SSZ, then snappy (raw block format).
@@ -153,12 +207,21 @@ mod tests {
             zkvm: name("stark").unwrap(),
             node_id: name("12D3KooW-example").unwrap(),
             proving_ms: 780,
+            public_values: VariableList::new(vec![1; 40]).unwrap(),
             proof: ExecutionProof {
                 proof_data: VariableList::new(proof).unwrap(),
                 proof_type: 0x80,
                 public_input: PublicInput { new_payload_request_root: h(1) },
             },
         }
+    }
+
+    #[test]
+    fn hashes_round_trip_through_hex() {
+        let hex = "0x6987698bd5b5c557891ecd8215df64fdaea8ea1d928646ff56249d608d42f27f";
+        assert_eq!(hash_hex(&hash_from_hex(hex).unwrap()), hex);
+        assert!(hash_from_hex("0x12").is_none());
+        assert!(hash_from_hex(&hex.replace('6', "g")).is_none());
     }
 
     #[test]

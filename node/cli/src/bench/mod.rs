@@ -1,6 +1,7 @@
 //! `slotproof bench ...`: benchmarks that print numbers. Acceptance figures
 //! come from a `--release` build.
 
+mod gossip;
 mod overhead;
 mod queue;
 mod scaling;
@@ -23,6 +24,11 @@ enum BenchCommand {
     Scaling(scaling::ScalingArgs),
     /// One prove and one verify of a block with one zkVM.
     Prover(ProverBenchArgs),
+    /// Gossip propagation latency across node processes on loopback.
+    Gossip(gossip::GossipArgs),
+    /// One process of `bench gossip` (started by it).
+    #[command(hide = true)]
+    GossipPeer(gossip::GossipPeerArgs),
 }
 
 #[derive(Args, Debug)]
@@ -40,6 +46,8 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
         BenchCommand::Queue(a) => queue::run(a),
         BenchCommand::Overhead(a) => overhead::run(a),
         BenchCommand::Scaling(a) => scaling::run(a),
+        BenchCommand::Gossip(a) => gossip::run(a),
+        BenchCommand::GossipPeer(a) => gossip::peer(a),
         BenchCommand::Prover(a) => crate::output::print_report(&crate::zkvm_cmd::bench(&a.zkvm, &a.block)?, a.json),
     }
 }

@@ -1,0 +1,422 @@
+//! The swarm's one owner (specs/p2p.md §1): an event loop task holding the
+//! libp2p swarm, and a cloneable `Client` that sends it commands over a
+//! bounded channel, replies on oneshots. Inbound gossip reaches the node over
+//! a bounded channel after the rate limit; the node validates each message
+//! and reports accept / ignore / reject back through the client.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+use libp2p::gossipsub::{self, IdentTopic, MessageAcceptance, MessageAuthenticity, MessageId};
+use libp2p::identity::Keypair;
+use libp2p::request_response::{self, OutboundRequestId, ProtocolSupport};
+use libp2p::swarm::behaviour::toggle::Toggle;
+use libp2p::swarm::{NetworkBehaviour, SwarmEvent};
+use libp2p::{
+    Multiaddr, PeerId, StreamProtocol, Swarm, allow_block_list, identify, kad, mdns, noise, ping, tcp, yamux,
+};
+use tokio::sync::{mpsc, oneshot, watch};
+use tracing::{debug, info, warn};
+
+use crate::codec::{ProofCodec, ProofRequest, ProofResponse, by_range_protocol, by_root_protocol};
+use crate::error::P2pError;
+use crate::ratelimit::{RateLimiter, Verdict};
+use crate::scoring;
+use crate::topics::{ALL, MAX_CONTROL_MESSAGE_BYTES, Topic};
+
+/// Gossip frames carry a control message plus gossipsub's own envelope.
+const MAX_TRANSMIT_BYTES: usize = MAX_CONTROL_MESSAGE_BYTES + 1024;
+const COMMANDS: usize = 256;
+const INBOUND: usize = 1024;
+
+#[derive(Clone, Debug)]
+pub struct NetworkConfig {
+    /// Topic and protocol names are per network id.
+    pub network: String,
+    pub listen: Vec<Multiaddr>,
+    pub bootnodes: Vec<Multiaddr>,
+    pub mdns: bool,
+    /// Gossipsub heartbeat (mesh upkeep).
+    pub gossip_heartbeat: Duration,
+}
+
+impl NetworkConfig {
+    pub fn new(network: impl Into<String>) -> Self {
+        NetworkConfig {
+            network: network.into(),
+            listen: vec![],
+            bootnodes: vec![],
+            mdns: false,
+            gossip_heartbeat: Duration::from_millis(500),
+        }
+    }
+}
+
+/// Serves request-response from the node's store.
+pub trait ProofSource: Send + Sync + 'static {
+    /// Encoded `SignedProof`s for (block hash, zkVM).
+    fn by_root(&self, hash: &[u8; 32], zkvm: &str) -> Vec<Vec<u8>>;
+    /// Encoded `SignedProof`s for blocks `start..start + count`, in number order.
+    fn by_range(&self, start: u64, count: u64, zkvms: &[String]) -> Vec<Vec<u8>>;
+}
+
+#[derive(Debug)]
+pub struct GossipMessage {
+    pub topic: Topic,
+    /// The peer that forwarded it to us (the one penalised on reject).
+    pub from: PeerId,
+    /// The signed author.
+    pub source: Option<PeerId>,
+    pub id: MessageId,
+    pub data: Vec<u8>,
+}
+
+#[derive(Debug)]
+pub enum NetEvent {
+    Gossip(GossipMessage),
+    Connected(PeerId),
+    Disconnected(PeerId),
+    Listening(Multiaddr),
+}
+
+#[derive(Clone, Debug)]
+pub struct PeerInfo {
+    pub peer: PeerId,
+    pub score: f64,
+}
+
+enum Command {
+    Publish { topic: Topic, data: Vec<u8>, reply: oneshot::Sender<Result<(), P2pError>> },
+    Report { id: MessageId, from: PeerId, acceptance: MessageAcceptance },
+    Fetch { peer: PeerId, request: ProofRequest, reply: oneshot::Sender<Result<ProofResponse, P2pError>> },
+    Peers { reply: oneshot::Sender<Vec<PeerInfo>> },
+}
+
+/// The node's handle on the network.
+#[derive(Clone)]
+pub struct Client {
+    tx: mpsc::Sender<Command>,
+    pub local: PeerId,
+}
+
+impl Client {
+    pub async fn publish(&self, topic: Topic, data: Vec<u8>) -> Result<(), P2pError> {
+        let (reply, rx) = oneshot::channel();
+        self.tx.send(Command::Publish { topic, data, reply }).await.map_err(|_| P2pError::Stopped)?;
+        rx.await.map_err(|_| P2pError::Stopped)?
+    }
+
+    /// The verdict on a gossip message; forwarded only on accept.
+    pub async fn report(&self, id: MessageId, from: PeerId, acceptance: MessageAcceptance) {
+        let _ = self.tx.send(Command::Report { id, from, acceptance }).await;
+    }
+
+    pub async fn fetch(&self, peer: PeerId, request: ProofRequest) -> Result<ProofResponse, P2pError> {
+        let (reply, rx) = oneshot::channel();
+        self.tx.send(Command::Fetch { peer, request, reply }).await.map_err(|_| P2pError::Stopped)?;
+        rx.await.map_err(|_| P2pError::Stopped)?
+    }
+
+    pub async fn peers(&self) -> Vec<PeerInfo> {
+        let (reply, rx) = oneshot::channel();
+        if self.tx.send(Command::Peers { reply }).await.is_err() {
+            return vec![];
+        }
+        rx.await.unwrap_or_default()
+    }
+}
+
+#[derive(NetworkBehaviour)]
+struct Behaviour {
+    blocked: allow_block_list::Behaviour<allow_block_list::BlockedPeers>,
+    gossipsub: gossipsub::Behaviour,
+    identify: identify::Behaviour,
+    ping: ping::Behaviour,
+    kad: kad::Behaviour<kad::store::MemoryStore>,
+    proofs: request_response::Behaviour<ProofCodec>,
+    mdns: Toggle<mdns::tokio::Behaviour>,
+}
+
+fn setup(e: impl ToString) -> P2pError {
+    P2pError::Setup(e.to_string())
+}
+
+fn build_behaviour(key: &Keypair, cfg: &NetworkConfig) -> Result<Behaviour, P2pError> {
+    let me = key.public().to_peer_id();
+    let gossip_cfg = gossipsub::ConfigBuilder::default()
+        .heartbeat_interval(cfg.gossip_heartbeat)
+        .validation_mode(gossipsub::ValidationMode::Strict)
+        .validate_messages()
+        .max_transmit_size(MAX_TRANSMIT_BYTES)
+        .build()
+        .map_err(setup)?;
+    let mut gossipsub =
+        gossipsub::Behaviour::new(MessageAuthenticity::Signed(key.clone()), gossip_cfg).map_err(setup)?;
+    gossipsub.with_peer_score(scoring::params(&cfg.network), scoring::thresholds()).map_err(setup)?;
+    for t in ALL {
+        gossipsub.subscribe(&IdentTopic::new(t.full(&cfg.network))).map_err(setup)?;
+    }
+    let kad_protocol = StreamProtocol::try_from_owned(format!("/slotproof/{}/kad/1", cfg.network)).map_err(setup)?;
+    let mut kad = kad::Behaviour::with_config(me, kad::store::MemoryStore::new(me), kad::Config::new(kad_protocol));
+    // Every node serves the DHT: test networks have no public addresses for auto mode to confirm.
+    kad.set_mode(Some(kad::Mode::Server));
+    let proofs = request_response::Behaviour::with_codec(
+        ProofCodec,
+        [
+            (by_root_protocol(&cfg.network), ProtocolSupport::Full),
+            (by_range_protocol(&cfg.network), ProtocolSupport::Full),
+        ],
+        request_response::Config::default().with_request_timeout(Duration::from_secs(10)),
+    );
+    let mdns =
+        if cfg.mdns { Some(mdns::tokio::Behaviour::new(mdns::Config::default(), me).map_err(setup)?) } else { None };
+    Ok(Behaviour {
+        blocked: Default::default(),
+        gossipsub,
+        identify: identify::Behaviour::new(identify::Config::new(
+            format!("/slotproof/{}/1", cfg.network),
+            key.public(),
+        )),
+        ping: ping::Behaviour::default(),
+        kad,
+        proofs,
+        mdns: mdns.into(),
+    })
+}
+
+/// Starts the swarm on its own task. Listening failures are errors here, not later.
+pub fn start(
+    key: Keypair,
+    cfg: NetworkConfig,
+    source: Arc<dyn ProofSource>,
+    shutdown: watch::Receiver<bool>,
+) -> Result<(Client, mpsc::Receiver<NetEvent>), P2pError> {
+    let behaviour = build_behaviour(&key, &cfg)?;
+    let mut swarm = libp2p::SwarmBuilder::with_existing_identity(key.clone())
+        .with_tokio()
+        .with_tcp(tcp::Config::default().nodelay(true), noise::Config::new, yamux::Config::default)
+        .map_err(setup)?
+        .with_quic()
+        .with_behaviour(|_| behaviour)
+        .map_err(setup)?
+        .with_swarm_config(|c| c.with_idle_connection_timeout(Duration::from_secs(120)))
+        .build();
+    for addr in &cfg.listen {
+        swarm.listen_on(addr.clone()).map_err(|e| P2pError::Addr { addr: addr.to_string(), message: e.to_string() })?;
+    }
+    for addr in &cfg.bootnodes {
+        if let Some(libp2p::multiaddr::Protocol::P2p(peer)) = addr.iter().last() {
+            swarm.behaviour_mut().kad.add_address(&peer, addr.clone());
+        }
+        if let Err(e) = swarm.dial(addr.clone()) {
+            warn!(target: "slotproof::p2p", %addr, error = %e, "bootnode not dialled");
+        }
+    }
+    let (tx, rx) = mpsc::channel(COMMANDS);
+    let (events_tx, events) = mpsc::channel(INBOUND);
+    let local = key.public().to_peer_id();
+    let event_loop = EventLoop {
+        swarm,
+        network: cfg.network.clone(),
+        bootnodes: cfg.bootnodes.clone(),
+        commands: rx,
+        events: events_tx,
+        source,
+        pending: HashMap::new(),
+        limiter: RateLimiter::default(),
+        connected: HashSet::new(),
+    };
+    tokio::spawn(event_loop.run(shutdown));
+    Ok((Client { tx, local }, events))
+}
+
+struct EventLoop {
+    swarm: Swarm<Behaviour>,
+    network: String,
+    bootnodes: Vec<Multiaddr>,
+    commands: mpsc::Receiver<Command>,
+    events: mpsc::Sender<NetEvent>,
+    source: Arc<dyn ProofSource>,
+    pending: HashMap<OutboundRequestId, oneshot::Sender<Result<ProofResponse, P2pError>>>,
+    limiter: RateLimiter,
+    connected: HashSet<PeerId>,
+}
+
+impl EventLoop {
+    async fn run(mut self, mut shutdown: watch::Receiver<bool>) {
+        let mut upkeep = tokio::time::interval(Duration::from_secs(2));
+        loop {
+            tokio::select! {
+                event = self.swarm.select_next_some() => self.on_swarm(event),
+                command = self.commands.recv() => match command {
+                    Some(c) => self.on_command(c),
+                    None => break,
+                },
+                _ = upkeep.tick() => self.upkeep(),
+                _ = shutdown.wait_for(|s| *s) => break,
+            }
+        }
+        debug!(target: "slotproof::p2p", "network loop stopped");
+    }
+
+    /// Disconnects and blocks peers below the graylist; redials bootnodes when alone.
+    fn upkeep(&mut self) {
+        let low: Vec<(PeerId, f64)> = self
+            .connected
+            .iter()
+            .filter_map(|p| self.swarm.behaviour().gossipsub.peer_score(p).map(|s| (*p, s)))
+            .filter(|(_, s)| *s < scoring::GRAYLIST_THRESHOLD)
+            .collect();
+        for (peer, score) in low {
+            warn!(target: "slotproof::p2p", %peer, score, "peer score below the graylist: disconnected and blocked");
+            self.swarm.behaviour_mut().blocked.block_peer(peer);
+            let _ = self.swarm.disconnect_peer_id(peer);
+        }
+        if self.connected.is_empty() {
+            for addr in self.bootnodes.clone() {
+                let _ = self.swarm.dial(addr);
+            }
+        }
+    }
+
+    fn on_command(&mut self, command: Command) {
+        match command {
+            Command::Publish { topic, data, reply } => {
+                let result = self
+                    .swarm
+                    .behaviour_mut()
+                    .gossipsub
+                    .publish(IdentTopic::new(topic.full(&self.network)), data)
+                    .map(|_| ())
+                    .map_err(|e| P2pError::Publish { topic: topic.to_string(), message: e.to_string() });
+                let _ = reply.send(result);
+            }
+            Command::Report { id, from, acceptance } => {
+                self.swarm.behaviour_mut().gossipsub.report_message_validation_result(&id, &from, acceptance);
+            }
+            Command::Fetch { peer, request, reply } => {
+                let id = self.swarm.behaviour_mut().proofs.send_request(&peer, request);
+                self.pending.insert(id, reply);
+            }
+            Command::Peers { reply } => {
+                let g = &self.swarm.behaviour().gossipsub;
+                let peers = self
+                    .connected
+                    .iter()
+                    .map(|p| PeerInfo { peer: *p, score: g.peer_score(p).unwrap_or(0.0) })
+                    .collect();
+                let _ = reply.send(peers);
+            }
+        }
+    }
+
+    fn on_swarm(&mut self, event: SwarmEvent<BehaviourEvent>) {
+        match event {
+            SwarmEvent::NewListenAddr { address, .. } => {
+                let full = address.clone().with(libp2p::multiaddr::Protocol::P2p(*self.swarm.local_peer_id()));
+                info!(target: "slotproof::p2p", addr = %full, "p2p listening");
+                let _ = self.events.try_send(NetEvent::Listening(full));
+            }
+            SwarmEvent::ConnectionEstablished { peer_id, num_established, .. }
+                if num_established.get() == 1 && self.connected.insert(peer_id) =>
+            {
+                info!(target: "slotproof::p2p", peer = %peer_id, peers = self.connected.len(), "peer connected");
+                let _ = self.events.try_send(NetEvent::Connected(peer_id));
+            }
+            SwarmEvent::ConnectionClosed { peer_id, num_established: 0, .. } if self.connected.remove(&peer_id) => {
+                info!(target: "slotproof::p2p", peer = %peer_id, peers = self.connected.len(), "peer disconnected");
+                self.limiter.forget(&peer_id);
+                let _ = self.events.try_send(NetEvent::Disconnected(peer_id));
+            }
+            SwarmEvent::OutgoingConnectionError { peer_id, error, .. } => {
+                debug!(target: "slotproof::p2p", peer = ?peer_id, %error, "dial failed");
+            }
+            SwarmEvent::Behaviour(BehaviourEvent::Gossipsub(gossipsub::Event::Message {
+                propagation_source,
+                message_id,
+                message,
+            })) => self.on_gossip(propagation_source, message_id, message),
+            SwarmEvent::Behaviour(BehaviourEvent::Identify(identify::Event::Received { peer_id, info, .. })) => {
+                for addr in info.listen_addrs {
+                    self.swarm.behaviour_mut().kad.add_address(&peer_id, addr);
+                }
+            }
+            SwarmEvent::Behaviour(BehaviourEvent::Mdns(mdns::Event::Discovered(found))) => {
+                for (peer, addr) in found {
+                    self.swarm.behaviour_mut().kad.add_address(&peer, addr.clone());
+                    if !self.connected.contains(&peer) {
+                        let _ = self.swarm.dial(addr);
+                    }
+                }
+            }
+            SwarmEvent::Behaviour(BehaviourEvent::Proofs(event)) => self.on_proofs(event),
+            _ => {}
+        }
+    }
+
+    fn on_gossip(&mut self, from: PeerId, id: MessageId, message: gossipsub::Message) {
+        let g = &mut self.swarm.behaviour_mut().gossipsub;
+        let Some(topic) = Topic::parse(message.topic.as_str(), &self.network) else {
+            g.report_message_validation_result(&id, &from, MessageAcceptance::Reject);
+            return;
+        };
+        let author = message.source.unwrap_or(from);
+        match self.limiter.check(author, topic, Instant::now()) {
+            Verdict::Allowed => {}
+            Verdict::Excess(n) => {
+                // Excess is dropped; a sustained flood counts as invalid messages.
+                let verdict = if n % scoring::RATE_EXCESS_BEFORE_PENALTY == 0 {
+                    warn!(target: "slotproof::p2p", %author, peer = %from, %topic, "author over its rate limit: penalised");
+                    MessageAcceptance::Reject
+                } else {
+                    MessageAcceptance::Ignore
+                };
+                g.report_message_validation_result(&id, &from, verdict);
+                return;
+            }
+        }
+        let msg = GossipMessage { topic, from, source: message.source, id: id.clone(), data: message.data };
+        if self.events.try_send(NetEvent::Gossip(msg)).is_err() {
+            // The node is behind: drop quietly (peers re-gossip), never block the swarm.
+            g.report_message_validation_result(&id, &from, MessageAcceptance::Ignore);
+        }
+    }
+
+    fn on_proofs(&mut self, event: request_response::Event<ProofRequest, ProofResponse>) {
+        match event {
+            request_response::Event::Message { peer, message, .. } => match message {
+                request_response::Message::Request { request, channel, .. } => {
+                    let response = match &request {
+                        ProofRequest::ByRoot(r) => {
+                            let zkvm = String::from_utf8_lossy(&r.zkvm).into_owned();
+                            self.source.by_root(&r.hash.0, &zkvm)
+                        }
+                        ProofRequest::ByRange(r) => {
+                            let zkvms: Vec<String> =
+                                r.zkvms.iter().map(|z| String::from_utf8_lossy(z).into_owned()).collect();
+                            self.source.by_range(r.start, r.count, &zkvms)
+                        }
+                    };
+                    debug!(target: "slotproof::p2p", %peer, proofs = response.len(), "served a proof request");
+                    let _ = self.swarm.behaviour_mut().proofs.send_response(channel, response);
+                }
+                request_response::Message::Response { request_id, response } => {
+                    if let Some(reply) = self.pending.remove(&request_id) {
+                        let _ = reply.send(Ok(response));
+                    }
+                }
+            },
+            request_response::Event::OutboundFailure { peer, request_id, error, .. } => {
+                if let Some(reply) = self.pending.remove(&request_id) {
+                    let _ = reply.send(Err(P2pError::Request { peer: peer.to_string(), message: error.to_string() }));
+                }
+            }
+            request_response::Event::InboundFailure { peer, error, .. } => {
+                debug!(target: "slotproof::p2p", %peer, %error, "inbound proof request failed");
+            }
+            request_response::Event::ResponseSent { .. } => {}
+        }
+    }
+}

@@ -1,0 +1,110 @@
+#!/usr/bin/env bash
+# A proving network on one machine (specs/p2p.md §7): one dev chain and N
+# nodes on 127.0.0.1, each with its own ports, data dir and zkVM set. Runs S
+# slots, stops everything, and prints one JSON object as the last line of
+# stdout: {"nodes", "blocks": [{"block_number", "block_hash", "zkvms",
+# "provers", "seen_by_all", "deadline_met"}], "coverage"}. Logs go to stderr
+# and to the work dir (kept with KEEP=1).
+#
+#   testnet/local.sh N [--slots S] [--slot-time 3s]
+#
+# Binary: $SLOTPROOF_BIN, else `slotproof` on PATH, else built once (release).
+set -euo pipefail
+
+usage() { echo "usage: $0 N [--slots S] [--slot-time 3s]" >&2; exit 2; }
+[[ $# -ge 1 && $1 =~ ^[0-9]+$ && $1 -ge 1 ]] || usage
+N=$1; shift
+SLOTS=6
+SLOT_TIME=3s
+while [[ $# -gt 0 ]]; do
+  case $1 in
+    --slots) SLOTS=${2:?}; shift 2 ;;
+    --slot-time) SLOT_TIME=${2:?}; shift 2 ;;
+    *) usage ;;
+  esac
+done
+[[ $SLOTS =~ ^[0-9]+$ && $SLOTS -ge 1 ]] || { echo "--slots must be a positive number" >&2; exit 2; }
+
+# Slot time in ms (accepts 3s, 1500ms).
+if [[ $SLOT_TIME =~ ^([0-9]+)ms$ ]]; then SLOT_MS=${BASH_REMATCH[1]}
+elif [[ $SLOT_TIME =~ ^([0-9]+)s$ ]]; then SLOT_MS=$(( BASH_REMATCH[1] * 1000 ))
+else echo "--slot-time: use e.g. 3s or 1500ms" >&2; exit 2; fi
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+if [[ -n ${SLOTPROOF_BIN:-} ]]; then BIN=$SLOTPROOF_BIN
+elif command -v slotproof >/dev/null; then BIN=$(command -v slotproof)
+else
+  echo "building slotproof (release) once..." >&2
+  (cd "$ROOT" && cargo build --release -j2 --bin slotproof >&2)
+  BIN=${CARGO_TARGET_DIR:-$ROOT/target}/release/slotproof
+fi
+
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/slotproof-testnet.XXXXXX")
+PIDS=()
+cleanup() {
+  for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+  sleep 0.5
+  for p in "${PIDS[@]}"; do kill -KILL "$p" 2>/dev/null || true; done
+  if [[ ${KEEP:-0} == 1 ]]; then echo "kept $WORK" >&2; else rm -rf "$WORK"; fi
+}
+trap cleanup EXIT
+
+port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+# A base port with room for the chain, N p2p and N HTTP listeners.
+for _ in $(seq 50); do
+  BASE=$(( 20000 + RANDOM % 30000 ))
+  ok=1
+  for off in 0 $(seq 1 "$N") $(seq 101 $((100 + N))); do port_free $((BASE + off)) || { ok=0; break; }; done
+  [[ $ok == 1 ]] && break
+done
+CHAIN=127.0.0.1:$BASE
+
+# Each node offers two of these, so sets differ and overlap.
+ZKVMS=(stark sim:sp1-hypercube sim:pico-prism sim:zisk-8x5090)
+
+# Node ids first: node 0 is everyone's bootnode.
+for i in $(seq 0 $((N - 1))); do
+  ID[i]=$("$BIN" p2p id --data-dir "$WORK/node$i")
+done
+BOOT=/ip4/127.0.0.1/tcp/$((BASE + 1))/p2p/${ID[0]}
+
+# The chain starts after the nodes have had time to start and meet.
+START_DELAY_MS=$(( 3000 + 300 * N ))
+"$BIN" devchain --listen "$CHAIN" --slot-time "$SLOT_TIME" --blocks "$SLOTS" \
+  --start-delay "${START_DELAY_MS}ms" 2>"$WORK/devchain.log" &
+PIDS+=($!)
+for i in $(seq 0 $((N - 1))); do
+  z1=${ZKVMS[$(( i % 4 ))]}; z2=${ZKVMS[$(( (i + 1) % 4 ))]}
+  args=(node --rpc-url "ws://$CHAIN" --slot-time "$SLOT_TIME" --data-dir "$WORK/node$i"
+        --http "127.0.0.1:$((BASE + 101 + i))" --p2p-listen "/ip4/127.0.0.1/tcp/$((BASE + 1 + i))"
+        --zkvm "$z1" --zkvm "$z2")
+  [[ $i -gt 0 ]] && args+=(--bootnode "$BOOT")
+  "$BIN" "${args[@]}" 2>"$WORK/node$i.log" &
+  PIDS+=($!)
+  echo "node $i ${ID[i]} zkVMs $z1 $z2" >&2
+done
+
+# S slots, then two more for the last proofs to spread.
+WAIT_MS=$(( START_DELAY_MS + (SLOTS + 2) * SLOT_MS ))
+echo "running $N nodes for $SLOTS slots of $SLOT_TIME (work dir $WORK)" >&2
+sleep "$(( WAIT_MS / 1000 )).$(( WAIT_MS % 1000 / 100 ))"
+
+# Stop the nodes (running proofs finish), then the chain.
+NODE_PIDS=("${PIDS[@]:1}")
+for p in "${NODE_PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+failed=0
+for i in "${!NODE_PIDS[@]}"; do
+  if ! wait "${NODE_PIDS[$i]}"; then
+    echo "node $i exited with an error; the end of its log:" >&2
+    tail -n 20 "$WORK/node$i.log" >&2
+    failed=1
+  fi
+done
+kill -TERM "${PIDS[0]}" 2>/dev/null || true
+wait "${PIDS[0]}" 2>/dev/null || true
+PIDS=()
+[[ $failed == 0 ]] || exit 1
+
+DIRS=()
+for i in $(seq 0 $((N - 1))); do DIRS+=(--data-dir "$WORK/node$i"); done
+"$BIN" p2p report "${DIRS[@]}" --json
