@@ -25,19 +25,10 @@ while [[ $# -gt 0 ]]; do
 done
 [[ $SLOTS =~ ^[0-9]+$ && $SLOTS -ge 1 ]] || { echo "--slots must be a positive number" >&2; exit 2; }
 
-# Slot time in ms (accepts 3s, 1500ms).
-if [[ $SLOT_TIME =~ ^([0-9]+)ms$ ]]; then SLOT_MS=${BASH_REMATCH[1]}
-elif [[ $SLOT_TIME =~ ^([0-9]+)s$ ]]; then SLOT_MS=$(( BASH_REMATCH[1] * 1000 ))
-else echo "--slot-time: use e.g. 3s or 1500ms" >&2; exit 2; fi
+source "$(dirname "$0")/common.sh"
+parse_slot_time "$SLOT_TIME"
 
-ROOT=$(cd "$(dirname "$0")/.." && pwd)
-if [[ -n ${SLOTPROOF_BIN:-} ]]; then BIN=$SLOTPROOF_BIN
-elif command -v slotproof >/dev/null; then BIN=$(command -v slotproof)
-else
-  echo "building slotproof (release) once..." >&2
-  (cd "$ROOT" && cargo build --release -j2 --bin slotproof >&2)
-  BIN=${CARGO_TARGET_DIR:-$ROOT/target}/release/slotproof
-fi
+find_bin
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/slotproof-testnet.XXXXXX")
 PIDS=()
@@ -58,9 +49,6 @@ for _ in $(seq 50); do
   [[ $ok == 1 ]] && break
 done
 CHAIN=127.0.0.1:$BASE
-
-# Each node offers two of these, so sets differ and overlap.
-ZKVMS=(stark sim:sp1-hypercube sim:pico-prism sim:zisk-8x5090)
 
 # Node ids first: node 0 is everyone's bootnode.
 for i in $(seq 0 $((N - 1))); do
@@ -85,26 +73,5 @@ for i in $(seq 0 $((N - 1))); do
 done
 
 # S slots, then two more for the last proofs to spread.
-WAIT_MS=$(( START_DELAY_MS + (SLOTS + 2) * SLOT_MS ))
-echo "running $N nodes for $SLOTS slots of $SLOT_TIME (work dir $WORK)" >&2
-sleep "$(( WAIT_MS / 1000 )).$(( WAIT_MS % 1000 / 100 ))"
-
-# Stop the nodes (running proofs finish), then the chain.
-NODE_PIDS=("${PIDS[@]:1}")
-for p in "${NODE_PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
-failed=0
-for i in "${!NODE_PIDS[@]}"; do
-  if ! wait "${NODE_PIDS[$i]}"; then
-    echo "node $i exited with an error; the end of its log:" >&2
-    tail -n 20 "$WORK/node$i.log" >&2
-    failed=1
-  fi
-done
-kill -TERM "${PIDS[0]}" 2>/dev/null || true
-wait "${PIDS[0]}" 2>/dev/null || true
-PIDS=()
-[[ $failed == 0 ]] || exit 1
-
-DIRS=()
-for i in $(seq 0 $((N - 1))); do DIRS+=(--data-dir "$WORK/node$i"); done
-"$BIN" p2p report "${DIRS[@]}" --json
+wait_slots
+stop_and_report

@@ -288,6 +288,14 @@ pub fn status(args: StatusArgs) -> anyhow::Result<()> {
         if v["rpc_up"] == true { "up" } else { "DOWN" },
         v["head"]["number"].as_u64().map_or("-".into(), |n| n.to_string())
     );
+    if let Some(net) = v["network"].as_object() {
+        let peers = net.get("peers").and_then(Value::as_array).map_or(0, Vec::len);
+        println!(
+            "network: node {}, {peers} peers connected, {} provers live",
+            net.get("node_id").and_then(Value::as_str).unwrap_or("?"),
+            net.get("live_provers").and_then(Value::as_u64).unwrap_or(0)
+        );
+    }
     println!("{:>10}  {:<12} {:>8}  {:<9} proofs", "block", "hash", "slot", "deadline");
     for b in v["recent_blocks"].as_array().into_iter().flatten() {
         let proofs: Vec<String> = b["proofs"]
@@ -298,6 +306,12 @@ pub fn status(args: StatusArgs) -> anyhow::Result<()> {
                 let ms = p["proving_ms"].as_u64().map_or(String::new(), |ms| format!(" {:.2}s", ms as f64 / 1e3));
                 format!("{} {}{ms}", p["zkvm"].as_str().unwrap_or("?"), p["status"].as_str().unwrap_or("?"))
             })
+            .chain(b["network_proofs"].as_array().into_iter().flatten().map(|p| {
+                let node = p["node"].as_str().unwrap_or("?");
+                let short = node.get(node.len().saturating_sub(6)..).unwrap_or(node);
+                let ok = if p["verified"] == true { "verified" } else { "unverified" };
+                format!("{} by …{short} {ok}", p["zkvm"].as_str().unwrap_or("?"))
+            }))
             .collect();
         let deadline = match (b["closed"].as_bool(), b["deadline_met"].as_bool()) {
             (Some(false), _) => "open",

@@ -23,6 +23,8 @@ pub struct StatusInfo {
     pub rpc_up: bool,
     pub head: Option<(u64, String)>,
     pub gaps: Vec<Value>,
+    /// On a network: this node's id and its connected peers with their gossip scores.
+    pub network: Option<Value>,
 }
 
 pub struct HttpState {
@@ -83,7 +85,7 @@ async fn status(State(s): State<Arc<HttpState>>) -> Response {
         .collect();
     let head = info.head.map(|(n, h)| json!({"number": n, "hash": h}));
     let body = json!({"rpc_url": info.rpc_url, "rpc_up": info.rpc_up, "head": head, "queues": queues,
-        "recent_blocks": recent, "gaps": info.gaps});
+        "recent_blocks": recent, "gaps": info.gaps, "network": info.network});
     axum::Json(body).into_response()
 }
 

@@ -49,6 +49,7 @@ pub struct Metrics {
     pub overhead_seconds: Histogram,
     pub queue_depth: Family<QueueLabel, Gauge>,
     pub head: Gauge,
+    pub peers: Gauge,
 }
 
 impl Default for Metrics {
@@ -71,6 +72,7 @@ impl Metrics {
             overhead_seconds: overhead_buckets(),
             queue_depth: Family::default(),
             head: Gauge::default(),
+            peers: Gauge::default(),
             registry: Registry::default(),
         };
         registry.register("blocks_seen", "Blocks the follower handed to the node", m.blocks_seen.clone());
@@ -95,6 +97,7 @@ impl Metrics {
         );
         registry.register("queue_depth", "Tasks pending or leased, by queue", m.queue_depth.clone());
         registry.register("head_block", "Newest block number seen", m.head.clone());
+        registry.register("p2p_peers", "Connected peers on the proving network", m.peers.clone());
         Metrics { registry, ..m }
     }
 

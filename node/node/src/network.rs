@@ -301,7 +301,8 @@ impl Net {
     pub async fn tick(&mut self, now_ms: u64, head: Option<(u64, &str)>) {
         if self.last_heartbeat.is_none_or(|t| t.elapsed() >= self.heartbeat_every()) {
             self.last_heartbeat = Some(Instant::now());
-            self.hb_seq += 1;
+            // Wall-clock ms: a restarted node's heartbeats stay newer than its last run's.
+            self.hb_seq = now_ms.max(self.hb_seq + 1);
             let (head_number, head_hash) =
                 head.map_or((0, [0u8; 32].into()), |(n, h)| (n, wire::hash_from_hex(h).unwrap_or_default()));
             let busy: usize = self.blocks.values().map(|c| c.started.len() - c.done.len()).sum();
@@ -416,11 +417,17 @@ impl Net {
                 if node != author {
                     return reject(format!("claim for {node} signed by {author}"));
                 }
-                if stale(number, self.head, self.settings.stale_blocks) {
-                    return Verdict::Report(MessageAcceptance::Ignore, "stale block".into());
-                }
                 let hash = wire::hash_hex(&hash);
-                let Some(c) = self.blocks.get_mut(&hash) else { return Verdict::Wait(hash) };
+                let Some(c) = self.blocks.get_mut(&hash) else {
+                    // Recorded but no longer (or never, after a restart) coordinated here.
+                    return if self.recorded(number, &hash) {
+                        Verdict::Report(MessageAcceptance::Accept, String::new())
+                    } else if stale(number, self.head, self.settings.stale_blocks) {
+                        Verdict::Report(MessageAcceptance::Ignore, "stale block".into())
+                    } else {
+                        Verdict::Wait(hash)
+                    };
+                };
                 if c.number != number {
                     return reject(format!("block {hash} is number {}, not {number}", c.number));
                 }
@@ -436,20 +443,29 @@ impl Net {
                 if ann.proof_bytes > MAX_PROOF_MESSAGE_BYTES as u64 {
                     return reject(format!("a proof of {} bytes is over the cap", ann.proof_bytes));
                 }
-                if stale(ann.number, self.head, self.settings.stale_blocks) {
-                    return Verdict::Report(MessageAcceptance::Ignore, "stale block".into());
-                }
                 let hash = wire::hash_hex(&ann.hash);
-                let Some(c) = self.blocks.get(&hash) else { return Verdict::Wait(hash) };
-                if c.number != ann.number {
-                    return reject(format!("block {hash} is number {}, not {}", c.number, ann.number));
+                match self.blocks.get(&hash) {
+                    Some(c) if c.number != ann.number => {
+                        reject(format!("block {hash} is number {}, not {}", c.number, ann.number))
+                    }
+                    Some(c) if c.roots.contains(&ann.proof_root.0) => {
+                        Verdict::Report(MessageAcceptance::Accept, String::new())
+                    }
+                    Some(_) => Verdict::Fetch(ann),
+                    None if self.recorded(ann.number, &hash) => Verdict::Fetch(ann),
+                    // Staleness only for blocks this node does not hold: a held block can be checked.
+                    None if stale(ann.number, self.head, self.settings.stale_blocks) => {
+                        Verdict::Report(MessageAcceptance::Ignore, "stale block".into())
+                    }
+                    None => Verdict::Wait(hash),
                 }
-                if c.roots.contains(&ann.proof_root.0) {
-                    return Verdict::Report(MessageAcceptance::Accept, String::new());
-                }
-                Verdict::Fetch(ann)
             }
         }
+    }
+
+    /// The node holds a record of this block (it may have been recorded before a restart).
+    fn recorded(&self, number: u64, hash: &str) -> bool {
+        self.store.get(number, hash).ok().flatten().is_some()
     }
 
     /// Fetches an announced proof from the peer that forwarded it (it checked
@@ -573,13 +589,23 @@ impl Net {
         let store = self.store.clone();
         let verifiers = self.verifiers.clone();
         let me = self.me.clone();
+        let settle = self.slot / 2;
         tokio::spawn(async move {
+            // Half a slot first, so the follower has recorded the blocks missed while down.
+            tokio::time::sleep(settle).await;
             let request = ProofRequest::ByRange(ProofsByRangeRequest {
                 start: from,
                 count: MAX_RANGE_COUNT,
                 zkvms: Default::default(),
             });
-            let Ok(chunks) = client.fetch(peer, request).await else { return };
+            let chunks = match client.fetch(peer, request).await {
+                Ok(c) => c,
+                Err(e) => {
+                    warn!(target: "slotproof::p2p", %peer, error = %e, "proofs by range: request failed");
+                    return;
+                }
+            };
+            debug!(target: "slotproof::p2p", %peer, from, proofs = chunks.len(), "proofs by range: answered");
             let mut taken = 0;
             for chunk in chunks {
                 let Ok(signed) = wire::decode::<SignedProof>(&chunk, MAX_PROOF_MESSAGE_BYTES) else { continue };
@@ -597,6 +623,9 @@ impl Net {
                     verifiers: verifiers.clone(),
                 };
                 let result = check(ctx, signed).await;
+                if let Err((_, why)) = &result {
+                    debug!(target: "slotproof::p2p", %peer, block = number, reason = %why, "proof by range not taken");
+                }
                 taken += usize::from(result.is_ok());
                 let _ = tx.send(Checked { report: None, number, hash, result });
             }

@@ -484,6 +484,7 @@ pub async fn run(cfg: NodeConfig, mut shutdown: watch::Receiver<bool>) -> anyhow
     let mut closed_this_run: Vec<(u64, String)> = Vec::new();
     let mut following = true;
     let mut tick = tokio::time::interval(Duration::from_millis(100));
+    let mut last_peer_poll = Instant::now();
     loop {
         tokio::select! {
             event = chain_rx.recv(), if following => {
@@ -578,8 +579,10 @@ pub async fn run(cfg: NodeConfig, mut shutdown: watch::Receiver<bool>) -> anyhow
                 match event {
                     slotproof_p2p::NetEvent::Gossip(msg) => n.on_gossip(msg).await,
                     slotproof_p2p::NetEvent::Connected(peer) => {
-                        let head = status.lock().unwrap_or_else(|e| e.into_inner()).head.as_ref().map_or(0, |h| h.0);
-                        n.on_connected(peer, head.saturating_sub(32));
+                        // From a little before the newest block this node knows: what it missed while down.
+                        if let Some(newest) = store.recent(1)?.first().map(|r| r.block_number) {
+                            n.on_connected(peer, newest.saturating_sub(8));
+                        }
                     }
                     slotproof_p2p::NetEvent::Disconnected(_) | slotproof_p2p::NetEvent::Listening(_) => {}
                 }
@@ -614,6 +617,14 @@ pub async fn run(cfg: NodeConfig, mut shutdown: watch::Receiver<bool>) -> anyhow
                     }
                     let head = status.lock().unwrap_or_else(|e| e.into_inner()).head.clone();
                     n.tick(now, head.as_ref().map(|(n, h)| (*n, h.as_str()))).await;
+                    if last_peer_poll.elapsed() >= Duration::from_secs(1) {
+                        last_peer_poll = Instant::now();
+                        let peers: Vec<Value> = n.client.peers().await.iter()
+                            .map(|p| json!({"peer": p.peer.to_string(), "score": p.score})).collect();
+                        metrics.peers.set(peers.len() as i64);
+                        status.lock().unwrap_or_else(|e| e.into_inner()).network =
+                            Some(json!({"node_id": n.me, "live_provers": n.live_peers(), "peers": peers}));
+                    }
                 }
                 for (n, h) in open.clone() {
                     let Some(r) = store.get(n, &h)? else { open.remove(&(n, h)); continue };

@@ -29,6 +29,9 @@ use crate::topics::{ALL, MAX_CONTROL_MESSAGE_BYTES, Topic};
 /// Gossip frames carry a control message plus gossipsub's own envelope.
 const MAX_TRANSMIT_BYTES: usize = MAX_CONTROL_MESSAGE_BYTES + 1024;
 const COMMANDS: usize = 256;
+/// Below this many connections the node dials peers its DHT knows.
+const TARGET_PEERS: usize = 8;
+const BOOTSTRAP_EVERY: Duration = Duration::from_secs(30);
 const INBOUND: usize = 1024;
 
 #[derive(Clone, Debug)]
@@ -135,7 +138,10 @@ struct Behaviour {
     identify: identify::Behaviour,
     ping: ping::Behaviour,
     kad: kad::Behaviour<kad::store::MemoryStore>,
-    proofs: request_response::Behaviour<ProofCodec>,
+    // One behaviour per protocol: a behaviour offers all its protocols for
+    // every request, so a by-range request could land on by-root.
+    by_root: request_response::Behaviour<ProofCodec>,
+    by_range: request_response::Behaviour<ProofCodec>,
     mdns: Toggle<mdns::tokio::Behaviour>,
 }
 
@@ -162,14 +168,13 @@ fn build_behaviour(key: &Keypair, cfg: &NetworkConfig) -> Result<Behaviour, P2pE
     let mut kad = kad::Behaviour::with_config(me, kad::store::MemoryStore::new(me), kad::Config::new(kad_protocol));
     // Every node serves the DHT: test networks have no public addresses for auto mode to confirm.
     kad.set_mode(Some(kad::Mode::Server));
-    let proofs = request_response::Behaviour::with_codec(
-        ProofCodec,
-        [
-            (by_root_protocol(&cfg.network), ProtocolSupport::Full),
-            (by_range_protocol(&cfg.network), ProtocolSupport::Full),
-        ],
-        request_response::Config::default().with_request_timeout(Duration::from_secs(10)),
-    );
+    let rr = |protocol| {
+        request_response::Behaviour::with_codec(
+            ProofCodec,
+            [(protocol, ProtocolSupport::Full)],
+            request_response::Config::default().with_request_timeout(Duration::from_secs(10)),
+        )
+    };
     let mdns =
         if cfg.mdns { Some(mdns::tokio::Behaviour::new(mdns::Config::default(), me).map_err(setup)?) } else { None };
     Ok(Behaviour {
@@ -181,7 +186,8 @@ fn build_behaviour(key: &Keypair, cfg: &NetworkConfig) -> Result<Behaviour, P2pE
         )),
         ping: ping::Behaviour::default(),
         kad,
-        proofs,
+        by_root: rr(by_root_protocol(&cfg.network)),
+        by_range: rr(by_range_protocol(&cfg.network)),
         mdns: mdns.into(),
     })
 }
@@ -227,6 +233,8 @@ pub fn start(
         pending: HashMap::new(),
         limiter: RateLimiter::default(),
         connected: HashSet::new(),
+        blocked: HashSet::new(),
+        last_bootstrap: None,
     };
     tokio::spawn(event_loop.run(shutdown));
     Ok((Client { tx, local }, events))
@@ -239,9 +247,12 @@ struct EventLoop {
     commands: mpsc::Receiver<Command>,
     events: mpsc::Sender<NetEvent>,
     source: Arc<dyn ProofSource>,
-    pending: HashMap<OutboundRequestId, oneshot::Sender<Result<ProofResponse, P2pError>>>,
+    /// Outbound requests by (is by-range, id): ids are per behaviour.
+    pending: HashMap<(bool, OutboundRequestId), oneshot::Sender<Result<ProofResponse, P2pError>>>,
     limiter: RateLimiter,
     connected: HashSet<PeerId>,
+    blocked: HashSet<PeerId>,
+    last_bootstrap: Option<Instant>,
 }
 
 impl EventLoop {
@@ -272,12 +283,46 @@ impl EventLoop {
         for (peer, score) in low {
             warn!(target: "slotproof::p2p", %peer, score, "peer score below the graylist: disconnected and blocked");
             self.swarm.behaviour_mut().blocked.block_peer(peer);
+            self.blocked.insert(peer);
             let _ = self.swarm.disconnect_peer_id(peer);
         }
         if self.connected.is_empty() {
             for addr in self.bootnodes.clone() {
                 let _ = self.swarm.dial(addr);
             }
+        }
+        if !self.connected.is_empty() && self.last_bootstrap.is_none_or(|t| t.elapsed() >= BOOTSTRAP_EVERY) {
+            self.bootstrap();
+        }
+        self.fill();
+    }
+
+    /// A DHT walk: finds the network's other nodes beyond the bootnodes.
+    fn bootstrap(&mut self) {
+        self.last_bootstrap = Some(Instant::now());
+        let _ = self.swarm.behaviour_mut().kad.bootstrap();
+    }
+
+    /// Dials peers the DHT knows while under the target, so the mesh does
+    /// not hang on the bootnodes alone.
+    fn fill(&mut self) {
+        let want = TARGET_PEERS.saturating_sub(self.connected.len());
+        if want == 0 {
+            return;
+        }
+        let me = *self.swarm.local_peer_id();
+        let mut candidates = Vec::new();
+        for bucket in self.swarm.behaviour_mut().kad.kbuckets() {
+            for e in bucket.iter() {
+                let peer = *e.node.key.preimage();
+                if peer != me && !self.connected.contains(&peer) && !self.blocked.contains(&peer) {
+                    candidates.push((peer, e.node.value.iter().cloned().collect::<Vec<_>>()));
+                }
+            }
+        }
+        for (peer, addrs) in candidates.into_iter().take(want) {
+            let opts = libp2p::swarm::dial_opts::DialOpts::peer_id(peer).addresses(addrs).build();
+            let _ = self.swarm.dial(opts);
         }
     }
 
@@ -297,8 +342,12 @@ impl EventLoop {
                 self.swarm.behaviour_mut().gossipsub.report_message_validation_result(&id, &from, acceptance);
             }
             Command::Fetch { peer, request, reply } => {
-                let id = self.swarm.behaviour_mut().proofs.send_request(&peer, request);
-                self.pending.insert(id, reply);
+                let b = self.swarm.behaviour_mut();
+                let key = match request {
+                    ProofRequest::ByRoot(_) => (false, b.by_root.send_request(&peer, request)),
+                    ProofRequest::ByRange(_) => (true, b.by_range.send_request(&peer, request)),
+                };
+                self.pending.insert(key, reply);
             }
             Command::Peers { reply } => {
                 let g = &self.swarm.behaviour().gossipsub;
@@ -323,6 +372,9 @@ impl EventLoop {
                 if num_established.get() == 1 && self.connected.insert(peer_id) =>
             {
                 info!(target: "slotproof::p2p", peer = %peer_id, peers = self.connected.len(), "peer connected");
+                if self.last_bootstrap.is_none() {
+                    self.bootstrap();
+                }
                 let _ = self.events.try_send(NetEvent::Connected(peer_id));
             }
             SwarmEvent::ConnectionClosed { peer_id, num_established: 0, .. } if self.connected.remove(&peer_id) => {
@@ -351,7 +403,8 @@ impl EventLoop {
                     }
                 }
             }
-            SwarmEvent::Behaviour(BehaviourEvent::Proofs(event)) => self.on_proofs(event),
+            SwarmEvent::Behaviour(BehaviourEvent::ByRoot(event)) => self.on_proofs(false, event),
+            SwarmEvent::Behaviour(BehaviourEvent::ByRange(event)) => self.on_proofs(true, event),
             _ => {}
         }
     }
@@ -384,7 +437,7 @@ impl EventLoop {
         }
     }
 
-    fn on_proofs(&mut self, event: request_response::Event<ProofRequest, ProofResponse>) {
+    fn on_proofs(&mut self, range: bool, event: request_response::Event<ProofRequest, ProofResponse>) {
         match event {
             request_response::Event::Message { peer, message, .. } => match message {
                 request_response::Message::Request { request, channel, .. } => {
@@ -400,16 +453,21 @@ impl EventLoop {
                         }
                     };
                     debug!(target: "slotproof::p2p", %peer, proofs = response.len(), "served a proof request");
-                    let _ = self.swarm.behaviour_mut().proofs.send_response(channel, response);
+                    let b = self.swarm.behaviour_mut();
+                    let _ = if range {
+                        b.by_range.send_response(channel, response)
+                    } else {
+                        b.by_root.send_response(channel, response)
+                    };
                 }
                 request_response::Message::Response { request_id, response } => {
-                    if let Some(reply) = self.pending.remove(&request_id) {
+                    if let Some(reply) = self.pending.remove(&(range, request_id)) {
                         let _ = reply.send(Ok(response));
                     }
                 }
             },
             request_response::Event::OutboundFailure { peer, request_id, error, .. } => {
-                if let Some(reply) = self.pending.remove(&request_id) {
+                if let Some(reply) = self.pending.remove(&(range, request_id)) {
                     let _ = reply.send(Err(P2pError::Request { peer: peer.to_string(), message: error.to_string() }));
                 }
             }
@@ -418,5 +476,60 @@ impl EventLoop {
             }
             request_response::Event::ResponseSent { .. } => {}
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use super::*;
+
+    struct Fixed(Mutex<Vec<(u64, Vec<u8>)>>);
+
+    impl ProofSource for Fixed {
+        fn by_root(&self, _: &[u8; 32], _: &str) -> Vec<Vec<u8>> {
+            self.0.lock().unwrap().iter().map(|(_, b)| b.clone()).take(1).collect()
+        }
+        fn by_range(&self, start: u64, count: u64, _: &[String]) -> Vec<Vec<u8>> {
+            let all = self.0.lock().unwrap();
+            all.iter().filter(|(n, _)| (start..start + count).contains(n)).map(|(_, b)| b.clone()).collect()
+        }
+    }
+
+    /// Two swarms on loopback: gossip goes through validation, proofs come back by root and by range.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn gossip_and_proof_requests_between_two_swarms() {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let (a_key, b_key) = (Keypair::generate_ed25519(), Keypair::generate_ed25519());
+        let a_id = a_key.public().to_peer_id();
+        let mut a_cfg = NetworkConfig::new("unit");
+        a_cfg.listen = vec![format!("/ip4/127.0.0.1/tcp/{port}").parse().unwrap()];
+        let mut b_cfg = NetworkConfig::new("unit");
+        b_cfg.bootnodes = vec![format!("/ip4/127.0.0.1/tcp/{port}/p2p/{a_id}").parse().unwrap()];
+        let served = vec![(10u64, vec![1u8; 300_000]), (11, vec![2u8; 10]), (500, vec![3u8; 10])];
+        let (_stop_tx, stop) = watch::channel(false);
+        let (a, _a_events) = start(a_key, a_cfg, Arc::new(Fixed(Mutex::new(served))), stop.clone()).unwrap();
+        let (b, mut b_events) = start(b_key, b_cfg, Arc::new(Fixed(Mutex::new(vec![]))), stop).unwrap();
+        // Connected, and the mesh formed: a publish from A reaches B, which must validate it.
+        let until = Instant::now() + Duration::from_secs(20);
+        let got = loop {
+            assert!(Instant::now() < until, "no gossip arrived");
+            let _ = a.publish(Topic::Task, b"hello".to_vec()).await;
+            match tokio::time::timeout(Duration::from_millis(300), b_events.recv()).await {
+                Ok(Some(NetEvent::Gossip(m))) => break m,
+                _ => continue,
+            }
+        };
+        assert_eq!((got.topic, got.data.as_slice(), got.source), (Topic::Task, &b"hello"[..], Some(a_id)));
+        b.report(got.id, got.from, MessageAcceptance::Accept).await;
+        let range = crate::wire::ProofsByRangeRequest { start: 10, count: 5, zkvms: Default::default() };
+        let chunks = b.fetch(a_id, ProofRequest::ByRange(range)).await.unwrap();
+        assert_eq!(chunks.len(), 2, "blocks 10 and 11, not 500");
+        assert_eq!(chunks[0].len(), 300_000);
+        let root =
+            crate::wire::ProofsByRootRequest { hash: Default::default(), zkvm: crate::wire::name("stark").unwrap() };
+        assert_eq!(b.fetch(a_id, ProofRequest::ByRoot(root)).await.unwrap().len(), 1);
+        assert!(b.peers().await.iter().any(|p| p.peer == a_id));
     }
 }

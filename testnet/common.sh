@@ -1,0 +1,51 @@
+# Shared by local.sh and netns.sh; sourced, not run.
+
+# SLOT_MS from a slot time like 3s or 1500ms.
+parse_slot_time() {
+  if [[ $1 =~ ^([0-9]+)ms$ ]]; then SLOT_MS=${BASH_REMATCH[1]}
+  elif [[ $1 =~ ^([0-9]+)s$ ]]; then SLOT_MS=$(( BASH_REMATCH[1] * 1000 ))
+  else echo "--slot-time: use e.g. 3s or 1500ms" >&2; exit 2; fi
+}
+
+# BIN: $SLOTPROOF_BIN, else slotproof on PATH, else a release build of this checkout.
+find_bin() {
+  local root
+  root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+  if [[ -n ${SLOTPROOF_BIN:-} ]]; then BIN=$SLOTPROOF_BIN
+  elif command -v slotproof >/dev/null; then BIN=$(command -v slotproof)
+  else
+    echo "building slotproof (release) once..." >&2
+    (cd "$root" && cargo build --release -j2 --bin slotproof >&2)
+    BIN=${CARGO_TARGET_DIR:-$root/target}/release/slotproof
+  fi
+}
+
+# Node i offers the i-th and the next of these four, so sets differ and overlap.
+ZKVMS=(stark sim:sp1-hypercube sim:pico-prism sim:zisk-8x5090)
+
+# Waits for S slots after the chain's start delay, plus two for the last proofs.
+wait_slots() {
+  local ms=$(( START_DELAY_MS + (SLOTS + 2) * SLOT_MS ))
+  sleep "$(( ms / 1000 )).$(( ms % 1000 / 100 ))"
+}
+
+# SIGTERM to the nodes (PIDS[1..]; running proofs finish), then the chain
+# (PIDS[0]); prints the coverage report of WORK/node0..N-1 as the last line.
+stop_and_report() {
+  local nodes=("${PIDS[@]:1}") failed=0 i
+  for p in "${nodes[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+  for i in "${!nodes[@]}"; do
+    if ! wait "${nodes[$i]}"; then
+      echo "node $i exited with an error; the end of its log:" >&2
+      tail -n 20 "$WORK/node$i.log" >&2
+      failed=1
+    fi
+  done
+  kill -TERM "${PIDS[0]}" 2>/dev/null || true
+  wait "${PIDS[0]}" 2>/dev/null || true
+  PIDS=()
+  [[ $failed == 0 ]] || exit 1
+  local dirs=()
+  for i in $(seq 0 $((N - 1))); do dirs+=(--data-dir "$WORK/node$i"); done
+  "$BIN" p2p report "${dirs[@]}" --json
+}
