@@ -23,6 +23,7 @@ use tokio::sync::{mpsc, watch};
 use tracing::{debug, info, warn};
 use tree_hash::TreeHash;
 
+use crate::node::{hex_bytes, now_ms};
 use crate::results::{ReceivedProof, ResultStore};
 
 /// `[p2p]` after overrides.
@@ -648,14 +649,6 @@ struct CheckContext {
     input_digest: Option<String>,
     deadline_ms: u64,
     verifiers: Arc<BTreeMap<String, Arc<dyn Prover>>>,
-}
-
-fn now_ms() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
-}
-
-fn hex_bytes(s: &str) -> Vec<u8> {
-    (0..s.len() / 2).filter_map(|i| u8::from_str_radix(s.get(2 * i..2 * i + 2)?, 16).ok()).collect()
 }
 
 /// Signature, block, then the zkVM's own verifier (on a blocking thread).

@@ -37,7 +37,7 @@ fn prove_queue(zkvm: &str) -> String {
     format!("prove:{zkvm}")
 }
 
-fn now_ms() -> u64 {
+pub(crate) fn now_ms() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
 }
 
@@ -264,7 +264,7 @@ fn record_proof(shared: &Shared, block: u64, payload: &[u8]) -> anyhow::Result<(
     Ok(())
 }
 
-fn hex_bytes(s: &str) -> Vec<u8> {
+pub(crate) fn hex_bytes(s: &str) -> Vec<u8> {
     (0..s.len() / 2).filter_map(|i| u8::from_str_radix(s.get(2 * i..2 * i + 2)?, 16).ok()).collect()
 }
 
