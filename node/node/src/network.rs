@@ -496,14 +496,7 @@ impl Net {
     }
 
     fn check_context(&self, number: u64, hash: &str) -> CheckContext {
-        let record = self.store.get(number, hash).ok().flatten();
-        CheckContext {
-            number,
-            hash: hash.to_string(),
-            input_digest: record.as_ref().map(|r| r.input_digest.clone()),
-            deadline_ms: record.map_or(0, |r| r.deadline_ms),
-            verifiers: self.verifiers.clone(),
-        }
+        CheckContext::load(&self.store, &self.verifiers, number, hash)
     }
 
     /// The verdict on a fetched proof: report it, remember the proof.
@@ -614,15 +607,10 @@ impl Net {
                 if wire::text(&signed.message.node_id) == me {
                     continue;
                 }
-                let record = store.get(number, &hash).ok().flatten();
-                let Some(record) = record else { continue };
-                let ctx = CheckContext {
-                    number,
-                    hash: hash.clone(),
-                    input_digest: Some(record.input_digest.clone()),
-                    deadline_ms: record.deadline_ms,
-                    verifiers: verifiers.clone(),
-                };
+                let ctx = CheckContext::load(&store, &verifiers, number, &hash);
+                if ctx.input_digest.is_none() {
+                    continue;
+                }
                 let result = check(ctx, signed).await;
                 if let Err((_, why)) = &result {
                     debug!(target: "slotproof::p2p", %peer, block = number, reason = %why, "proof by range not taken");
@@ -646,9 +634,28 @@ enum Verdict {
 struct CheckContext {
     number: u64,
     hash: String,
+    /// None when the block is not recorded here.
     input_digest: Option<String>,
     deadline_ms: u64,
     verifiers: Arc<BTreeMap<String, Arc<dyn Prover>>>,
+}
+
+impl CheckContext {
+    fn load(
+        store: &ResultStore,
+        verifiers: &Arc<BTreeMap<String, Arc<dyn Prover>>>,
+        number: u64,
+        hash: &str,
+    ) -> CheckContext {
+        let record = store.get(number, hash).ok().flatten();
+        CheckContext {
+            number,
+            hash: hash.to_string(),
+            input_digest: record.as_ref().map(|r| r.input_digest.clone()),
+            deadline_ms: record.map_or(0, |r| r.deadline_ms),
+            verifiers: verifiers.clone(),
+        }
+    }
 }
 
 /// Signature, block, then the zkVM's own verifier (on a blocking thread).

@@ -82,9 +82,13 @@ enum Clock {
 }
 
 impl Clock {
+    fn beacon(slot: Duration, genesis_time: u64) -> Clock {
+        Clock::Beacon(SlotClock::Beacon { genesis_time, slot })
+    }
+
     /// None while the RPC cannot be reached: asked again at the first block.
     async fn detect(url: &str, slot: Duration, genesis_time: u64) -> Option<Clock> {
-        let beacon = Clock::Beacon(SlotClock::Beacon { genesis_time, slot });
+        let beacon = Clock::beacon(slot, genesis_time);
         match Rpc::connect(url).await {
             Ok(rpc) => match rpc.client_version().await {
                 Ok(v) if v.starts_with(CLIENT_VERSION) => Some(Clock::DevChain(rpc)),
@@ -497,7 +501,7 @@ pub async fn run(cfg: NodeConfig, mut shutdown: watch::Receiver<bool>) -> anyhow
                         if clock.is_none() {
                             clock = Clock::detect(&rpc_url, cfg.slot_time, cfg.genesis_time).await;
                         }
-                        let beacon = Clock::Beacon(SlotClock::Beacon { genesis_time: cfg.genesis_time, slot: cfg.slot_time });
+                        let beacon = Clock::beacon(cfg.slot_time, cfg.genesis_time);
                         let (slot, _start, deadline) = clock.as_ref().unwrap_or(&beacon).timing(&block, arrival, cfg.slot_time).await;
                         let input = match block_proving_input(&block.json, receipts.as_ref(), witness.as_ref()) {
                             Ok(i) => i,
