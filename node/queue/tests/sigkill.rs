@@ -64,7 +64,9 @@ fn work(db: &Path, idle_exit: Duration) {
                 vec![]
             };
             q.ack_and_enqueue(l.id, l.token, next).unwrap();
-            writeln!(journal, "{}", l.id).unwrap();
+            // One write call per line: `writeln!` may split the id and its newline
+            // into two, and a kill between them glues the next run's line onto this one.
+            journal.write_all(format!("{}\n", l.id).as_bytes()).unwrap();
         }
     }
 }
