@@ -9,7 +9,7 @@ use anyhow::{Context, bail};
 use clap::{Args, Subcommand};
 use serde_json::Value;
 use slotproof_chain::devchain::DevChain;
-use slotproof_node::{DEFAULT_CONFIG_TOML, NodeConfig};
+use slotproof_orchestrator::{DEFAULT_CONFIG_TOML, NodeConfig};
 use slotproof_primitives::duration::parse_duration;
 use tokio::sync::watch;
 use tracing::info;
@@ -112,7 +112,7 @@ impl P2pArgs {
         } else {
             self.bootnodes.clone()
         };
-        let settings = slotproof_node::config::net_settings(
+        let settings = slotproof_orchestrator::config::net_settings(
             Some(self.network.clone().unwrap_or(base.network)),
             &listen,
             &bootnodes,
@@ -202,7 +202,7 @@ fn with_signals<T>(f: impl AsyncFnOnce(watch::Receiver<bool>) -> anyhow::Result<
 
 pub fn node(args: NodeArgs) -> anyhow::Result<()> {
     let cfg = args.config()?;
-    let report = with_signals(async |shutdown| slotproof_node::run(cfg, shutdown).await)?;
+    let report = with_signals(async |shutdown| slotproof_orchestrator::run(cfg, shutdown).await)?;
     let met = report.blocks.iter().filter(|b| b.deadline_met).count();
     info!(target: "slotproof", blocks = report.blocks.len(), deadline_met = met, "node stopped");
     Ok(())
@@ -254,7 +254,7 @@ pub fn devchain(args: DevchainArgs) -> anyhow::Result<()> {
 #[derive(Args, Debug)]
 pub struct StatusArgs {
     /// The node's HTTP listener.
-    #[arg(long = "http", env = "SLOTPROOF_HTTP", default_value = slotproof_node::config::DEFAULT_HTTP)]
+    #[arg(long = "http", env = "SLOTPROOF_HTTP", default_value = slotproof_orchestrator::config::DEFAULT_HTTP)]
     addr: SocketAddr,
     #[arg(long)]
     json: bool,
@@ -373,12 +373,12 @@ pub fn results(args: ResultsArgs) -> anyhow::Result<()> {
     if !args.data_dir.join("results").exists() {
         bail!("no slotproof results at {}", args.data_dir.join("results").display());
     }
-    let store = slotproof_node::results::ResultStore::open(&args.data_dir)?;
+    let store = slotproof_orchestrator::results::ResultStore::open(&args.data_dir)?;
     let records = store.all()?;
     let blocks: Vec<Value> = records
         .iter()
         .map(|r| {
-            let mut v = slotproof_node::summary_of(r);
+            let mut v = slotproof_orchestrator::summary_of(r);
             v["closed"] = r.closed.into();
             v["orphaned"] = r.orphaned.into();
             v

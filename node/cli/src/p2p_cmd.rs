@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, bail};
 use clap::{Args, Subcommand};
 use serde_json::{Value, json};
-use slotproof_node::results::{BlockRecord, ResultStore};
+use slotproof_orchestrator::results::{BlockRecord, ResultStore};
 
 use crate::output::{print_json, print_json_or};
 
