@@ -5,6 +5,8 @@ use std::process::Command;
 
 use serde::Serialize;
 
+pub use crate::error::DevicesError;
+
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Gpu {
     pub index: u32,
@@ -34,22 +36,22 @@ pub fn inventory() -> Inventory {
         Ok(out) => match parse_nvidia_smi(&String::from_utf8_lossy(&out.stdout)) {
             Ok(gpus) if gpus.is_empty() => Inventory { gpus, note: Some("nvidia-smi listed no GPU".into()) },
             Ok(gpus) => Inventory { gpus, note: None },
-            Err(e) => Inventory { gpus: vec![], note: Some(e) },
+            Err(e) => Inventory { gpus: vec![], note: Some(e.to_string()) },
         },
     }
 }
 
 /// Parses `index, name, memory.total, memory.used, utilization.gpu` lines;
 /// `[N/A]` fields (some cards do not report utilisation) become `None`.
-pub fn parse_nvidia_smi(csv: &str) -> Result<Vec<Gpu>, String> {
+pub fn parse_nvidia_smi(csv: &str) -> Result<Vec<Gpu>, DevicesError> {
     csv.lines()
         .filter(|l| !l.trim().is_empty())
         .map(|line| {
             let f: Vec<&str> = line.split(',').map(str::trim).collect();
             let [index, name, total, used, util] = f[..] else {
-                return Err(format!("unexpected nvidia-smi line {line:?}"));
+                return Err(DevicesError::Line { line: line.into() });
             };
-            let index = index.parse().map_err(|_| format!("unexpected GPU index in nvidia-smi line {line:?}"))?;
+            let index = index.parse().map_err(|source| DevicesError::Index { line: line.into(), source })?;
             let num = |s: &str| s.parse::<u64>().ok();
             Ok(Gpu {
                 index,
@@ -74,7 +76,8 @@ mod tests {
         assert_eq!(gpus[0].name, "NVIDIA H100 80GB HBM3");
         assert_eq!((gpus[0].index, gpus[0].memory_mib, gpus[0].utilization_pct), (0, Some(81559), Some(0)));
         assert_eq!((gpus[1].index, gpus[1].utilization_pct), (1, None));
-        assert!(parse_nvidia_smi("garbage").unwrap_err().contains("unexpected"));
-        assert!(parse_nvidia_smi("x, a, 1, 2, 3").unwrap_err().contains("index"));
+        assert!(parse_nvidia_smi("garbage").unwrap_err().to_string().contains("unexpected nvidia-smi line"));
+        let e = parse_nvidia_smi("x, a, 1, 2, 3").unwrap_err();
+        assert!(matches!(e, DevicesError::Index { .. }) && e.to_string().contains("index"), "{e}");
     }
 }

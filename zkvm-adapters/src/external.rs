@@ -96,7 +96,7 @@ impl ExternalProver {
 
     /// Content-addressed input file: written once, reused by retries and other zkVMs.
     fn input_file(&self, input: &ProvingInput) -> Result<PathBuf, ProverError> {
-        let hex: String = input.digest.iter().map(|b| format!("{b:02x}")).collect();
+        let hex = slotproof_primitives::hex::encode(&input.digest);
         let path = self.cfg.work_dir.join(format!("{hex}.input"));
         if !path.exists() {
             let tmp = path.with_extension(format!("tmp{}", std::process::id()));
@@ -266,7 +266,7 @@ impl Prover for ExternalProver {
                 self.cfg.identity.name
             )));
         };
-        let hex: String = input.digest.iter().map(|b| format!("{b:02x}")).collect();
+        let hex = slotproof_primitives::hex::encode(&input.digest);
         let input_path = self.input_file(input)?;
         let run = RUNS.fetch_add(1, Ordering::SeqCst);
         let proof_path = self.cfg.work_dir.join(format!("{}-verify-{run}.proof", std::process::id()));

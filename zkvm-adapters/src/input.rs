@@ -2,6 +2,7 @@
 //! (`eth_getBlockByNumber(n, true)`), validated at the edge (specs/provers.md §5).
 
 use serde_json::Value;
+use slotproof_primitives::Hash32;
 
 use crate::prover::ProvingInput;
 
@@ -39,11 +40,10 @@ pub fn block_input(json: &[u8]) -> Result<(ProvingInput, BlockMeta), BlockError>
     let obj = value.as_object().ok_or(BlockError::NotObject)?;
     let number = quantity(obj, "number")?;
     let gas_used = quantity(obj, "gasUsed")?;
-    let hash = obj.get("hash").and_then(Value::as_str).unwrap_or_default().to_ascii_lowercase();
-    let hex_ok = hash.len() == 66 && hash.starts_with("0x") && hash[2..].bytes().all(|b| b.is_ascii_hexdigit());
-    if !hex_ok {
-        return Err(BlockError::Field { field: "hash", problem: "missing or not 32 bytes of 0x-prefixed hex".into() });
-    }
+    let hash: Hash32 =
+        obj.get("hash").and_then(Value::as_str).and_then(|h| h.strip_prefix("0x")?.parse().ok()).ok_or_else(|| {
+            BlockError::Field { field: "hash", problem: "missing or not 32 bytes of 0x-prefixed hex".into() }
+        })?;
     let transactions = match obj.get("transactions") {
         Some(Value::Array(txs)) if txs.iter().all(Value::is_object) => txs.len(),
         Some(Value::Array(_)) => {
@@ -56,7 +56,7 @@ pub fn block_input(json: &[u8]) -> Result<(ProvingInput, BlockMeta), BlockError>
     };
     let canonical = serde_json::to_vec(&value).map_err(|e| BlockError::Json(e.to_string()))?;
     let input = ProvingInput::new(number, canonical).with_gas(gas_used);
-    Ok((input, BlockMeta { number, hash, gas_used, transactions }))
+    Ok((input, BlockMeta { number, hash: hash.to_string(), gas_used, transactions }))
 }
 
 #[cfg(test)]

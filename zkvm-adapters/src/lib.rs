@@ -14,7 +14,7 @@ pub mod stark;
 pub mod testing;
 
 pub use cancel::CancelToken;
-pub use error::ProverError;
+pub use error::{DevicesError, ProverError, RegistryError};
 pub use external::{ExternalConfig, ExternalProver};
 pub use input::{BlockError, BlockMeta, block_input};
 pub use prover::{ExecutionReport, ProofArtifact, Prover, ProvingInput, Resources, ZkvmIdentity};

@@ -9,6 +9,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use slotproof_primitives::duration::parse_duration;
 
+pub use crate::error::RegistryError;
 use crate::external::{ExternalConfig, ExternalProver};
 use crate::prover::{Prover, ZkvmIdentity};
 use crate::sim::{SimOptions, SimProfile, SimProver};
@@ -62,24 +63,17 @@ struct ConfigFile {
     zkvm: Vec<ZkvmEntry>,
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum RegistryError {
-    #[error("reading zkVM config {path}: {source}")]
-    Read { path: PathBuf, source: std::io::Error },
-    #[error("zkVM config {path}: {message}")]
-    Parse { path: PathBuf, message: String },
-    #[error("zkVM {name:?}: {message}")]
-    Entry { name: String, message: String },
-}
-
 /// Reads the `[[zkvm]]` tables of a TOML file (other tables are left to their owners).
 pub fn load_entries(path: &Path) -> Result<Vec<ZkvmEntry>, RegistryError> {
     let text = std::fs::read_to_string(path).map_err(|source| RegistryError::Read { path: path.into(), source })?;
-    parse_entries(&text).map_err(|message| RegistryError::Parse { path: path.into(), message })
+    let file: ConfigFile =
+        toml::from_str(&text).map_err(|source| RegistryError::Parse { path: Some(path.into()), source })?;
+    Ok(file.zkvm)
 }
 
-pub fn parse_entries(text: &str) -> Result<Vec<ZkvmEntry>, String> {
-    let file: ConfigFile = toml::from_str(text).map_err(|e| e.to_string().trim().replace('\n', " "))?;
+/// The `[[zkvm]]` tables of TOML text that is not a file of its own (a flag's value).
+pub fn parse_entries(text: &str) -> Result<Vec<ZkvmEntry>, RegistryError> {
+    let file: ConfigFile = toml::from_str(text).map_err(|source| RegistryError::Parse { path: None, source })?;
     Ok(file.zkvm)
 }
 
@@ -276,7 +270,7 @@ fn external(e: &ZkvmEntry, machine: &Machine) -> Result<Adapter, RegistryError> 
         return Err(entry_err(e, "slots_per_gpu needs gpu = true"));
     }
     let timeout = match &e.timeout {
-        Some(t) => parse_duration(t).map_err(|m| entry_err(e, format!("timeout: {m}")))?,
+        Some(t) => parse_duration(t).map_err(|source| RegistryError::Timeout { name: e.name.clone(), source })?,
         None => DEFAULT_EXTERNAL_TIMEOUT,
     };
     if let Some(missing) =
@@ -347,7 +341,7 @@ mod tests {
     }
 
     fn build_text(text: &str, m: &Machine) -> Result<Vec<Adapter>, String> {
-        build(&parse_entries(text)?, m).map_err(|e| e.to_string())
+        build(&parse_entries(text).map_err(|e| e.to_string())?, m).map_err(|e| e.to_string())
     }
 
     #[test]

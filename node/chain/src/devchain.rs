@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use axum::Router;
 use axum::extract::State;
@@ -15,6 +15,7 @@ use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use serde_json::{Value, json};
+use slotproof_primitives::{Hash32, now_ms};
 use tokio::net::TcpListener;
 use tokio::sync::{broadcast, watch};
 use tracing::{info, warn};
@@ -57,16 +58,12 @@ struct Replay {
 
 pub struct DevChain {
     blocks: Vec<Arc<Value>>,
-    by_hash: HashMap<String, usize>,
+    by_hash: HashMap<Hash32, usize>,
     receipts: HashMap<u64, Arc<Value>>,
     slot_time: Duration,
     replay: Mutex<Replay>,
     position_file: Option<PathBuf>,
     heads: broadcast::Sender<Arc<Value>>,
-}
-
-fn now_ms() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
 }
 
 fn number_of(block: &Value) -> u64 {
@@ -101,19 +98,16 @@ impl DevChain {
         let mut blocks = Vec::with_capacity(BLOCKS.len());
         for text in BLOCKS {
             let v: Value =
-                serde_json::from_str(text).map_err(|e| ChainError::DevChain(format!("shipped block: {e}")))?;
+                serde_json::from_str(text).map_err(|source| ChainError::Shipped { what: "block", source })?;
             blocks.push(Arc::new(v));
         }
         blocks.sort_by_key(|b| number_of(b));
-        let by_hash = blocks
-            .iter()
-            .enumerate()
-            .filter_map(|(i, b)| Some((b["hash"].as_str()?.to_ascii_lowercase(), i)))
-            .collect();
+        let by_hash =
+            blocks.iter().enumerate().filter_map(|(i, b)| Some((b["hash"].as_str()?.parse().ok()?, i))).collect();
         let mut receipts = HashMap::new();
         for (n, text) in RECEIPTS {
             let v: Value =
-                serde_json::from_str(text).map_err(|e| ChainError::DevChain(format!("shipped receipts: {e}")))?;
+                serde_json::from_str(text).map_err(|source| ChainError::Shipped { what: "receipts", source })?;
             receipts.insert(n, Arc::new(v));
         }
         let announced = match &position_file {
@@ -210,7 +204,7 @@ impl DevChain {
         let index = match s {
             "latest" | "safe" | "finalized" | "pending" => self.latest(),
             "earliest" => (announced > 0).then_some(0),
-            _ if s.len() == 66 => self.by_hash.get(&s.to_ascii_lowercase()).copied(),
+            _ if s.len() == 66 => self.by_hash.get(&parse_hash(s)?).copied(),
             _ => {
                 let n = u64::from_str_radix(
                     s.strip_prefix("0x").ok_or_else(|| RpcError::invalid("block number must be 0x-hex"))?,
@@ -260,7 +254,7 @@ impl DevChain {
             },
             "slotproof_slotOf" => {
                 let hash = param(0);
-                let hash = hash.as_str().ok_or_else(|| RpcError::invalid("expected a block hash"))?;
+                let hash = parse_hash(hash.as_str().ok_or_else(|| RpcError::invalid("expected a block hash"))?)?;
                 Ok(match self.slot_of(hash) {
                     Some((slot, start_ms)) => json!({"slot": slot, "start_ms": start_ms,
                         "slot_time_ms": self.slot_time.as_millis() as u64}),
@@ -278,8 +272,8 @@ impl DevChain {
 
     /// The slot of an announced block: its place in the replay, its start the
     /// announcement time.
-    pub fn slot_of(&self, hash: &str) -> Option<(u64, u64)> {
-        let i = *self.by_hash.get(&hash.to_ascii_lowercase())?;
+    pub fn slot_of(&self, hash: Hash32) -> Option<(u64, u64)> {
+        let i = *self.by_hash.get(&hash)?;
         let r = self.replay.lock().unwrap_or_else(|e| e.into_inner());
         Some((i as u64, r.genesis_ms + i as u64 * self.slot_time.as_millis() as u64))
     }
@@ -298,7 +292,7 @@ impl DevChain {
                 let _ = shutdown.wait_for(|stop| *stop).await;
             })
             .await
-            .map_err(|e| ChainError::DevChain(format!("server: {e}")))
+            .map_err(ChainError::Serve)
     }
 }
 
@@ -311,6 +305,10 @@ impl RpcError {
     fn invalid(message: &str) -> Self {
         RpcError { code: -32602, message: message.into() }
     }
+}
+
+fn parse_hash(s: &str) -> Result<Hash32, RpcError> {
+    s.parse().map_err(|e| RpcError { code: -32602, message: format!("block hash {s:?}: {e}") })
 }
 
 fn reply(id: Value, result: Result<Value, RpcError>) -> Value {
@@ -390,5 +388,37 @@ async fn ws_session(chain: Arc<DevChain>, mut socket: WebSocket) {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn result(chain: &DevChain, method: &str, params: Value) -> Result<Value, (i64, String)> {
+        chain.handle(method, &params).map_err(|e| (e.code, e.message))
+    }
+
+    /// specs/chain.md §4: blocks by hash (hex in either case), unannounced ones
+    /// `null`, and a malformed hash an invalid-params error, never a silent miss.
+    #[test]
+    fn blocks_are_found_by_hash_and_a_malformed_hash_is_refused() {
+        let chain = DevChain::embedded(Duration::from_secs(12), None).unwrap();
+        assert!(chain.announce_next());
+        let hash = chain.blocks[0]["hash"].as_str().unwrap().to_string();
+        let upper = format!("0x{}", hash[2..].to_ascii_uppercase());
+        let block = result(&chain, "eth_getBlockByHash", json!([upper, false])).unwrap();
+        assert_eq!(block["hash"].as_str(), Some(hash.as_str()));
+        let slot = result(&chain, "slotproof_slotOf", json!([hash])).unwrap();
+        assert_eq!(slot["slot"], 0);
+
+        let bad = format!("0x{}", "zz".repeat(32));
+        let (code, message) = result(&chain, "eth_getBlockByHash", json!([bad, false])).unwrap_err();
+        assert_eq!(code, -32602);
+        assert!(message.contains("not a hex digit"), "{message}");
+        assert_eq!(result(&chain, "slotproof_slotOf", json!(["0x12"])).unwrap_err().0, -32602);
+        // A block the replay has not announced yet is absent.
+        let later = chain.blocks[1]["hash"].clone();
+        assert_eq!(result(&chain, "eth_getBlockByHash", json!([later, false])).unwrap(), Value::Null);
     }
 }

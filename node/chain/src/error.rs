@@ -1,3 +1,7 @@
+//! Errors of following the chain: an RPC that is down or answers badly (the
+//! follower retries both and trusts neither), and the dev chain's own failures.
+
+use slotproof_primitives::{HeaderError, HexError};
 use thiserror::Error;
 
 #[derive(Debug, Error)]
@@ -9,6 +13,30 @@ pub enum ChainError {
     /// never trusted.
     #[error("bad RPC data for {what}: {message}")]
     BadData { what: String, message: String },
-    #[error("dev chain: {0}")]
-    DevChain(String),
+    /// A hash field the RPC gave is not 32 bytes of hex.
+    #[error("bad RPC data for {what}: {field} is not a 32-byte hash: {source}")]
+    BadHash {
+        what: String,
+        field: &'static str,
+        #[source]
+        source: HexError,
+    },
+    /// The block's header does not re-encode, or does not hash to its hash.
+    #[error("bad RPC data for {what}: {source}")]
+    Header {
+        what: String,
+        #[source]
+        source: HeaderError,
+    },
+    #[error("dev chain: shipped {what} does not parse: {source}")]
+    Shipped {
+        what: &'static str,
+        #[source]
+        source: serde_json::Error,
+    },
+    #[error("dev chain: server: {0}")]
+    Serve(#[source] std::io::Error),
+    /// Whoever took the follower's events has stopped listening.
+    #[error("the chain event receiver is gone")]
+    EventsClosed,
 }

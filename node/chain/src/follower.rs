@@ -11,6 +11,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use serde_json::Value;
+use slotproof_primitives::Hash32;
 use tokio::sync::{mpsc, watch};
 use tracing::{info, warn};
 
@@ -49,7 +50,7 @@ pub enum ChainEvent {
     /// A new canonical block, with its receipts and execution witness when the RPC serves them.
     Block { block: FetchedBlock, receipts: Option<Value>, witness: Option<Value> },
     /// These blocks (number, hash) left the canonical chain.
-    Reorg { orphaned: Vec<(u64, String)> },
+    Reorg { orphaned: Vec<(u64, Hash32)> },
     /// Blocks below `before` could not be fetched (not served, or past the catch-up bound).
     Gap { before: u64, reason: String },
     /// The RPC went away or came back.
@@ -58,25 +59,25 @@ pub enum ChainEvent {
 
 /// The canonical chain the follower has emitted, newest last; a bounded window.
 #[derive(Clone, Debug, Default)]
-pub struct Canonical(BTreeMap<u64, String>);
+pub struct Canonical(BTreeMap<u64, Hash32>);
 
 impl Canonical {
-    pub fn from_blocks(blocks: impl IntoIterator<Item = (u64, String)>) -> Self {
+    pub fn from_blocks(blocks: impl IntoIterator<Item = (u64, Hash32)>) -> Self {
         Canonical(blocks.into_iter().collect())
     }
 
-    pub fn tip(&self) -> Option<(u64, &str)> {
-        self.0.iter().next_back().map(|(n, h)| (*n, h.as_str()))
+    pub fn tip(&self) -> Option<(u64, Hash32)> {
+        self.0.iter().next_back().map(|(n, h)| (*n, *h))
     }
 
-    fn get(&self, n: u64) -> Option<&str> {
-        self.0.get(&n).map(String::as_str)
+    fn get(&self, n: u64) -> Option<Hash32> {
+        self.0.get(&n).copied()
     }
 
     /// Replaces everything from `from` up with `blocks`; returns what it replaced.
-    fn replace_from(&mut self, from: u64, blocks: &[(u64, String)]) -> Vec<(u64, String)> {
-        let orphaned: Vec<(u64, String)> = self.0.split_off(&from).into_iter().collect();
-        self.0.extend(blocks.iter().cloned());
+    fn replace_from(&mut self, from: u64, blocks: &[(u64, Hash32)]) -> Vec<(u64, Hash32)> {
+        let orphaned: Vec<(u64, Hash32)> = self.0.split_off(&from).into_iter().collect();
+        self.0.extend(blocks.iter().copied());
         while self.0.len() > 256 {
             self.0.pop_first();
         }
@@ -163,13 +164,13 @@ impl Follower {
     }
 
     async fn emit(&self, event: ChainEvent) -> Result<(), ChainError> {
-        self.events.send(event).await.map_err(|_| ChainError::DevChain("event receiver gone".into()))
+        self.events.send(event).await.map_err(|_| ChainError::EventsClosed)
     }
 
     /// Connects the RPC's head to the canonical chain and emits what changed.
     async fn sync(&mut self, rpc: &Rpc) -> Result<(), ChainError> {
         let Some(head) = rpc.latest().await? else { return Ok(()) };
-        if self.canonical.get(head.number) == Some(head.hash.as_str()) {
+        if self.canonical.get(head.number) == Some(head.hash) {
             return Ok(());
         }
         let tip = self.canonical.tip().map(|(n, _)| n);
@@ -178,7 +179,7 @@ impl Follower {
         if let Some(tip) = tip {
             while let Some(cur) = chain.last() {
                 let parent_number = cur.number.saturating_sub(1);
-                if self.canonical.get(parent_number) == Some(cur.parent_hash.as_str()) {
+                if self.canonical.get(parent_number) == Some(cur.parent_hash) {
                     break;
                 }
                 let lowest_allowed = tip.saturating_sub(self.cfg.max_reorg_depth);
@@ -190,7 +191,7 @@ impl Follower {
                     self.emit(ChainEvent::Gap { before: cur.number, reason: "past the catch-up bound".into() }).await?;
                     break;
                 }
-                match rpc.block_by_hash(&cur.parent_hash).await? {
+                match rpc.block_by_hash(cur.parent_hash).await? {
                     Some(parent) => chain.push(parent),
                     None => {
                         let reason = format!("the RPC does not have block {} ({})", parent_number, cur.parent_hash);
@@ -202,15 +203,15 @@ impl Follower {
         }
         chain.reverse();
         let Some(first) = chain.first().map(|b| b.number) else { return Ok(()) };
-        let ids: Vec<(u64, String)> = chain.iter().map(|b| (b.number, b.hash.clone())).collect();
+        let ids: Vec<(u64, Hash32)> = chain.iter().map(|b| (b.number, b.hash)).collect();
         let orphaned = self.canonical.replace_from(first, &ids);
         if !orphaned.is_empty() {
             warn!(target: "slotproof::chain", depth = orphaned.len(), from = first, "reorg: blocks left the canonical chain");
             self.emit(ChainEvent::Reorg { orphaned }).await?;
         }
         for block in chain {
-            let receipts = rpc.receipts(&block.hash).await;
-            let witness = rpc.witness(block.number, &block.hash).await;
+            let receipts = rpc.receipts(block.hash).await;
+            let witness = rpc.witness(block.number, block.hash).await;
             self.emit(ChainEvent::Block { block, receipts, witness }).await?;
         }
         Ok(())
@@ -223,9 +224,10 @@ mod tests {
 
     #[test]
     fn replacing_reports_only_blocks_that_changed() {
-        let mut c = Canonical::from_blocks([(1, "a".into()), (2, "b".into()), (3, "c".into())]);
-        let gone = c.replace_from(2, &[(2, "b".into()), (3, "c2".into()), (4, "d".into())]);
-        assert_eq!(gone, [(3, "c".to_string())]);
-        assert_eq!(c.tip(), Some((4, "d")));
+        let h = |b: u8| Hash32([b; 32]);
+        let mut c = Canonical::from_blocks([(1, h(0xa)), (2, h(0xb)), (3, h(0xc))]);
+        let gone = c.replace_from(2, &[(2, h(0xb)), (3, h(0xc2)), (4, h(0xd))]);
+        assert_eq!(gone, [(3, h(0xc))]);
+        assert_eq!(c.tip(), Some((4, h(0xd))));
     }
 }

@@ -12,7 +12,7 @@ use alloy::providers::{Provider, ProviderBuilder, RootProvider};
 use alloy::pubsub::Subscription;
 use alloy::transports::ws::WsConnect;
 use serde_json::Value;
-use slotproof_zkvm::stark::Header;
+use slotproof_primitives::{Hash32, Header};
 use tracing::info;
 
 use crate::error::ChainError;
@@ -24,8 +24,8 @@ const CALL_TIMEOUT: Duration = Duration::from_secs(10);
 #[derive(Clone, Debug)]
 pub struct FetchedBlock {
     pub number: u64,
-    pub hash: String,
-    pub parent_hash: String,
+    pub hash: Hash32,
+    pub parent_hash: Hash32,
     pub timestamp: u64,
     /// The `eth_getBlockByNumber(n, true)` object.
     pub json: Arc<Value>,
@@ -58,15 +58,34 @@ fn hex_u64(v: &Value, field: &str, what: &str) -> Result<u64, ChainError> {
     )
 }
 
-fn hash_field(v: &Value, field: &str, what: &str) -> Result<String, ChainError> {
-    v.get(field)
-        .and_then(Value::as_str)
-        .filter(|s| s.len() == 66 && s.starts_with("0x"))
-        .map(str::to_ascii_lowercase)
-        .ok_or_else(|| ChainError::BadData {
-            what: what.into(),
-            message: format!("{field} missing or not a 32-byte hash"),
-        })
+/// The one place a hash from the RPC becomes a `Hash32`: after this, hashes are typed.
+fn hash_field(v: &Value, field: &'static str, what: &str) -> Result<Hash32, ChainError> {
+    let text = v.get(field).and_then(Value::as_str).ok_or_else(|| ChainError::BadData {
+        what: what.into(),
+        message: format!("{field} missing or not a 32-byte hash"),
+    })?;
+    let digits = text.strip_prefix("0x").ok_or_else(|| ChainError::BadData {
+        what: what.into(),
+        message: format!("{field} {text:?} is not 0x-prefixed"),
+    })?;
+    digits.parse().map_err(|source| ChainError::BadHash { what: what.into(), field, source })
+}
+
+/// A block object from the RPC, checked: full transactions, typed hashes, and a
+/// header that hashes to its hash. `what` names the request in errors.
+fn checked(v: Value, what: &str) -> Result<FetchedBlock, ChainError> {
+    let bad = |message: String| ChainError::BadData { what: what.into(), message };
+    let obj = v.as_object().ok_or_else(|| bad("not a block object".into()))?;
+    if !obj.get("transactions").and_then(Value::as_array).is_some_and(|t| t.iter().all(Value::is_object)) {
+        return Err(bad("transactions missing or not full objects".into()));
+    }
+    let number = hex_u64(&v, "number", what)?;
+    let timestamp = hex_u64(&v, "timestamp", what)?;
+    let hash = hash_field(&v, "hash", what)?;
+    let parent_hash = hash_field(&v, "parentHash", what)?;
+    // The header must hash to what the RPC says: the block is bound to its hash.
+    Header::from_block_json(obj).map_err(|source| ChainError::Header { what: what.into(), source })?;
+    Ok(FetchedBlock { number, hash, parent_hash, timestamp, json: Arc::new(v) })
 }
 
 impl Rpc {
@@ -119,16 +138,16 @@ impl Rpc {
             // A chain with no block yet (the dev chain before its first slot).
             return Ok(None);
         }
-        self.check(v, "the latest block").map(Some)
+        checked(v, "the latest block").map(Some)
     }
 
-    pub async fn block_by_hash(&self, hash: &str) -> Result<Option<FetchedBlock>, ChainError> {
+    pub async fn block_by_hash(&self, hash: Hash32) -> Result<Option<FetchedBlock>, ChainError> {
         let v = self.call("eth_getBlockByHash", serde_json::json!([hash, true])).await?;
         if v.is_null() {
             return Ok(None);
         }
-        let block = self.check(v, &format!("block {hash}"))?;
-        if block.hash != hash.to_ascii_lowercase() {
+        let block = checked(v, &format!("block {hash}"))?;
+        if block.hash != hash {
             return Err(ChainError::BadData {
                 what: format!("block {hash}"),
                 message: format!("answered with block {}", block.hash),
@@ -138,7 +157,7 @@ impl Rpc {
     }
 
     /// Receipts when the RPC serves them; `None` (logged once) when it does not.
-    pub async fn receipts(&self, hash: &str) -> Option<Value> {
+    pub async fn receipts(&self, hash: Hash32) -> Option<Value> {
         if self.receipts.load(Ordering::Relaxed) == 2 {
             return None;
         }
@@ -163,7 +182,7 @@ impl Rpc {
     /// The block's execution witness (`debug_executionWitnessByBlockHash`, then
     /// `debug_executionWitness`), when the RPC offers one; `None` (logged once
     /// when the RPC has neither method) otherwise. Bounded by `WITNESS_TIMEOUT`.
-    pub async fn witness(&self, number: u64, hash: &str) -> Option<Value> {
+    pub async fn witness(&self, number: u64, hash: Hash32) -> Option<Value> {
         if self.witness.load(Ordering::Relaxed) == 2 {
             return None;
         }
@@ -191,26 +210,58 @@ impl Rpc {
         }
     }
 
-    fn check(&self, v: Value, what: &str) -> Result<FetchedBlock, ChainError> {
-        let bad = |message: String| ChainError::BadData { what: what.into(), message };
-        let obj = v.as_object().ok_or_else(|| bad("not a block object".into()))?;
-        if !obj.get("transactions").and_then(Value::as_array).is_some_and(|t| t.iter().all(Value::is_object)) {
-            return Err(bad("transactions missing or not full objects".into()));
-        }
-        let number = hex_u64(&v, "number", what)?;
-        let timestamp = hex_u64(&v, "timestamp", what)?;
-        let hash = hash_field(&v, "hash", what)?;
-        let parent_hash = hash_field(&v, "parentHash", what)?;
-        // The header must hash to what the RPC says: the block is bound to its hash.
-        Header::from_block_json(obj).map_err(|e| bad(e.to_string()))?;
-        Ok(FetchedBlock { number, hash, parent_hash, timestamp, json: Arc::new(v) })
-    }
-
     /// A `newHeads` subscription (WebSocket RPCs only).
     pub async fn subscribe_heads(&self) -> Result<Subscription<Value>, ChainError> {
         tokio::time::timeout(CALL_TIMEOUT, async { self.provider.subscribe::<_, Value>(("newHeads",)).await })
             .await
             .map_err(|_| ChainError::Rpc { url: self.url.clone(), message: "eth_subscribe timed out".into() })?
             .map_err(|e| ChainError::Rpc { url: self.url.clone(), message: format!("eth_subscribe newHeads: {e}") })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use slotproof_primitives::HeaderError;
+
+    use super::*;
+
+    fn shipped(number: u64) -> Value {
+        let dir = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../testdata/blocks");
+        serde_json::from_slice(&std::fs::read(dir.join(format!("{number}.json"))).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn a_real_block_comes_back_with_typed_hashes() {
+        let v = shipped(21_230_866);
+        let b = checked(v.clone(), "the latest block").unwrap();
+        assert_eq!(b.number, 21_230_866);
+        assert_eq!(b.hash.to_string(), v["hash"].as_str().unwrap());
+        assert_eq!(b.parent_hash.to_string(), v["parentHash"].as_str().unwrap());
+    }
+
+    /// specs/chain.md §1: a block failing a check is `bad RPC data` naming the
+    /// problem, never a block and never a panic.
+    #[test]
+    fn a_malformed_hash_or_a_lying_header_is_a_clear_error() {
+        let mut v = shipped(21_230_866);
+        v["parentHash"] = "0x12".into();
+        let e = checked(v, "block 7").unwrap_err();
+        assert!(matches!(e, ChainError::BadHash { field: "parentHash", .. }), "{e}");
+        assert!(e.to_string().contains("bad RPC data for block 7: parentHash is not a 32-byte hash"), "{e}");
+
+        let mut v = shipped(21_230_866);
+        v["hash"] = format!("0x{}", "zz".repeat(32)).into();
+        assert!(matches!(checked(v, "block 7"), Err(ChainError::BadHash { field: "hash", .. })));
+
+        let mut v = shipped(21_230_866);
+        v["hash"] = "3dc4ef568ae2635db1419c5fec55c4a9322c05302ae527cd40bff380c1d465dd".into();
+        assert!(matches!(checked(v, "block 7"), Err(ChainError::BadData { .. })), "0x is required");
+
+        let mut v = shipped(21_230_866);
+        v["gasUsed"] = "0x1".into();
+        let e = checked(v, "block 7").unwrap_err();
+        assert!(matches!(&e, ChainError::Header { source: HeaderError::HashMismatch { .. }, .. }), "{e}");
+        assert!(e.to_string().contains("not the Keccak-256 of the header"), "{e}");
+        assert!(std::error::Error::source(&e).is_some(), "the header error is kept as the cause");
     }
 }

@@ -10,13 +10,14 @@ use clap::{Args, Subcommand};
 use serde_json::Value;
 use slotproof_chain::devchain::DevChain;
 use slotproof_orchestrator::{DEFAULT_CONFIG_TOML, NodeConfig};
+use slotproof_primitives::DurationError;
 use slotproof_primitives::duration::parse_duration;
 use tokio::sync::watch;
 use tracing::info;
 
 use crate::output::{print_json, print_json_or};
 
-fn duration_arg(s: &str) -> Result<Duration, String> {
+fn duration_arg(s: &str) -> Result<Duration, DurationError> {
     parse_duration(s)
 }
 

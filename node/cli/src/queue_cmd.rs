@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, bail};
 use clap::{Args, Subcommand};
 use serde_json::json;
+use slotproof_primitives::now_ms;
 use slotproof_queue::{Queue, QueueConfig, QueueStats, StateFilter, TaskId, TaskInfo, TaskState, read_view};
 
 use crate::output::print_json;
@@ -126,11 +127,6 @@ pub fn run(args: QueueArgs) -> anyhow::Result<()> {
 
 fn read(path: &Path) -> anyhow::Result<slotproof_queue::QueueView> {
     Ok(read_view(path)?)
-}
-
-fn now_ms() -> u64 {
-    use slotproof_queue::Clock;
-    slotproof_queue::SystemClock.now_ms()
 }
 
 fn print_stats(s: &QueueStats) -> anyhow::Result<()> {

@@ -13,6 +13,7 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use clap::Args;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
+use slotproof_primitives::hex::encode as hex;
 use slotproof_zkvm::external::EXIT_PERMANENT;
 use slotproof_zkvm::sim::{PROFILES, SimOptions, SimProver};
 use slotproof_zkvm::slots::SlotKind;
@@ -109,10 +110,6 @@ struct ProofFile {
     cycles: Option<u64>,
     proving_ms: u64,
     simulated: bool,
-}
-
-fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
 #[derive(Args, Debug)]

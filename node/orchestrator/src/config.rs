@@ -198,7 +198,7 @@ impl NodeConfig {
             genesis_time: file.genesis_time.unwrap_or(d.genesis_time),
             sim_time_scale: file.sim_time_scale,
             sim_seed: file.sim_seed.unwrap_or(d.sim_seed),
-            zkvms: parse_entries(&text).map_err(|e| ConfigError::Invalid(path.into(), e))?,
+            zkvms: parse_entries(&text).map_err(|e| ConfigError::Invalid(path.into(), e.to_string()))?,
             exit_after_blocks: None,
             summary_json: None,
             // Kept without a URL too: `--ethproofs-url` may supply it.

@@ -448,8 +448,9 @@ pub async fn run(cfg: NodeConfig, mut shutdown: watch::Receiver<bool>) -> anyhow
 
     // Restart: the canonical chain so far, and blocks still open.
     let all = store.all()?;
-    let canonical =
-        Canonical::from_blocks(all.iter().filter(|r| !r.orphaned).map(|r| (r.block_number, r.block_hash.clone())));
+    let canonical = Canonical::from_blocks(
+        all.iter().filter(|r| !r.orphaned).filter_map(|r| Some((r.block_number, r.block_hash.parse().ok()?))),
+    );
     let mut open: BTreeSet<(u64, String)> = BTreeSet::new();
     for r in all.iter().filter(|r| !r.closed && !r.orphaned) {
         submit_tasks(&pipeline, r, &names)?;
@@ -511,17 +512,17 @@ pub async fn run(cfg: NodeConfig, mut shutdown: watch::Receiver<bool>) -> anyhow
                         store.put_input(&digest, &input.bytes)?;
                         // On a network the zkVMs are the node's duties, added as they fall due.
                         let record = BlockRecord {
-                            block_number: block.number, block_hash: block.hash.clone(), parent_hash: block.parent_hash.clone(),
+                            block_number: block.number, block_hash: block.hash.to_string(), parent_hash: block.parent_hash.to_string(),
                             slot, arrival_ms: arrival, deadline_ms: deadline, input_digest: digest,
                             zkvms: if net.is_some() { vec![] } else { names.clone() },
                             wanted: net.as_ref().map_or(0, |n| n.wanted()),
                             ..Default::default()
                         };
-                        if store.get(block.number, &block.hash)?.is_none() {
+                        if store.get(block.number, &block.hash.to_string())?.is_none() {
                             store.put(&record)?;
                         }
                         match net.as_mut() {
-                            Some(n) => n.on_block(block.number, &block.hash, &block.parent_hash, slot, deadline).await,
+                            Some(n) => n.on_block(block.number, &block.hash.to_string(), &block.parent_hash.to_string(), slot, deadline).await,
                             None => submit_tasks(&pipeline, &record, &names)?,
                         }
                         if let Some(s) = &shared.submitting {
@@ -529,9 +530,9 @@ pub async fn run(cfg: NodeConfig, mut shutdown: watch::Receiver<bool>) -> anyhow
                             queue.enqueue(entries)?;
                         }
                         submitted_at.insert(block.number, Instant::now());
-                        open.insert((block.number, block.hash.clone()));
+                        open.insert((block.number, block.hash.to_string()));
                         let mut s = status.lock().unwrap_or_else(|e| e.into_inner());
-                        s.head = Some((block.number, block.hash.clone()));
+                        s.head = Some((block.number, block.hash.to_string()));
                         s.rpc_up = true;
                         if net.is_some() {
                             info!(target: "slotproof::node", block = block.number, hash = %block.hash, slot, receipts = receipts.is_some(), witness = witness.is_some(), "block queued; the network assigns its zkVMs");
@@ -542,6 +543,7 @@ pub async fn run(cfg: NodeConfig, mut shutdown: watch::Receiver<bool>) -> anyhow
                     ChainEvent::Reorg { orphaned } => {
                         metrics.reorgs.inc();
                         for (n, h) in orphaned {
+                            let h = h.to_string();
                             let cancelled = pipeline.cancel_block(n, "reorged out").unwrap_or(0);
                             shared.update(n, &h, |r| { r.orphaned = true; })?;
                             if let Some(net) = net.as_mut() { net.forget(&h); }

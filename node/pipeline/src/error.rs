@@ -30,6 +30,8 @@ pub enum PipelineError {
     MissingProver { stage: String, prover: String },
     #[error("malformed collected payload: {0}")]
     Payload(String),
+    #[error("malformed payload record: {0}")]
+    Record(#[from] slotproof_primitives::WireError),
     #[error("a pipeline thread panicked: {0}")]
     Panicked(String),
 }

@@ -52,15 +52,18 @@ impl ProofPayload {
 
     pub fn decode(bytes: &[u8]) -> Result<Self, PipelineError> {
         let mut r = Reader::new(bytes);
-        let p = (|| -> Result<Self, String> {
+        let p = (|| -> Result<Self, PipelineError> {
             let version = r.u8()?;
             if version != PROOF_V1 && version != PROOF_V2 {
-                return Err(format!("not a proof payload (format byte {version:#04x})"));
+                return Err(PipelineError::Payload(format!("not a proof payload (format byte {version:#04x})")));
             }
             let zkvm = r.str()?;
             let simulated = r.u8()? != 0;
             let proving_us = r.u64()?;
-            let input_digest = r.bytes()?.try_into().map_err(|_| "input digest is not 32 bytes".to_string())?;
+            let input_digest = r
+                .bytes()?
+                .try_into()
+                .map_err(|_| PipelineError::Payload("input digest is not 32 bytes".to_string()))?;
             let proof = r.bytes()?.to_vec();
             let public_values = r.bytes()?.to_vec();
             let cycles = if version == PROOF_V2 {
@@ -71,9 +74,8 @@ impl ProofPayload {
                 None
             };
             Ok(ProofPayload { zkvm, simulated, proving_us, input_digest, proof, public_values, cycles })
-        })()
-        .map_err(PipelineError::Payload)?;
-        r.finish().map_err(PipelineError::Payload)?;
+        })()?;
+        r.finish()?;
         Ok(p)
     }
 }
@@ -112,7 +114,7 @@ impl Collected {
 
     pub fn decode(bytes: &[u8]) -> Result<Self, PipelineError> {
         let mut r = Reader::new(bytes);
-        let c = (|| -> Result<Self, String> {
+        let c = (|| -> Result<Self, PipelineError> {
             r.format(COLLECTED_V1)?;
             let partial = r.u8()? != 0;
             let n = r.u32()?;
@@ -126,9 +128,8 @@ impl Collected {
                 });
             }
             Ok(Collected { partial, members })
-        })()
-        .map_err(PipelineError::Payload)?;
-        r.finish().map_err(PipelineError::Payload)?;
+        })()?;
+        r.finish()?;
         Ok(c)
     }
 }

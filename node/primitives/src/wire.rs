@@ -2,6 +2,8 @@
 //! u32-length-prefixed strings and byte strings. Decoding never guesses: a short
 //! record, trailing bytes or invalid UTF-8 is an error.
 
+use crate::error::WireError;
+
 #[derive(Default)]
 pub struct Writer(pub Vec<u8>);
 
@@ -36,43 +38,43 @@ impl<'a> Reader<'a> {
     pub fn new(bytes: &'a [u8]) -> Self {
         Reader(bytes)
     }
-    pub fn take(&mut self, n: usize) -> Result<&'a [u8], String> {
+    pub fn take(&mut self, n: usize) -> Result<&'a [u8], WireError> {
         if self.0.len() < n {
-            return Err(format!("truncated: wanted {n} more bytes, {} left", self.0.len()));
+            return Err(WireError::Truncated { wanted: n, left: self.0.len() });
         }
         let (head, tail) = self.0.split_at(n);
         self.0 = tail;
         Ok(head)
     }
-    pub fn u8(&mut self) -> Result<u8, String> {
+    pub fn u8(&mut self) -> Result<u8, WireError> {
         Ok(self.take(1)?[0])
     }
-    pub fn u32(&mut self) -> Result<u32, String> {
+    pub fn u32(&mut self) -> Result<u32, WireError> {
         let mut a = [0u8; 4];
         a.copy_from_slice(self.take(4)?);
         Ok(u32::from_be_bytes(a))
     }
-    pub fn u64(&mut self) -> Result<u64, String> {
+    pub fn u64(&mut self) -> Result<u64, WireError> {
         let mut a = [0u8; 8];
         a.copy_from_slice(self.take(8)?);
         Ok(u64::from_be_bytes(a))
     }
-    pub fn bytes(&mut self) -> Result<&'a [u8], String> {
+    pub fn bytes(&mut self) -> Result<&'a [u8], WireError> {
         let len = self.u32()? as usize;
         self.take(len)
     }
-    pub fn str(&mut self) -> Result<String, String> {
-        String::from_utf8(self.bytes()?.to_vec()).map_err(|_| "string is not UTF-8".to_string())
+    pub fn str(&mut self) -> Result<String, WireError> {
+        String::from_utf8(self.bytes()?.to_vec()).map_err(WireError::NotUtf8)
     }
     /// Checks a leading format byte.
-    pub fn format(&mut self, expected: u8) -> Result<(), String> {
+    pub fn format(&mut self, expected: u8) -> Result<(), WireError> {
         match self.u8()? {
             v if v == expected => Ok(()),
-            other => Err(format!("unknown record format {other}")),
+            other => Err(WireError::UnknownFormat(other)),
         }
     }
-    pub fn finish(self) -> Result<(), String> {
-        if self.0.is_empty() { Ok(()) } else { Err(format!("{} trailing bytes", self.0.len())) }
+    pub fn finish(self) -> Result<(), WireError> {
+        if self.0.is_empty() { Ok(()) } else { Err(WireError::Trailing(self.0.len())) }
     }
 }
 
@@ -95,7 +97,7 @@ mod tests {
         assert!(r.finish().is_ok());
         for cut in 0..b.len() {
             let mut r = Reader::new(&b[..cut]);
-            let all = (|| -> Result<(), String> {
+            let all = (|| -> Result<(), WireError> {
                 r.format(1)?;
                 r.u32()?;
                 r.u64()?;
@@ -105,7 +107,12 @@ mod tests {
             })();
             assert!(all.is_err(), "cut at {cut}");
         }
-        assert!(Reader::new(&[2]).format(1).is_err());
-        assert!(Reader::new(&[0, 0, 0, 1, 0xff]).str().is_err());
+        assert_eq!(Reader::new(&[2]).format(1), Err(WireError::UnknownFormat(2)));
+        assert!(matches!(Reader::new(&[0, 0, 0, 1, 0xff]).str(), Err(WireError::NotUtf8(_))));
+        assert_eq!(Reader::new(&[1, 2]).finish().unwrap_err().to_string(), "2 trailing bytes");
+        assert_eq!(
+            Reader::new(&[0, 0, 0, 9]).bytes().unwrap_err().to_string(),
+            "truncated: wanted 9 more bytes, 0 left"
+        );
     }
 }

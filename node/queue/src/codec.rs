@@ -1,6 +1,7 @@
 //! Binary records of the RocksDB backend (specs/queue.md §8).
 //! Decoding is strict: a short, long or unknown record is an error, never a guess.
 
+use slotproof_primitives::WireError;
 use slotproof_primitives::wire::{Reader, Writer};
 
 use crate::task::{TaskId, TaskInfo, TaskState};
@@ -52,7 +53,7 @@ pub(crate) fn encode_task(t: &TaskInfo) -> Vec<u8> {
     w.finish()
 }
 
-pub(crate) fn decode_task(id: TaskId, bytes: &[u8]) -> Result<TaskInfo, String> {
+pub(crate) fn decode_task(id: TaskId, bytes: &[u8]) -> Result<TaskInfo, WireError> {
     let mut r = Reader::new(bytes);
     r.format(FORMAT_V1)?;
     let queue = r.str()?;
@@ -72,7 +73,7 @@ pub(crate) fn decode_task(id: TaskId, bytes: &[u8]) -> Result<TaskInfo, String> 
     let state = match state_tag {
         STATE_PENDING => TaskState::Pending { not_before_ms },
         STATE_DEAD => TaskState::Dead,
-        other => return Err(format!("unknown task state {other}")),
+        tag => return Err(WireError::UnknownTag { what: "task state", tag }),
     };
     let err = r.str()?;
     r.finish()?;
@@ -104,7 +105,7 @@ pub(crate) fn encode_lease(l: &LeaseRecord) -> Vec<u8> {
     w.finish()
 }
 
-pub(crate) fn decode_lease(bytes: &[u8]) -> Result<LeaseRecord, String> {
+pub(crate) fn decode_lease(bytes: &[u8]) -> Result<LeaseRecord, WireError> {
     let mut r = Reader::new(bytes);
     r.format(FORMAT_V1)?;
     let rec = LeaseRecord { token: r.u64()?, deadline_ms: r.u64()?, worker: r.str()? };
@@ -120,7 +121,7 @@ pub(crate) fn encode_done(done_at_ms: u64, queue: &str) -> Vec<u8> {
     w.finish()
 }
 
-pub(crate) fn decode_done(bytes: &[u8]) -> Result<(u64, String), String> {
+pub(crate) fn decode_done(bytes: &[u8]) -> Result<(u64, String), WireError> {
     let mut r = Reader::new(bytes);
     r.format(FORMAT_V1)?;
     let out = (r.u64()?, r.str()?);

@@ -31,8 +31,8 @@ fn storage(path: &Path, e: impl std::fmt::Display) -> QueueError {
     QueueError::Storage { path: path.to_path_buf(), message }
 }
 
-fn corrupt(path: &Path, what: impl Into<String>, reason: impl Into<String>) -> QueueError {
-    QueueError::Corrupt { path: path.to_path_buf(), what: what.into(), reason: reason.into() }
+fn corrupt(path: &Path, what: impl Into<String>, reason: impl std::fmt::Display) -> QueueError {
+    QueueError::Corrupt { path: path.to_path_buf(), what: what.into(), reason: reason.to_string() }
 }
 
 fn cf_options(cf: Cf) -> Options {

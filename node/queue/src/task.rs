@@ -23,7 +23,7 @@ impl TaskId {
     }
 
     pub fn to_hex(&self) -> String {
-        self.0.iter().map(|b| format!("{b:02x}")).collect()
+        slotproof_primitives::hex::encode(&self.0)
     }
 }
 
@@ -44,16 +44,9 @@ impl FromStr for TaskId {
     type Err = QueueError;
 
     fn from_str(s: &str) -> Result<Self> {
-        let s = s.strip_prefix("0x").unwrap_or(s);
-        let bad = || QueueError::InvalidTaskId(s.to_string());
-        if s.len() != 64 || !s.is_ascii() {
-            return Err(bad());
-        }
-        let mut out = [0u8; 32];
-        for (i, byte) in out.iter_mut().enumerate() {
-            *byte = u8::from_str_radix(&s[2 * i..2 * i + 2], 16).map_err(|_| bad())?;
-        }
-        Ok(TaskId(out))
+        slotproof_primitives::hex::decode_array(s)
+            .map(TaskId)
+            .map_err(|_| QueueError::InvalidTaskId(s.strip_prefix("0x").unwrap_or(s).to_string()))
     }
 }
 

@@ -17,8 +17,7 @@ use p3_field::{PrimeCharacteristicRing, PrimeField64};
 use p3_keccak_air::{KeccakAir, KeccakCols, NUM_KECCAK_COLS, NUM_ROUNDS, U64_LIMBS, generate_trace_rows};
 use p3_matrix::dense::RowMajorMatrix;
 use p3_uni_stark::SubAirBuilder;
-
-use super::header::{RATE_LANES, padded_blocks, sponge_inputs};
+use slotproof_primitives::keccak::{RATE_LANES, padded_blocks};
 
 /// Public values: the 256-bit hash as sixteen 16-bit limbs (lane-major,
 /// little-endian within a lane, as Keccak lays out its output).
@@ -50,6 +49,22 @@ impl HeaderHashAir {
 /// The hash as public values.
 pub fn hash_limbs<F: PrimeCharacteristicRing>(hash: &[u8; 32]) -> Vec<F> {
     hash.chunks_exact(2).map(|pair| F::from_u16(u16::from_le_bytes([pair[0], pair[1]]))).collect()
+}
+
+/// The permutation inputs of the Keccak-256 sponge over `message` (what the
+/// Keccak AIR's rows start from): state_0 = block_0, state_i = f(state_{i-1})
+/// xor block_i. Also returns the final state, whose first four lanes are the hash.
+fn sponge_inputs(message: &[u8]) -> (Vec<[u64; 25]>, [u64; 25]) {
+    let mut state = [0u64; 25];
+    let mut inputs = Vec::new();
+    for block in padded_blocks(message) {
+        for (lane, word) in block.iter().enumerate() {
+            state[lane] ^= word;
+        }
+        inputs.push(state);
+        keccak::f1600(&mut state);
+    }
+    (inputs, state)
 }
 
 /// The witness: the permutations of the sponge and the block selectors.
@@ -172,9 +187,9 @@ mod tests {
     use p3_air::check_all_constraints;
     use p3_keccak_air::KeccakCols;
     use p3_koala_bear::KoalaBear;
+    use slotproof_primitives::keccak::{RATE_BYTES, keccak256};
 
     use super::*;
-    use crate::stark::header::keccak256;
 
     type F = KoalaBear;
 
@@ -184,7 +199,7 @@ mod tests {
     fn trace() -> (HeaderHashAir, RowMajorMatrix<F>, Vec<F>) {
         let air = HeaderHashAir::new(MESSAGE);
         let trace = generate_trace::<F>(&air, MESSAGE, 0);
-        (air, trace, hash_limbs(&keccak256(MESSAGE)))
+        (air, trace, hash_limbs(keccak256(MESSAGE).as_bytes()))
     }
 
     fn col_map() -> KeccakCols<usize> {
@@ -198,6 +213,19 @@ mod tests {
 
     fn holds(air: &HeaderHashAir, trace: &RowMajorMatrix<F>, public: &[F]) -> bool {
         check_all_constraints(air, trace, public, Some(1)).is_ok()
+    }
+
+    /// The trace is built from these inputs, the hash from primitives' sponge:
+    /// both must be the same Keccak-256, padding block included.
+    #[test]
+    fn the_sponge_inputs_squeeze_to_the_keccak256_hash() {
+        for message in [&b""[..], b"abc", &[0x61; RATE_BYTES], MESSAGE] {
+            let (inputs, state) = sponge_inputs(message);
+            assert_eq!(inputs.len(), padded_blocks(message).len());
+            let squeezed: Vec<u8> = state[..4].iter().flat_map(|lane| lane.to_le_bytes()).collect();
+            assert_eq!(squeezed, keccak256(message).as_bytes());
+        }
+        assert_eq!(sponge_inputs(&[0x61; RATE_BYTES]).0.len(), 2);
     }
 
     #[test]

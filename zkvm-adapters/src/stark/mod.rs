@@ -9,9 +9,11 @@
 
 mod air;
 mod config;
-pub mod header;
 
 use std::time::Instant;
+
+use slotproof_primitives::Header;
+use slotproof_primitives::keccak::padded_blocks;
 
 use crate::cancel::CancelToken;
 use crate::error::ProverError;
@@ -20,7 +22,6 @@ use crate::prover::{ExecutionReport, ProofArtifact, Prover, ProvingInput, Resour
 
 pub use air::HeaderHashAir;
 pub use config::{PARAMS, StarkParams, security_bits};
-pub use header::Header;
 
 /// First bytes of every `stark` proof; the version names the statement and
 /// the parameters, so a change of either is a new label.
@@ -44,7 +45,7 @@ impl Default for StarkProver {
 
 /// What a proof claims: the block hash, then the number big-endian.
 pub fn public_values(header: &Header) -> Vec<u8> {
-    let mut out = header.hash.to_vec();
+    let mut out = header.hash.as_bytes().to_vec();
     out.extend_from_slice(&header.number.to_be_bytes());
     out
 }
@@ -56,9 +57,14 @@ pub fn header_of_input(input: &ProvingInput) -> Result<Header, ProverError> {
     Header::from_block_json(obj).map_err(|e| ProverError::Permanent(format!("stark: {e}")))
 }
 
+/// Keccak-f permutations of the header's sponge (24 rounds each: the cycles reported).
+fn permutations(header: &Header) -> u64 {
+    padded_blocks(&header.rlp).len() as u64
+}
+
 /// Proves that `header.rlp` hashes to `header.hash`; returns the proof bytes.
 pub fn prove_header(header: &Header) -> Result<Vec<u8>, ProverError> {
-    let proof = config::prove(&header.rlp, &header.hash)?;
+    let proof = config::prove(&header.rlp, header.hash.as_bytes())?;
     let mut out = STARK_PROOF_LABEL.to_vec();
     out.extend_from_slice(&proof);
     Ok(out)
@@ -75,7 +81,7 @@ pub fn verify_header(header: &Header, proof: &[u8]) -> Result<(), ProverError> {
     let body = proof
         .strip_prefix(STARK_PROOF_LABEL)
         .ok_or_else(|| ProverError::Invalid("not a slotproof stark proof (label missing or another version)".into()))?;
-    config::verify(&header.rlp, &header.hash, body)
+    config::verify(&header.rlp, header.hash.as_bytes(), body)
 }
 
 impl Prover for StarkProver {
@@ -90,7 +96,7 @@ impl Prover for StarkProver {
     fn execute(&self, input: &ProvingInput) -> Result<ExecutionReport, ProverError> {
         let started = Instant::now();
         let header = header_of_input(input)?;
-        let cycles = header::sponge_inputs(&header.rlp).0.len() as u64 * 24;
+        let cycles = permutations(&header) * 24;
         Ok(ExecutionReport { cycles, duration: started.elapsed() })
     }
 
@@ -101,7 +107,7 @@ impl Prover for StarkProver {
             return Err(ProverError::Cancelled);
         }
         let proof = prove_header(&header)?;
-        let cycles = header::sponge_inputs(&header.rlp).0.len() as u64 * 24;
+        let cycles = permutations(&header) * 24;
         Ok(ProofArtifact {
             zkvm: self.id.name.clone(),
             proof,
@@ -119,9 +125,8 @@ impl Prover for StarkProver {
         }
         if artifact.public_values != public_values(&header) {
             return Err(ProverError::Invalid(format!(
-                "public values do not name block {} (0x{})",
-                header.number,
-                header::hex(&header.hash)
+                "public values do not name block {} ({})",
+                header.number, header.hash
             )));
         }
         verify_header(&header, &artifact.proof)
@@ -145,7 +150,7 @@ mod tests {
         let input = block(21_230_866);
         let a = p.prove(&input, &CancelToken::new()).unwrap();
         assert!(!a.simulated);
-        assert_eq!(&a.public_values[..32], &header_of_input(&input).unwrap().hash);
+        assert_eq!(&a.public_values[..32], header_of_input(&input).unwrap().hash.as_bytes());
         assert_eq!(a.public_values[32..], 21_230_866u64.to_be_bytes());
         assert!(a.proof.len() <= 300 * 1024, "{} bytes", a.proof.len());
         p.verify(&a, &input).unwrap();
