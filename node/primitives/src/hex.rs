@@ -33,7 +33,7 @@ fn nibble(c: u8) -> Result<u8, HexError> {
 /// character is an error, never a silently shorter result.
 pub fn decode(s: &str) -> Result<Vec<u8>, HexError> {
     let digits = s.strip_prefix("0x").unwrap_or(s).as_bytes();
-    if digits.len() % 2 != 0 {
+    if !digits.len().is_multiple_of(2) {
         return Err(HexError::OddLength(digits.len()));
     }
     digits.chunks_exact(2).map(|pair| Ok(nibble(pair[0])? << 4 | nibble(pair[1])?)).collect()
