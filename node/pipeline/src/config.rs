@@ -213,7 +213,7 @@ fn parse_stage(
         return Err(src.err(input.span(), format!("stage {name:?} has an empty input list")).into());
     }
     let duration = |d: &Option<Spanned<String>>, default: Duration| -> Result<Duration, ConfigError> {
-        d.as_ref().map_or(Ok(default), |d| parse_duration(d.get_ref()).map_err(|e| src.err(d.span(), e)))
+        d.as_ref().map_or(Ok(default), |d| parse_duration(d.get_ref()).map_err(|e| src.err(d.span(), e.to_string())))
     };
     let kind = match s.kind.get_ref().as_str() {
         "dispatcher" => {
