@@ -4,7 +4,8 @@
 use slotproof_primitives::WireError;
 use slotproof_primitives::wire::{Reader, Writer};
 
-use crate::task::{TaskId, TaskInfo, TaskState};
+use crate::id::TaskId;
+use crate::task::{TaskInfo, TaskState};
 
 const FORMAT_V1: u8 = 1;
 const STATE_PENDING: u8 = 0;

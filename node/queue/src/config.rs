@@ -3,6 +3,8 @@
 use std::fmt;
 use std::str::FromStr;
 
+use crate::error::QueueError;
+
 /// What a returned write survives (specs/queue.md §7).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Durability {
@@ -23,13 +25,13 @@ impl fmt::Display for Durability {
 }
 
 impl FromStr for Durability {
-    type Err = String;
+    type Err = QueueError;
 
-    fn from_str(s: &str) -> Result<Self, String> {
+    fn from_str(s: &str) -> Result<Self, QueueError> {
         match s {
             "process" => Ok(Durability::Process),
             "power" => Ok(Durability::Power),
-            other => Err(format!("unknown durability {other:?}: expected process or power")),
+            other => Err(QueueError::UnknownDurability(other.to_string())),
         }
     }
 }
@@ -69,5 +71,14 @@ mod tests {
         assert_eq!(c.backoff_ms(2), 200);
         assert_eq!(c.backoff_ms(4), 800);
         assert_eq!(c.backoff_ms(60), 30_000);
+    }
+
+    #[test]
+    fn durability_round_trips_and_refuses_other_words() {
+        for d in [Durability::Process, Durability::Power] {
+            assert_eq!(d.to_string().parse::<Durability>().ok(), Some(d));
+        }
+        let err = "fsync".parse::<Durability>().err();
+        assert!(matches!(&err, Some(QueueError::UnknownDurability(w)) if w == "fsync"), "{err:?}");
     }
 }

@@ -1,8 +1,10 @@
-//! Errors of the queue crate. Every variant carries what an operator needs to act.
+//! Errors of the queue crate. Every variant carries what an operator needs to
+//! act, and the error it comes from stays reachable through `source()`.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
-use crate::task::TaskId;
+use crate::id::{InvalidTaskId, TaskId};
 
 #[derive(Debug, thiserror::Error)]
 pub enum QueueError {
@@ -18,11 +20,30 @@ pub enum QueueError {
     #[error("corrupt record in queue database {path} ({what}): {reason}")]
     Corrupt { path: PathBuf, what: String, reason: String },
 
-    #[error("storage error on queue database {path}: {message}")]
-    Storage { path: PathBuf, message: String },
+    /// RocksDB refused an operation; `hint` says what to check when we can tell.
+    #[error("storage error on queue database {path}{hint}")]
+    Storage {
+        path: PathBuf,
+        hint: &'static str,
+        #[source]
+        source: rocksdb::Error,
+    },
 
-    #[error("queue is poisoned after a failed write ({0}); reopen the database to recover from disk")]
-    Poisoned(String),
+    #[error("cannot read {path}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// An earlier write of this handle failed: memory and disk may disagree
+    /// (specs/queue.md §9). The failed write is the source.
+    #[error("queue is poisoned after a failed write; reopen the database to recover from disk")]
+    WriteFailed(#[source] Arc<QueueError>),
+
+    /// A thread panicked while holding one of the queue's locks.
+    #[error("queue is poisoned: a thread panicked while holding the {0}")]
+    LockPoisoned(&'static str),
 
     #[error("invalid queue name {0:?}: use 1-64 characters of [A-Za-z0-9_.:-]")]
     InvalidQueueName(String),
@@ -44,8 +65,14 @@ pub enum QueueError {
     #[error("task {0} is not dead-lettered")]
     NotDead(TaskId),
 
-    #[error("invalid task id {0:?}: expected 64 hex characters")]
-    InvalidTaskId(String),
+    #[error(transparent)]
+    InvalidTaskId(#[from] InvalidTaskId),
+
+    #[error("unknown state {0:?}: expected all, pending, delayed, leased or dead")]
+    UnknownStateFilter(String),
+
+    #[error("unknown durability {0:?}: expected process or power")]
+    UnknownDurability(String),
 }
 
 pub type Result<T, E = QueueError> = std::result::Result<T, E>;

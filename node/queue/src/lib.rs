@@ -18,6 +18,7 @@ mod clock;
 mod codec;
 mod config;
 mod error;
+mod id;
 mod queue;
 mod rocks;
 mod state;
@@ -28,11 +29,12 @@ mod view;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::{Durability, QueueConfig};
 pub use error::{QueueError, Result};
+pub use id::{InvalidTaskId, TaskId};
 pub use queue::Queue;
 pub use rocks::{SCHEMA_VERSION, read_view};
 pub use state::CANCELLED_PREFIX;
 pub use task::{
-    Enqueued, Failure, Lease, MAX_PAYLOAD_BYTES, NackOutcome, NewTask, OrderKey, PRIORITY_NORMAL, TaskId, TaskInfo,
-    TaskState, validate_queue_name,
+    Enqueued, Failure, Lease, MAX_PAYLOAD_BYTES, NackOutcome, NewTask, OrderKey, PRIORITY_NORMAL, TaskInfo, TaskState,
+    validate_queue_name,
 };
 pub use view::{QueueCounts, QueueStats, QueueView, StateFilter};

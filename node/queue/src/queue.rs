@@ -7,10 +7,11 @@ use std::time::{Duration, Instant};
 use crate::clock::{Clock, SystemClock};
 use crate::config::QueueConfig;
 use crate::error::{QueueError, Result};
+use crate::id::TaskId;
 use crate::rocks;
 use crate::state::{Changes, State};
 use crate::store::{MemoryStore, Store};
-use crate::task::{Enqueued, Failure, Lease, NackOutcome, NewTask, TaskId, TaskInfo};
+use crate::task::{Enqueued, Failure, Lease, NackOutcome, NewTask, TaskInfo};
 use crate::view::{QueueStats, QueueView};
 
 /// A durable ordered task queue. Cheap to share: all methods take `&self`.
@@ -54,7 +55,7 @@ impl Queue {
     }
 
     fn lock(&self) -> Result<MutexGuard<'_, State>> {
-        self.state.lock().map_err(|_| QueueError::Poisoned("a thread panicked while holding the queue lock".into()))
+        self.state.lock().map_err(|_| QueueError::LockPoisoned("queue lock"))
     }
 
     /// Runs one mutation under the lock, then waits for its writes outside it.
@@ -77,8 +78,7 @@ impl Queue {
     }
 
     pub fn enqueue_one(&self, task: NewTask) -> Result<Enqueued> {
-        let mut out = self.enqueue(vec![task])?;
-        out.pop().ok_or_else(|| QueueError::Poisoned("enqueue returned no outcome".into()))
+        self.mutate(|s, now, ch| s.enqueue_one(task, now, ch))?
     }
 
     /// Leases the first ready task of `queue`, if any (specs/queue.md §5).
@@ -131,10 +131,7 @@ impl Queue {
             let until_due = state.next_due_ms(queue).map(|due| Duration::from_millis(due.saturating_sub(now).max(1)));
             let sleep = until_due.map_or(left, |d| d.min(left));
             let wake = state.register_waiter(queue);
-            state = wake
-                .wait_timeout(state, sleep)
-                .map_err(|_| QueueError::Poisoned("a thread panicked while holding the queue lock".into()))?
-                .0;
+            state = wake.wait_timeout(state, sleep).map_err(|_| QueueError::LockPoisoned("queue lock"))?.0;
             state.unregister_waiter(queue);
         }
     }
@@ -214,7 +211,7 @@ impl Queue {
             let ready_now = queues.iter().any(|q| state.has_ready(q));
             let result = if ready_now { Ok(state) } else { any.cv.wait_timeout(state, sleep).map(|(g, _)| g) };
             any.waiters.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
-            drop(result.map_err(|_| QueueError::Poisoned("a thread panicked while holding the queue lock".into()))?);
+            drop(result.map_err(|_| QueueError::LockPoisoned("queue lock"))?);
         }
     }
 

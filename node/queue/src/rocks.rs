@@ -14,21 +14,23 @@ use tracing::{info, warn};
 use crate::codec;
 use crate::config::{Durability, QueueConfig};
 use crate::error::{QueueError, Result};
+use crate::id::TaskId;
 use crate::state::{Cf, Changes, META_EPOCH, META_SCHEMA, Op, State};
 use crate::store::Store;
-use crate::task::{TaskId, TaskInfo, TaskState};
+use crate::task::{TaskInfo, TaskState};
 use crate::view::QueueView;
 
 pub const SCHEMA_VERSION: u32 = 1;
 
-fn storage(path: &Path, e: impl std::fmt::Display) -> QueueError {
-    let message = e.to_string();
-    let message = if message.contains("lock") && message.contains("LOCK") {
-        format!("{message} (another process holds the writer's lock: is a node running on this data dir?)")
+fn storage(path: &Path, source: rocksdb::Error) -> QueueError {
+    // RocksDB reports a held writer's lock as an I/O error on the LOCK file.
+    let msg = source.to_string();
+    let hint = if msg.contains("lock") && msg.contains("LOCK") {
+        ": another process holds the writer's lock (is a node running on this data dir?)"
     } else {
-        message
+        ""
     };
-    QueueError::Storage { path: path.to_path_buf(), message }
+    QueueError::Storage { path: path.to_path_buf(), hint, source }
 }
 
 fn corrupt(path: &Path, what: impl Into<String>, reason: impl std::fmt::Display) -> QueueError {
@@ -73,7 +75,8 @@ fn check_path(path: &Path) -> Result<bool> {
     if !path.is_dir() {
         return Err(QueueError::Foreign { path: path.to_path_buf(), reason: "not a directory".into() });
     }
-    let empty = std::fs::read_dir(path).map_err(|e| storage(path, e))?.next().is_none();
+    let empty =
+        std::fs::read_dir(path).map_err(|source| QueueError::Io { path: path.to_path_buf(), source })?.next().is_none();
     if empty {
         return Ok(true);
     }
@@ -83,8 +86,7 @@ fn check_path(path: &Path) -> Result<bool> {
             reason: "the directory is not empty and holds no RocksDB database (no CURRENT file)".into(),
         });
     }
-    let present =
-        DB::list_cf(&Options::default(), path).map_err(|e| corrupt(path, "column family list", e.to_string()))?;
+    let present = DB::list_cf(&Options::default(), path).map_err(|e| storage(path, e))?;
     let missing: Vec<&str> = Cf::ALL.iter().map(|c| c.name()).filter(|n| !present.iter().any(|p| p == n)).collect();
     if !missing.is_empty() {
         return Err(QueueError::Foreign {
@@ -265,7 +267,8 @@ struct Log {
     writing: bool,
     /// Threads blocked waiting for a leader's write.
     waiters: usize,
-    failed: Option<String>,
+    /// The write that failed: every later call returns it as the cause.
+    failed: Option<Arc<QueueError>>,
 }
 
 impl RocksStore {
@@ -281,7 +284,7 @@ impl RocksStore {
     }
 
     fn log(&self) -> Result<std::sync::MutexGuard<'_, Log>> {
-        self.log.lock().map_err(|_| QueueError::Poisoned("a thread panicked while holding the commit log".into()))
+        self.log.lock().map_err(|_| QueueError::LockPoisoned("commit log"))
     }
 
     fn write(&self, ops: Vec<Op>, sync: bool) -> Result<()> {
@@ -308,7 +311,7 @@ impl Store for RocksStore {
 
     fn healthy(&self) -> Result<()> {
         match &self.log()?.failed {
-            Some(e) => Err(QueueError::Poisoned(e.clone())),
+            Some(e) => Err(QueueError::WriteFailed(e.clone())),
             None => Ok(()),
         }
     }
@@ -332,7 +335,7 @@ impl Store for RocksStore {
         let mut log = self.log()?;
         loop {
             if let Some(e) = &log.failed {
-                return Err(QueueError::Poisoned(e.clone()));
+                return Err(QueueError::WriteFailed(e.clone()));
             }
             if log.written >= ticket {
                 return Ok(());
@@ -340,7 +343,7 @@ impl Store for RocksStore {
             if log.writing {
                 log.waiters += 1;
                 let waited = self.written_cv.wait(log);
-                log = waited.map_err(|_| QueueError::Poisoned("commit log lock poisoned".into()))?;
+                log = waited.map_err(|_| QueueError::LockPoisoned("commit log"))?;
                 log.waiters -= 1;
                 continue;
             }
@@ -356,7 +359,7 @@ impl Store for RocksStore {
                 log = self.log()?;
                 match result {
                     Ok(()) => log.written = upto,
-                    Err(e) => log.failed = Some(e.to_string()),
+                    Err(e) => log.failed = Some(Arc::new(e)),
                 }
                 if log.failed.is_some() || log.pending.is_empty() || log.waiters > 0 {
                     break;

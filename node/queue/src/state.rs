@@ -12,7 +12,8 @@ use std::sync::{Arc, Condvar};
 use crate::codec::{self, LeaseRecord};
 use crate::config::QueueConfig;
 use crate::error::{QueueError, Result};
-use crate::task::{Enqueued, Failure, Lease, NackOutcome, NewTask, OrderKey, TaskId, TaskInfo, TaskState};
+use crate::id::TaskId;
+use crate::task::{Enqueued, Failure, Lease, NackOutcome, NewTask, OrderKey, TaskInfo, TaskState};
 use crate::view::QueueView;
 
 /// Column families of the RocksDB layout (specs/queue.md §8).
@@ -242,44 +243,47 @@ impl State {
         for t in &tasks {
             t.validate()?;
         }
-        let mut out = Vec::with_capacity(tasks.len());
-        for t in tasks {
-            let id = t.id();
-            if self.tasks.contains_key(&id) || self.done.contains(&id) {
-                out.push(Enqueued::Duplicate(id));
-                continue;
-            }
-            let seq = self.next_seq;
-            self.next_seq += 1;
-            let info = TaskInfo {
-                id,
-                queue: t.queue,
-                pipeline: t.pipeline,
-                stage: t.stage,
-                block_number: t.block_number,
-                subtask: t.subtask,
-                target: t.target,
-                priority: t.priority,
-                seq,
-                attempts: 0,
-                max_attempts: t.max_attempts.unwrap_or(self.cfg.max_attempts).max(1),
-                enqueued_at_ms: now_ms,
-                payload_len: t.payload.len() as u32,
-                state: TaskState::Pending { not_before_ms: 0 },
-                last_error: None,
-            };
-            ch.put(Cf::Tasks, &id.0, || codec::encode_task(&info));
-            ch.put(Cf::Payloads, &id.0, || t.payload.clone());
-            let q = self.index(&info.queue);
-            q.ready.insert(info.order_key(), id);
-            q.notify();
-            self.tasks.insert(id, LiveTask { info, payload: t.payload.into() });
-            out.push(Enqueued::Inserted(id));
+        Ok(tasks.into_iter().map(|t| self.insert(t, now_ms, ch)).collect())
+    }
+
+    pub(crate) fn enqueue_one(&mut self, task: NewTask, now_ms: u64, ch: &mut Changes) -> Result<Enqueued> {
+        task.validate()?;
+        Ok(self.insert(task, now_ms, ch))
+    }
+
+    /// Inserts one validated task, or reports it a duplicate (specs/queue.md §1).
+    fn insert(&mut self, t: NewTask, now_ms: u64, ch: &mut Changes) -> Enqueued {
+        let id = t.id();
+        if self.tasks.contains_key(&id) || self.done.contains(&id) {
+            return Enqueued::Duplicate(id);
         }
-        if out.iter().any(|e| matches!(e, Enqueued::Inserted(_))) {
-            ch.must_sync = true;
-        }
-        Ok(out)
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        let info = TaskInfo {
+            id,
+            queue: t.queue,
+            pipeline: t.pipeline,
+            stage: t.stage,
+            block_number: t.block_number,
+            subtask: t.subtask,
+            target: t.target,
+            priority: t.priority,
+            seq,
+            attempts: 0,
+            max_attempts: t.max_attempts.unwrap_or(self.cfg.max_attempts).max(1),
+            enqueued_at_ms: now_ms,
+            payload_len: t.payload.len() as u32,
+            state: TaskState::Pending { not_before_ms: 0 },
+            last_error: None,
+        };
+        ch.put(Cf::Tasks, &id.0, || codec::encode_task(&info));
+        ch.put(Cf::Payloads, &id.0, || t.payload.clone());
+        ch.must_sync = true;
+        let q = self.index(&info.queue);
+        q.ready.insert(info.order_key(), id);
+        q.notify();
+        self.tasks.insert(id, LiveTask { info, payload: t.payload.into() });
+        Enqueued::Inserted(id)
     }
 
     /// Moves due backoffs to ready and ends expired leases of one queue.

@@ -1,10 +1,9 @@
 //! Task identity, submission and the order key (specs/queue.md §1, §2).
 
-use std::fmt;
-use std::str::FromStr;
 use std::sync::Arc;
 
 use crate::error::{QueueError, Result};
+use crate::id::TaskId;
 
 /// Default priority class; lower classes lease first.
 pub const PRIORITY_NORMAL: u8 = 100;
@@ -12,43 +11,6 @@ pub const PRIORITY_NORMAL: u8 = 100;
 pub const MAX_PAYLOAD_BYTES: usize = 5 * 1024 * 1024;
 const MAX_QUEUE_NAME: usize = 64;
 const ID_DOMAIN: &[u8] = b"slotproof/task/v1";
-
-/// Stable task id: blake3 over the task's identity.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct TaskId(pub [u8; 32]);
-
-impl TaskId {
-    pub fn as_bytes(&self) -> &[u8; 32] {
-        &self.0
-    }
-
-    pub fn to_hex(&self) -> String {
-        slotproof_primitives::hex::encode(&self.0)
-    }
-}
-
-impl fmt::Display for TaskId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.to_hex())
-    }
-}
-
-impl fmt::Debug for TaskId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        // Short form keeps logs readable; the full id is in Display.
-        write!(f, "TaskId({})", &self.to_hex()[..12])
-    }
-}
-
-impl FromStr for TaskId {
-    type Err = QueueError;
-
-    fn from_str(s: &str) -> Result<Self> {
-        slotproof_primitives::hex::decode_array(s)
-            .map(TaskId)
-            .map_err(|_| QueueError::InvalidTaskId(s.strip_prefix("0x").unwrap_or(s).to_string()))
-    }
-}
 
 /// A task as a producer submits it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -299,14 +261,6 @@ mod tests {
             assert!(w[0] < w[1]);
             assert!(w[0].to_bytes() < w[1].to_bytes());
         }
-    }
-
-    #[test]
-    fn task_id_hex_round_trips_and_rejects_garbage() {
-        let id = NewTask::new("q", 1, vec![]).id();
-        assert_eq!(id.to_hex().parse::<TaskId>().ok(), Some(id));
-        assert!("xyz".parse::<TaskId>().is_err());
-        assert!("zz".repeat(32).parse::<TaskId>().is_err());
     }
 
     #[test]

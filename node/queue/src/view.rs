@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
+use crate::error::QueueError;
 use crate::task::{TaskInfo, TaskState};
 
 #[derive(Clone, Debug, Default)]
@@ -77,16 +78,16 @@ pub enum StateFilter {
 }
 
 impl std::str::FromStr for StateFilter {
-    type Err = String;
+    type Err = QueueError;
 
-    fn from_str(s: &str) -> Result<Self, String> {
+    fn from_str(s: &str) -> Result<Self, QueueError> {
         Ok(match s {
             "all" => StateFilter::All,
             "pending" => StateFilter::Pending,
             "delayed" => StateFilter::Delayed,
             "leased" => StateFilter::Leased,
             "dead" => StateFilter::Dead,
-            other => return Err(format!("unknown state {other:?}: expected all, pending, delayed, leased or dead")),
+            other => return Err(QueueError::UnknownStateFilter(other.to_string())),
         })
     }
 }
@@ -126,5 +127,18 @@ impl QueueView {
             self.tasks.iter().filter(|t| queue.is_none_or(|q| q == t.queue) && filter.matches(t, now_ms)).collect();
         out.sort_by(|a, b| (&a.queue, a.order_key()).cmp(&(&b.queue, b.order_key())));
         out.into_iter().take(limit).cloned().collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn state_filter_parses_its_names_and_refuses_others() {
+        assert_eq!("dead".parse::<StateFilter>().ok(), Some(StateFilter::Dead));
+        assert_eq!("all".parse::<StateFilter>().ok(), Some(StateFilter::All));
+        let err = "done".parse::<StateFilter>().err();
+        assert!(matches!(&err, Some(QueueError::UnknownStateFilter(w)) if w == "done"), "{err:?}");
     }
 }

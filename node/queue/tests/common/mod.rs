@@ -51,6 +51,21 @@ impl Harness {
         self.q = Queue::open_rocksdb_with_clock(&path, self.cfg.clone(), Arc::new(self.clock.clone())).expect("reopen");
     }
 
+    /// Reopens the RocksDB queue as a process killed with SIGKILL would find it:
+    /// the files as they are on disk now (every returned write has reached the
+    /// OS in both durability modes), copied before the handle is closed, so
+    /// nothing a clean close does (flushing memtables) helps the reopened queue.
+    pub fn crash_reopen(&mut self) {
+        let old = self.db_path();
+        let dir = tempfile::tempdir().expect("tempdir");
+        copy_dir(&old, &dir.path().join("queue"));
+        let old_dir = self.dir.replace(dir);
+        self.q = Queue::open_rocksdb_with_clock(&self.db_path(), self.cfg.clone(), Arc::new(self.clock.clone()))
+            .expect("reopen after a crash");
+        // The old handle is gone with the assignment above; only now may its files go.
+        drop(old_dir);
+    }
+
     pub fn lease(&self, queue: &str) -> Option<Lease> {
         self.q.lease(queue, "w", LEASE).expect("lease")
     }
@@ -62,4 +77,38 @@ impl Harness {
 
 pub fn task(queue: &str, block: u64, subtask: u32) -> NewTask {
     NewTask::new(queue, block, format!("{queue}/{block}/{subtask}").into_bytes()).with_subtask(subtask)
+}
+
+/// Copies a RocksDB directory as it is at one instant. RocksDB may still be
+/// flushing, compacting or deleting obsolete files in the background, so the
+/// copy is retried until the files (names and sizes) did not change while it ran:
+/// a copy taken across a change could hold a MANIFEST naming a file it lacks,
+/// which no crash can produce.
+fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
+    for _ in 0..200 {
+        let before = listing(from);
+        let _ = std::fs::remove_dir_all(to);
+        std::fs::create_dir_all(to).expect("create copy");
+        let copied = before.keys().all(|name| match std::fs::copy(from.join(name), to.join(name)) {
+            Ok(_) => true,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => false,
+            Err(e) => panic!("copy {}: {e}", from.join(name).display()),
+        });
+        if copied && listing(from) == before {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    panic!("{} kept changing: no consistent copy", from.display());
+}
+
+/// The files of a RocksDB directory and their sizes, but its lock file: the old
+/// handle holds that one, and the copy gets its own at open.
+fn listing(dir: &std::path::Path) -> std::collections::BTreeMap<std::ffi::OsString, u64> {
+    std::fs::read_dir(dir)
+        .expect("read db dir")
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name() != "LOCK")
+        .filter_map(|e| Some((e.file_name(), e.metadata().ok()?.len())))
+        .collect()
 }
