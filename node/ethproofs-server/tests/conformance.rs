@@ -263,6 +263,10 @@ async fn requests_and_responses_match_the_published_schemas() {
     let _ = s.stop.send(true);
 }
 
+/// One refused request: method, the document's path, the path requested,
+/// the API key, the body, and the status it must get.
+type Refused<'a> = (reqwest::Method, &'a str, &'a str, Option<&'a str>, Option<Value>, u16);
+
 #[tokio::test]
 async fn refusals_have_the_documented_status_and_shape() {
     let doc = openapi();
@@ -272,7 +276,7 @@ async fn refusals_have_the_documented_status_and_shape() {
     let (post, get, patch) = (reqwest::Method::POST, reqwest::Method::GET, reqwest::Method::PATCH);
     let url = |p: &str| format!("{}{p}", s.base);
     let status = json!({"block_number": 1, "cluster_id": 1});
-    let cases: Vec<(reqwest::Method, &str, &str, Option<&str>, Option<Value>, u16)> = vec![
+    let cases: Vec<Refused<'_>> = vec![
         (post.clone(), "/proofs/queued", "/proofs/queued", None, Some(status.clone()), 401),
         (post.clone(), "/proofs/queued", "/proofs/queued", Some("nobody"), Some(status.clone()), 401),
         (get.clone(), "/clusters", "/clusters", Some("nobody"), None, 401),
