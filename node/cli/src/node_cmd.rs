@@ -429,14 +429,14 @@ pub struct EthproofsServerArgs {
 /// `slotproof ethproofs-server`: an Ethproofs-compatible service for testnets.
 pub fn ethproofs_server(args: EthproofsServerArgs) -> anyhow::Result<()> {
     let (n, window) = args.rate_limit.split_once('/').context("--rate-limit is N/DURATION, e.g. 60/60s")?;
-    let rate_limit = slotproof_submit::server::RateLimit {
+    let rate_limit = slotproof_ethproofs_server::RateLimit {
         requests: n.trim().parse().context("--rate-limit: N must be a positive integer")?,
         window: parse_duration(window).map_err(anyhow::Error::msg)?,
     };
     if rate_limit.requests == 0 || rate_limit.window.is_zero() {
         bail!("--rate-limit must allow at least one request per non-zero window");
     }
-    let state = slotproof_submit::server::state(slotproof_submit::server::ServerConfig {
+    let state = slotproof_ethproofs_server::state(slotproof_ethproofs_server::ServerConfig {
         data_dir: args.data_dir,
         api_keys: args.api_keys,
         rate_limit,
@@ -446,7 +446,7 @@ pub fn ethproofs_server(args: EthproofsServerArgs) -> anyhow::Result<()> {
         let listener = tokio::net::TcpListener::bind(args.listen)
             .await
             .with_context(|| format!("listening on {}", args.listen))?;
-        slotproof_submit::server::serve(listener, state, shutdown).await?;
+        slotproof_ethproofs_server::serve(listener, state, shutdown).await?;
         Ok(())
     })
 }

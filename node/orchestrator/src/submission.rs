@@ -62,8 +62,8 @@ pub async fn setup(
     zkvms: &[(String, bool, usize)],
     hardware: &str,
 ) -> anyhow::Result<Submitting> {
-    let token = load_token(cfg.token_file.as_deref()).map_err(anyhow::Error::msg)?;
-    let client = Client::new(&cfg.url, &token, Arc::new(Limiter::ethproofs())).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let token = load_token(cfg.token_file.as_deref())?;
+    let client = Client::new(&cfg.url, &token, Arc::new(Limiter::ethproofs()))?;
     let id = node_id(data_dir)?;
     let mut known = load_known(data_dir);
     let mut clusters = BTreeMap::new();

@@ -14,22 +14,23 @@ use tokio::sync::Mutex;
 use tracing::{debug, warn};
 
 use crate::api::{ClusterRow, CreateCluster, ProofId, Proved, StatusUpdate, UpdateCluster};
+use crate::error::{RetryError, SubmitError, TokenError};
 
-/// What an answer means for the sender.
-#[derive(Debug, thiserror::Error)]
-pub enum SubmitError {
-    /// 429: every call on this key waits this long.
-    #[error("rate limited for {0:?}")]
-    RateLimited(Duration),
-    /// 409 on a status call: the block is already proved for this cluster; done.
-    #[error("already proved")]
-    AlreadyProved,
-    /// Any other 4xx: retrying cannot help; dead-letter with the body.
-    #[error("refused with {status}: {body}")]
-    Rejected { status: u16, body: String },
-    /// 5xx, a network error, a timeout: retry with backoff.
-    #[error("retryable: {0}")]
-    Retry(String),
+/// The two best-effort lifecycle calls before `proved`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StatusCall {
+    Queued,
+    Proving,
+}
+
+impl StatusCall {
+    /// The path segment under `/proofs/`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StatusCall::Queued => "queued",
+            StatusCall::Proving => "proving",
+        }
+    }
 }
 
 /// A sliding window of sends plus a pause set by the server's 429. It starts
@@ -109,10 +110,8 @@ fn retry_after(headers: &reqwest::header::HeaderMap, body: &str) -> Duration {
 impl Client {
     /// `base` includes `/api/v0`, e.g. `http://127.0.0.1:8080/api/v0`.
     pub fn new(base: &str, token: &str, limiter: Arc<Limiter>) -> Result<Client, SubmitError> {
-        let http = reqwest::Client::builder()
-            .timeout(Duration::from_secs(30))
-            .build()
-            .map_err(|e| SubmitError::Retry(e.to_string()))?;
+        let http =
+            reqwest::Client::builder().timeout(Duration::from_secs(30)).build().map_err(SubmitError::HttpClient)?;
         Ok(Client { base: base.trim_end_matches('/').to_string(), token: token.into(), http, limiter })
     }
 
@@ -136,16 +135,24 @@ impl Client {
         if let Some(b) = body {
             req = req.json(b);
         }
-        let resp = req.send().await.map_err(|e| SubmitError::Retry(format!("{method} {path}: {e}")))?;
+        let resp = req.send().await.map_err(|source| RetryError::Send {
+            method: method.clone(),
+            path: path.to_string(),
+            source,
+        })?;
         let status = resp.status();
         let headers = resp.headers().clone();
-        let text =
-            resp.text().await.map_err(|e| SubmitError::Retry(format!("{method} {path}: reading the answer: {e}")))?;
+        let text = resp.text().await.map_err(|source| RetryError::Read {
+            method: method.clone(),
+            path: path.to_string(),
+            source,
+        })?;
         debug!(target: "slotproof::submit", %method, path, status = status.as_u16(), "ethproofs answered");
         match status {
-            s if s.is_success() => serde_json::from_str(&text).map_err(|e| SubmitError::Rejected {
+            s if s.is_success() => serde_json::from_str(&text).map_err(|e| SubmitError::Unexpected {
                 status: s.as_u16(),
-                body: format!("unexpected answer ({e}): {text}"),
+                body: text,
+                source: Some(e),
             }),
             StatusCode::CONFLICT => Err(SubmitError::AlreadyProved),
             StatusCode::TOO_MANY_REQUESTS => {
@@ -155,13 +162,13 @@ impl Client {
                 Err(SubmitError::RateLimited(wait))
             }
             s if s.is_client_error() => Err(SubmitError::Rejected { status: s.as_u16(), body: text }),
-            s => Err(SubmitError::Retry(format!("{method} {path}: {s}: {text}"))),
+            s => Err(RetryError::Status { method, path: path.to_string(), status: s.as_u16(), body: text }.into()),
         }
     }
 
     pub async fn create_cluster(&self, c: &CreateCluster) -> Result<u64, SubmitError> {
         let v: Value = self.call(reqwest::Method::POST, "/clusters", Some(c), false).await?;
-        v["id"].as_u64().ok_or_else(|| SubmitError::Rejected { status: 200, body: format!("no cluster id in {v}") })
+        v["id"].as_u64().ok_or_else(|| SubmitError::Unexpected { status: 200, body: v.to_string(), source: None })
     }
 
     pub async fn list_clusters(&self) -> Result<Vec<ClusterRow>, SubmitError> {
@@ -173,9 +180,10 @@ impl Client {
         Ok(())
     }
 
-    /// `queued` or `proving`.
-    pub async fn status(&self, which: &str, u: &StatusUpdate) -> Result<u64, SubmitError> {
-        let r: ProofId = self.call(reqwest::Method::POST, &format!("/proofs/{which}"), Some(u), true).await?;
+    /// `POST /proofs/queued` or `POST /proofs/proving`.
+    pub async fn status(&self, which: StatusCall, u: &StatusUpdate) -> Result<u64, SubmitError> {
+        let path = format!("/proofs/{}", which.as_str());
+        let r: ProofId = self.call(reqwest::Method::POST, &path, Some(u), true).await?;
         Ok(r.proof_id)
     }
 
@@ -191,14 +199,39 @@ impl Client {
 }
 
 /// The token from `SLOTPROOF_ETHPROOFS_TOKEN`, or the first line of a file.
-pub fn load_token(file: Option<&std::path::Path>) -> Result<String, String> {
+pub fn load_token(file: Option<&std::path::Path>) -> Result<String, TokenError> {
     if let Some(path) = file {
-        let text = std::fs::read_to_string(path).map_err(|e| format!("reading token file {}: {e}", path.display()))?;
+        let text =
+            std::fs::read_to_string(path).map_err(|source| TokenError::Read { path: path.to_path_buf(), source })?;
         let t = text.lines().next().unwrap_or("").trim().to_string();
-        return if t.is_empty() { Err(format!("token file {} is empty", path.display())) } else { Ok(t) };
+        return if t.is_empty() { Err(TokenError::Empty { path: path.to_path_buf() }) } else { Ok(t) };
     }
     match std::env::var("SLOTPROOF_ETHPROOFS_TOKEN") {
         Ok(t) if !t.trim().is_empty() => Ok(t.trim().to_string()),
-        _ => Err("no Ethproofs token: set SLOTPROOF_ETHPROOFS_TOKEN or --ethproofs-token-file".into()),
+        _ => Err(TokenError::Missing),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_token_file_gives_its_first_line_or_says_what_is_wrong() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("token");
+        std::fs::write(&file, "  secret-key \nsecond line\n").unwrap();
+        assert_eq!(load_token(Some(&file)).unwrap(), "secret-key");
+        std::fs::write(&file, "\n").unwrap();
+        assert!(matches!(load_token(Some(&file)), Err(TokenError::Empty { .. })));
+        let missing = dir.path().join("missing");
+        let err = load_token(Some(&missing)).unwrap_err();
+        assert!(matches!(&err, TokenError::Read { path, .. } if path == &missing));
+        assert!(std::error::Error::source(&err).is_some(), "the I/O cause is kept");
+    }
+
+    #[test]
+    fn status_calls_name_their_paths() {
+        assert_eq!((StatusCall::Queued.as_str(), StatusCall::Proving.as_str()), ("queued", "proving"));
     }
 }

@@ -9,12 +9,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
-use slotproof_queue::{Failure, NewTask, Queue};
+use slotproof_queue::{Failure, Lease, NewTask, Queue, QueueError};
 use tokio::sync::watch;
 use tracing::{debug, info, warn};
 
 use crate::api::{Proved, StatusUpdate};
-use crate::client::{Client, SubmitError};
+use crate::client::{Client, StatusCall};
+use crate::error::{ErrorChain, SubmitError};
 
 pub const OUTBOX_QUEUE: &str = "ethproofs";
 /// Proved calls lease before status calls of any block.
@@ -70,28 +71,8 @@ fn jitter(id: &[u8], attempt: u32, max: Duration) -> Duration {
 /// Drains the outbox until `stop` flips.
 pub async fn run_sender(queue: Arc<Queue>, client: Client, mut stop: watch::Receiver<bool>) {
     info!(target: "slotproof::submit", "ethproofs sender running");
-    loop {
-        if *stop.borrow() {
-            return;
-        }
-        let q = queue.clone();
-        let lease = tokio::task::spawn_blocking(move || {
-            q.lease_wait(OUTBOX_QUEUE, "ethproofs-sender", Duration::from_secs(120), Duration::from_millis(300))
-        })
-        .await;
-        let lease = match lease {
-            Ok(Ok(Some(l))) => l,
-            Ok(Ok(None)) => continue,
-            Ok(Err(e)) => {
-                warn!(target: "slotproof::submit", error = %e, "outbox: queue error");
-                tokio::time::sleep(Duration::from_millis(500)).await;
-                continue;
-            }
-            Err(e) => {
-                warn!(target: "slotproof::submit", error = %e, "outbox: lease task failed");
-                continue;
-            }
-        };
+    while !*stop.borrow() {
+        let Some(lease) = next_lease(&queue).await else { continue };
         let submission: Submission = match serde_json::from_slice(&lease.payload) {
             Ok(s) => s,
             Err(e) => {
@@ -107,39 +88,78 @@ pub async fn run_sender(queue: Arc<Queue>, client: Client, mut stop: watch::Rece
             continue;
         }
         let result = match &submission {
-            Submission::Queued(u) => client.status("queued", u).await,
-            Submission::Proving(u) => client.status("proving", u).await,
+            Submission::Queued(u) => client.status(StatusCall::Queued, u).await,
+            Submission::Proving(u) => client.status(StatusCall::Proving, u).await,
             Submission::Proved(p) => client.proved(p).await,
         };
-        let outcome = match result {
-            Ok(proof_id) => {
-                info!(target: "slotproof::submit", block, %zkvm, call = submission.name(), proof_id, "submitted to ethproofs");
-                queue.ack(lease.id, lease.token)
-            }
-            Err(SubmitError::AlreadyProved) => {
-                info!(target: "slotproof::submit", block, %zkvm, call = submission.name(), "ethproofs already has this block proved (409): done");
-                queue.ack(lease.id, lease.token)
-            }
-            Err(SubmitError::Rejected { status, body }) => {
-                warn!(target: "slotproof::submit", block, %zkvm, call = submission.name(), status, %body, "ethproofs refused the request: dead-lettered");
-                queue.nack(lease.id, lease.token, &format!("HTTP {status}: {body}"), Failure::Permanent).map(|_| ())
-            }
-            Err(SubmitError::RateLimited(wait)) => {
-                queue.nack(lease.id, lease.token, &format!("rate limited for {wait:?}"), Failure::Transient).map(|_| ())
-            }
-            Err(SubmitError::Retry(why)) => {
-                let cap = Duration::from_millis(250u64.saturating_mul(1 << lease.attempt.min(7)));
-                let pause = jitter(lease.id.as_bytes(), lease.attempt, cap);
-                warn!(target: "slotproof::submit", block, %zkvm, call = submission.name(), error = %why, attempt = lease.attempt, "ethproofs call failed; retrying");
-                tokio::select! {
-                    _ = tokio::time::sleep(pause) => {}
-                    _ = stop.changed() => {}
-                }
-                queue.nack(lease.id, lease.token, &why, Failure::Transient).map(|_| ())
-            }
-        };
-        if let Err(e) = outcome {
+        if let Err(e) = settle(&queue, &lease, &submission, result, &mut stop).await {
             warn!(target: "slotproof::submit", error = %e, "outbox: could not settle an entry; it will be sent again");
+        }
+    }
+}
+
+/// The next outbox entry, waiting a little for one; `None` when there is none yet
+/// (or the queue failed, which is logged and paused on).
+async fn next_lease(queue: &Arc<Queue>) -> Option<Lease> {
+    let q = queue.clone();
+    let lease = tokio::task::spawn_blocking(move || {
+        q.lease_wait(OUTBOX_QUEUE, "ethproofs-sender", Duration::from_secs(120), Duration::from_millis(300))
+    })
+    .await;
+    match lease {
+        Ok(Ok(lease)) => lease,
+        Ok(Err(e)) => {
+            warn!(target: "slotproof::submit", error = %e, "outbox: queue error");
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            None
+        }
+        Err(e) => {
+            warn!(target: "slotproof::submit", error = %e, "outbox: lease task failed");
+            None
+        }
+    }
+}
+
+/// Acks, dead-letters or retries one sent entry by what the service answered.
+async fn settle(
+    queue: &Queue,
+    lease: &Lease,
+    submission: &Submission,
+    result: Result<u64, SubmitError>,
+    stop: &mut watch::Receiver<bool>,
+) -> Result<(), QueueError> {
+    let (zkvm, block, call) = (&lease.target, submission.block(), submission.name());
+    match result {
+        Ok(proof_id) => {
+            info!(target: "slotproof::submit", block, %zkvm, call, proof_id, "submitted to ethproofs");
+            queue.ack(lease.id, lease.token)
+        }
+        Err(SubmitError::AlreadyProved) => {
+            info!(target: "slotproof::submit", block, %zkvm, call, "ethproofs already has this block proved (409): done");
+            queue.ack(lease.id, lease.token)
+        }
+        Err(SubmitError::Rejected { status, body }) => {
+            warn!(target: "slotproof::submit", block, %zkvm, call, status, %body, "ethproofs refused the request: dead-lettered");
+            queue.nack(lease.id, lease.token, &format!("HTTP {status}: {body}"), Failure::Permanent).map(|_| ())
+        }
+        Err(e @ (SubmitError::Unexpected { .. } | SubmitError::HttpClient(_))) => {
+            let why = ErrorChain(&e).to_string();
+            warn!(target: "slotproof::submit", block, %zkvm, call, error = %why, "ethproofs answer unusable: dead-lettered");
+            queue.nack(lease.id, lease.token, &why, Failure::Permanent).map(|_| ())
+        }
+        Err(SubmitError::RateLimited(wait)) => {
+            queue.nack(lease.id, lease.token, &format!("rate limited for {wait:?}"), Failure::Transient).map(|_| ())
+        }
+        Err(SubmitError::Retry(e)) => {
+            let why = ErrorChain(&e).to_string();
+            let cap = Duration::from_millis(250u64.saturating_mul(1 << lease.attempt.min(7)));
+            let pause = jitter(lease.id.as_bytes(), lease.attempt, cap);
+            warn!(target: "slotproof::submit", block, %zkvm, call, error = %why, attempt = lease.attempt, "ethproofs call failed; retrying");
+            tokio::select! {
+                _ = tokio::time::sleep(pause) => {}
+                _ = stop.changed() => {}
+            }
+            queue.nack(lease.id, lease.token, &why, Failure::Transient).map(|_| ())
         }
     }
 }

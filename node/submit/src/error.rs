@@ -1,0 +1,102 @@
+//! Errors of the Ethproofs client: what an answer means for the sender, why a
+//! call could not be made, and why there is no token. Causes are kept as
+//! sources, never flattened into the message.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// What a call's outcome means for the sender.
+#[derive(Debug, thiserror::Error)]
+pub enum SubmitError {
+    /// 429: every call on this key waits this long.
+    #[error("rate limited for {0:?}")]
+    RateLimited(Duration),
+    /// 409 on a status call: the block is already proved for this cluster; done.
+    #[error("already proved")]
+    AlreadyProved,
+    /// Any other 4xx: retrying cannot help; dead-letter with the body.
+    #[error("refused with {status}: {body}")]
+    Rejected { status: u16, body: String },
+    /// A 2xx whose body is not the documented answer: retrying cannot help either.
+    #[error("unexpected answer with {status}: {body}")]
+    Unexpected {
+        status: u16,
+        body: String,
+        #[source]
+        source: Option<serde_json::Error>,
+    },
+    /// 5xx, a network error, a timeout: retry with backoff.
+    #[error(transparent)]
+    Retry(#[from] RetryError),
+    /// The HTTP client itself could not be built (TLS setup); nothing was sent.
+    #[error("building the Ethproofs HTTP client")]
+    HttpClient(#[source] reqwest::Error),
+}
+
+/// Why a call failed in a way a later attempt may not.
+#[derive(Debug, thiserror::Error)]
+pub enum RetryError {
+    /// Connecting, sending or a timeout.
+    #[error("{method} {path}: the request failed")]
+    Send {
+        method: reqwest::Method,
+        path: String,
+        #[source]
+        source: reqwest::Error,
+    },
+    #[error("{method} {path}: reading the answer")]
+    Read {
+        method: reqwest::Method,
+        path: String,
+        #[source]
+        source: reqwest::Error,
+    },
+    /// 5xx (or any other status that is neither success nor a client error).
+    #[error("{method} {path}: {status}: {body}")]
+    Status { method: reqwest::Method, path: String, status: u16, body: String },
+}
+
+/// Why the Ethproofs token could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum TokenError {
+    #[error("reading token file {path}")]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("token file {path} is empty")]
+    Empty { path: PathBuf },
+    #[error("no Ethproofs token: set SLOTPROOF_ETHPROOFS_TOKEN or --ethproofs-token-file")]
+    Missing,
+}
+
+/// An error and its sources joined with `: `, for logs and dead-letter
+/// reasons, where only one line of text can go.
+pub struct ErrorChain<'a>(pub &'a (dyn std::error::Error + 'static));
+
+impl std::fmt::Display for ErrorChain<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.0)?;
+        let mut source = self.0.source();
+        while let Some(e) = source {
+            write!(f, ": {e}")?;
+            source = e.source();
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_chain_shows_every_cause() {
+        let e = TokenError::Read {
+            path: "/nowhere/token".into(),
+            source: std::io::Error::new(std::io::ErrorKind::NotFound, "no such file"),
+        };
+        assert_eq!(ErrorChain(&e).to_string(), "reading token file /nowhere/token: no such file");
+    }
+}
