@@ -29,19 +29,18 @@ pub struct ExternalArgs {
 enum ExternalCommand {
     /// Read {input} (block JSON), write {output} ({proof, public_values, cycles, proving_time_ms}).
     Prove {
-        #[command(flatten)]
-        zkvm: ZkvmChoice,
         /// The block to prove ({input}), as eth_getBlockByNumber(n, true) returns it.
         #[arg(long)]
         input: PathBuf,
         /// Where to write the proof JSON ({output}).
         #[arg(long)]
         output: PathBuf,
+        // Last: a flattened group's heading applies to what follows it.
+        #[command(flatten)]
+        zkvm: ZkvmChoice,
     },
     /// Exit 0 when {proof} with {public_values} proves {input}.
     Verify {
-        #[command(flatten)]
-        zkvm: ZkvmChoice,
         /// The block the proof is for ({input}).
         #[arg(long)]
         input: PathBuf,
@@ -51,6 +50,8 @@ enum ExternalCommand {
         /// The raw public values ({public_values}).
         #[arg(long)]
         public_values: PathBuf,
+        #[command(flatten)]
+        zkvm: ZkvmChoice,
     },
 }
 

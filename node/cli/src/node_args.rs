@@ -64,10 +64,10 @@ impl Given<'_> {
 #[derive(Args, Debug)]
 struct NodeFlags {
     /// TOML config (`slotproof config init` writes a commented one); flags given win over it.
-    #[arg(long, env = "SLOTPROOF_CONFIG")]
+    #[arg(long, env = "SLOTPROOF_CONFIG", value_name = "FILE")]
     config: Option<PathBuf>,
     /// Where the queue, the block records, the inputs and the node key live.
-    #[arg(long, env = "SLOTPROOF_DATA_DIR", default_value_os_t = NodeConfig::default().data_dir)]
+    #[arg(long, env = "SLOTPROOF_DATA_DIR", value_name = "DIR", default_value_os_t = NodeConfig::default().data_dir)]
     data_dir: PathBuf,
     #[command(flatten)]
     chain: ChainArgs,
@@ -94,10 +94,10 @@ struct NodeFlags {
 struct ChainArgs {
     /// Execution RPC to follow: ws(s):// subscribes to new heads, http(s):// polls.
     /// Without it the node runs the embedded dev chain (real mainnet blocks at slot cadence).
-    #[arg(long, env = "SLOTPROOF_RPC_URL")]
+    #[arg(long, env = "SLOTPROOF_RPC_URL", value_name = "URL")]
     rpc_url: Option<String>,
     /// Slot length, which is also the proving deadline, e.g. 12s, 2s, 500ms.
-    #[arg(long, env = "SLOTPROOF_SLOT_TIME", default_value_t = NodeConfig::default().slot_time.into())]
+    #[arg(long, env = "SLOTPROOF_SLOT_TIME", value_name = "DURATION", default_value_t = NodeConfig::default().slot_time.into())]
     slot_time: DurationArg,
 }
 
@@ -107,7 +107,7 @@ struct ChainArgs {
 struct ZkvmArgs {
     /// Prove with this zkVM (repeat for several), each with its defaults; replaces the
     /// config's `[[zkvm]]` tables. Without either: the default set (`slotproof zkvms`).
-    #[arg(long = "zkvm")]
+    #[arg(long = "zkvm", value_name = "NAME")]
     zkvm: Vec<String>,
 }
 
@@ -116,10 +116,10 @@ struct ZkvmArgs {
 #[command(next_help_heading = "Network (any of these flags, or a [p2p] table, turns it on)")]
 struct NetworkArgs {
     /// Listen for peers on this multiaddr (repeat), e.g. /ip4/0.0.0.0/tcp/9000.
-    #[arg(long = "p2p-listen", env = "SLOTPROOF_P2P_LISTEN", value_delimiter = ',')]
+    #[arg(long = "p2p-listen", env = "SLOTPROOF_P2P_LISTEN", value_name = "MULTIADDR", value_delimiter = ',')]
     listen: Vec<String>,
     /// A peer to join through (repeat), e.g. /ip4/10.0.0.1/tcp/9000/p2p/12D3KooW...
-    #[arg(long = "bootnode", env = "SLOTPROOF_BOOTNODES", value_delimiter = ',')]
+    #[arg(long = "bootnode", env = "SLOTPROOF_BOOTNODES", value_name = "MULTIADDR", value_delimiter = ',')]
     bootnodes: Vec<String>,
     /// Network id: names the topics and protocols, so separate networks ignore each other.
     #[arg(long, env = "SLOTPROOF_NETWORK", default_value_t = NetSettings::default().network)]
@@ -141,10 +141,10 @@ struct NetworkArgs {
 struct SubmissionArgs {
     /// Submit proofs to this Ethproofs-style API (base URL including /api/v0); the bearer
     /// token comes from SLOTPROOF_ETHPROOFS_TOKEN or --ethproofs-token-file.
-    #[arg(long, env = "SLOTPROOF_ETHPROOFS_URL")]
+    #[arg(long, env = "SLOTPROOF_ETHPROOFS_URL", value_name = "URL")]
     ethproofs_url: Option<String>,
     /// File whose first line is the Ethproofs bearer token.
-    #[arg(long, env = "SLOTPROOF_ETHPROOFS_TOKEN_FILE")]
+    #[arg(long, env = "SLOTPROOF_ETHPROOFS_TOKEN_FILE", value_name = "FILE")]
     ethproofs_token_file: Option<PathBuf>,
     /// Submit simulated zkVMs' proofs too (labelled simulated; never by default).
     #[arg(long)]
@@ -156,7 +156,7 @@ struct SubmissionArgs {
 #[command(next_help_heading = "HTTP")]
 struct HttpArgs {
     /// Listener for /health, /status and /metrics (host:port), or `off` for none.
-    #[arg(long = "http", env = "SLOTPROOF_HTTP", default_value = DEFAULT_HTTP)]
+    #[arg(long = "http", env = "SLOTPROOF_HTTP", value_name = "HOST:PORT|off", default_value = DEFAULT_HTTP)]
     http_listen: String,
 }
 
@@ -166,7 +166,7 @@ struct HttpArgs {
 struct SimulationArgs {
     /// Multiplies simulated zkVMs' proving times. Without it: slot time / 12 s, so a
     /// 3 s slot behaves like a 12 s one.
-    #[arg(long, env = "SLOTPROOF_SIM_TIME_SCALE")]
+    #[arg(long, env = "SLOTPROOF_SIM_TIME_SCALE", value_name = "FACTOR")]
     sim_time_scale: Option<f64>,
     /// Seed of simulated zkVMs' draws: the same seed gives the same times and failures.
     #[arg(long, env = "SLOTPROOF_SIM_SEED", default_value_t = NodeConfig::default().sim_seed)]
@@ -178,10 +178,10 @@ struct SimulationArgs {
 #[command(next_help_heading = "Run control and output")]
 struct RunArgs {
     /// Exit 0 after this many blocks closed in this run (their work drained).
-    #[arg(long)]
+    #[arg(long, value_name = "N")]
     exit_after_blocks: Option<u64>,
     /// At exit, write a JSON array to this file, one object per block of this run.
-    #[arg(long)]
+    #[arg(long, value_name = "FILE")]
     summary_json: Option<PathBuf>,
 }
 

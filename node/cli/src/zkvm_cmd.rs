@@ -121,14 +121,15 @@ fn slot_summary(slots: &[SlotKind]) -> String {
 
 #[derive(Args, Debug)]
 pub struct ProveArgs {
-    #[command(flatten)]
-    zkvm: ZkvmChoice,
     /// The block to prove, as eth_getBlockByNumber(n, true) returns it.
-    #[arg(long)]
+    #[arg(long, value_name = "FILE")]
     block: PathBuf,
     /// Where to write the proof file (JSON: zkVM, block, input digest, proof in base64).
-    #[arg(long)]
+    #[arg(long, value_name = "FILE")]
     out: PathBuf,
+    // After the flags above: a flattened group's heading applies to what follows it.
+    #[command(flatten)]
+    zkvm: ZkvmChoice,
     #[command(flatten)]
     output: JsonArgs,
 }
@@ -169,14 +170,14 @@ pub fn prove(args: ProveArgs) -> anyhow::Result<()> {
 
 #[derive(Args, Debug)]
 pub struct VerifyArgs {
-    #[command(flatten)]
-    zkvm: ZkvmChoice,
     /// The block the proof should be for, as eth_getBlockByNumber(n, true) returns it.
-    #[arg(long)]
+    #[arg(long, value_name = "FILE")]
     block: PathBuf,
     /// A proof file written by `slotproof prove`.
-    #[arg(long)]
+    #[arg(long, value_name = "FILE")]
     proof: PathBuf,
+    #[command(flatten)]
+    zkvm: ZkvmChoice,
     #[command(flatten)]
     out: JsonArgs,
 }

@@ -15,11 +15,12 @@ use crate::zkvm_args::{ZkvmChoice, read_block};
 
 #[derive(Args, Debug)]
 pub struct ProverBenchArgs {
+    /// The block to prove, as eth_getBlockByNumber(n, true) returns it.
+    #[arg(long, value_name = "FILE")]
+    block: PathBuf,
+    // After the flags above: a flattened group's heading applies to what follows it.
     #[command(flatten)]
     zkvm: ZkvmChoice,
-    /// The block to prove, as eth_getBlockByNumber(n, true) returns it.
-    #[arg(long)]
-    block: PathBuf,
     #[command(flatten)]
     out: JsonArgs,
 }
