@@ -5,12 +5,15 @@ use tracing_subscriber::EnvFilter;
 
 #[derive(Clone, Copy, Debug, Default, ValueEnum)]
 pub enum LogFormat {
+    /// One human-readable line per event.
     #[default]
     Text,
+    /// One JSON object per event.
     Json,
 }
 
 #[derive(Args, Debug)]
+#[command(next_help_heading = "Logging")]
 pub struct LogArgs {
     /// Log filter, e.g. `info` or `slotproof::queue=debug`; `RUST_LOG` wins when set.
     #[arg(long = "log", global = true, default_value = "info", env = "SLOTPROOF_LOG")]

@@ -3,12 +3,16 @@
 //! line of stdout.
 
 mod bench;
+mod duration_arg;
+mod external_cmd;
 mod logging;
+mod node_args;
 mod node_cmd;
 mod output;
 mod p2p_cmd;
 mod pipeline_cmd;
 mod queue_cmd;
+mod zkvm_args;
 mod zkvm_cmd;
 
 use std::process::ExitCode;
@@ -41,9 +45,9 @@ enum Command {
     /// Benchmarks that print numbers.
     Bench(bench::BenchArgs),
     /// Act as an external prover through the file contract (specs/provers.md §3).
-    External(zkvm_cmd::ExternalArgs),
+    External(external_cmd::ExternalArgs),
     /// Run the proving node: follow the chain, prove every block with every zkVM.
-    Node(Box<node_cmd::NodeArgs>),
+    Node(Box<node_args::NodeArgs>),
     /// Run the embedded dev chain alone (real mainnet blocks at slot cadence).
     Devchain(node_cmd::DevchainArgs),
     /// The recent-blocks table of a running node.
@@ -76,7 +80,7 @@ fn main() -> ExitCode {
         Command::Results(args) => node_cmd::results(args),
         Command::EthproofsServer(args) => node_cmd::ethproofs_server(args),
         Command::P2p(args) => p2p_cmd::run(args),
-        Command::External(args) => match zkvm_cmd::external(args) {
+        Command::External(args) => match external_cmd::external(args) {
             Ok(code) => return code,
             Err(e) => Err(e),
         },
@@ -88,5 +92,61 @@ fn main() -> ExitCode {
             eprintln!("error: {e:#}");
             ExitCode::FAILURE
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::Cli;
+
+    /// Every subcommand, depth first, with its path from the root.
+    fn all_commands(cmd: &clap::Command, path: String, out: &mut Vec<(String, clap::Command)>) {
+        for sub in cmd.get_subcommands() {
+            all_commands(sub, format!("{path} {}", sub.get_name()), out);
+        }
+        out.push((path, cmd.clone()));
+    }
+
+    #[test]
+    fn the_command_line_is_well_formed() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn every_flag_of_every_command_has_help() {
+        let mut commands = Vec::new();
+        all_commands(&Cli::command(), "slotproof".into(), &mut commands);
+        let mut missing = Vec::new();
+        for (path, cmd) in &commands {
+            if cmd.get_about().is_none() && path != "slotproof help" && !path.starts_with("slotproof help ") {
+                missing.push(format!("{path} (the command)"));
+            }
+            for arg in cmd.get_arguments() {
+                if arg.get_help().is_none() && !matches!(arg.get_id().as_str(), "help" | "version") {
+                    missing.push(format!("{path} {}", arg.get_id()));
+                }
+            }
+        }
+        assert!(missing.is_empty(), "flags without help text: {missing:#?}");
+    }
+
+    #[test]
+    fn node_flags_are_grouped_by_concern() {
+        let cli = Cli::command();
+        let node = cli.find_subcommand("node").expect("node command");
+        let heading = |id: &str| {
+            let arg = node.get_arguments().find(|a| a.get_id() == id).unwrap_or_else(|| panic!("no flag {id}"));
+            arg.get_help_heading().map(str::to_string)
+        };
+        assert_eq!(heading("rpc_url").as_deref(), Some("Chain"));
+        assert_eq!(heading("zkvm").as_deref(), Some("zkVMs"));
+        assert!(heading("k").is_some_and(|h| h.starts_with("Network")));
+        assert_eq!(heading("ethproofs_url").as_deref(), Some("Submission"));
+        assert_eq!(heading("http_listen").as_deref(), Some("HTTP"));
+        assert_eq!(heading("sim_seed").as_deref(), Some("Simulation"));
+        assert_eq!(heading("summary_json").as_deref(), Some("Run control and output"));
+        assert_eq!(heading("config"), None, "the config file is the node's own, under Options");
     }
 }

@@ -10,176 +10,13 @@ use clap::{Args, Subcommand};
 use serde_json::Value;
 use slotproof_chain::devchain::DevChain;
 use slotproof_orchestrator::{DEFAULT_CONFIG_TOML, NodeConfig};
-use slotproof_primitives::DurationError;
 use slotproof_primitives::duration::parse_duration;
 use tokio::sync::watch;
 use tracing::info;
 
-use crate::output::{print_json, print_json_or};
-
-fn duration_arg(s: &str) -> Result<Duration, DurationError> {
-    parse_duration(s)
-}
-
-#[derive(Args, Debug)]
-pub struct NodeArgs {
-    /// TOML config (`slotproof config init` writes a commented one); flags win over it.
-    #[arg(long, env = "SLOTPROOF_CONFIG")]
-    config: Option<PathBuf>,
-    #[arg(long, env = "SLOTPROOF_DATA_DIR")]
-    data_dir: Option<PathBuf>,
-    /// Execution RPC (http(s):// or ws(s)://). Without it: the embedded dev chain.
-    #[arg(long, env = "SLOTPROOF_RPC_URL")]
-    rpc_url: Option<String>,
-    /// Slot length and proving deadline, e.g. 12s, 2s, 500ms.
-    #[arg(long, env = "SLOTPROOF_SLOT_TIME", value_parser = duration_arg)]
-    slot_time: Option<Duration>,
-    /// HTTP listener for /health /status /metrics (`off` to disable).
-    #[arg(long = "http", env = "SLOTPROOF_HTTP")]
-    http_listen: Option<String>,
-    /// Exit 0 after this many blocks closed in this run (their work drained).
-    #[arg(long)]
-    exit_after_blocks: Option<u64>,
-    /// Write a JSON array, one object per block of this run, at exit.
-    #[arg(long)]
-    summary_json: Option<PathBuf>,
-    /// Simulated zkVM time scale (default slot_time / 12 s).
-    #[arg(long, env = "SLOTPROOF_SIM_TIME_SCALE")]
-    sim_time_scale: Option<f64>,
-    #[arg(long, env = "SLOTPROOF_SIM_SEED")]
-    sim_seed: Option<u64>,
-    /// Submit proofs to this Ethproofs-style API (base URL including /api/v0);
-    /// the token comes from SLOTPROOF_ETHPROOFS_TOKEN or --ethproofs-token-file.
-    #[arg(long, env = "SLOTPROOF_ETHPROOFS_URL")]
-    ethproofs_url: Option<String>,
-    #[arg(long, env = "SLOTPROOF_ETHPROOFS_TOKEN_FILE")]
-    ethproofs_token_file: Option<PathBuf>,
-    /// Submit simulated zkVMs' proofs too (labelled simulated; never by default).
-    #[arg(long)]
-    submit_simulated: bool,
-    /// Prove with these zkVMs (repeat), each with its defaults; overrides the config's [[zkvm]].
-    #[arg(long = "zkvm")]
-    zkvm: Vec<String>,
-    #[command(flatten)]
-    p2p: P2pArgs,
-}
-
-/// The proving network (specs/p2p.md); any of these turns it on.
-#[derive(Args, Debug, Default)]
-pub struct P2pArgs {
-    /// Listen for peers on this multiaddr (repeat), e.g. /ip4/0.0.0.0/tcp/9000.
-    #[arg(long = "p2p-listen", env = "SLOTPROOF_P2P_LISTEN", value_delimiter = ',')]
-    listen: Vec<String>,
-    /// A peer to join through (repeat), e.g. /ip4/10.0.0.1/tcp/9000/p2p/12D3KooW...
-    #[arg(long = "bootnode", env = "SLOTPROOF_BOOTNODES", value_delimiter = ',')]
-    bootnodes: Vec<String>,
-    /// Network id: topic and protocol names (default devnet).
-    #[arg(long, env = "SLOTPROOF_NETWORK")]
-    network: Option<String>,
-    /// Find peers on the local network by mDNS.
-    #[arg(long)]
-    mdns: bool,
-    /// Distinct zkVMs wanted per block (default 2).
-    #[arg(long)]
-    k: Option<usize>,
-    /// Provers per wanted zkVM (default 1).
-    #[arg(long)]
-    replicas: Option<usize>,
-}
-
-impl P2pArgs {
-    fn any(&self) -> bool {
-        !self.listen.is_empty()
-            || !self.bootnodes.is_empty()
-            || self.network.is_some()
-            || self.mdns
-            || self.k.is_some()
-            || self.replicas.is_some()
-    }
-
-    /// Flags over the config's `[p2p]`.
-    fn apply(&self, c: &mut NodeConfig) -> anyhow::Result<()> {
-        if !self.any() {
-            return Ok(());
-        }
-        let base = c.p2p.clone().unwrap_or_default();
-        let listen: Vec<String> = if self.listen.is_empty() {
-            base.listen.iter().map(|a| a.to_string()).collect()
-        } else {
-            self.listen.clone()
-        };
-        let bootnodes: Vec<String> = if self.bootnodes.is_empty() {
-            base.bootnodes.iter().map(|a| a.to_string()).collect()
-        } else {
-            self.bootnodes.clone()
-        };
-        let settings = slotproof_orchestrator::config::net_settings(
-            Some(self.network.clone().unwrap_or(base.network)),
-            &listen,
-            &bootnodes,
-            self.mdns || base.mdns,
-            Some(self.k.unwrap_or(base.k)),
-            Some(self.replicas.unwrap_or(base.replicas)),
-        )
-        .map_err(|e| anyhow::anyhow!("p2p: {e}"))?;
-        c.p2p = Some(settings);
-        Ok(())
-    }
-}
-
-impl NodeArgs {
-    fn config(&self) -> anyhow::Result<NodeConfig> {
-        let mut c = match &self.config {
-            Some(path) => NodeConfig::from_file(path)?,
-            None => NodeConfig::default(),
-        };
-        if let Some(d) = &self.data_dir {
-            c.data_dir = d.clone();
-        }
-        if let Some(u) = &self.rpc_url {
-            c.rpc_url = Some(u.clone()).filter(|u| !u.is_empty());
-        }
-        if let Some(t) = self.slot_time {
-            if t.is_zero() {
-                bail!("--slot-time must be more than zero");
-            }
-            c.slot_time = t;
-        }
-        if let Some(h) = &self.http_listen {
-            c.http_listen = match h.as_str() {
-                "off" | "" => None,
-                a => Some(a.parse().with_context(|| format!("--http {a:?} is not host:port"))?),
-            };
-        }
-        if let Some(s) = self.sim_time_scale {
-            if !(s > 0.0 && s.is_finite()) {
-                bail!("--sim-time-scale must be a positive number");
-            }
-            c.sim_time_scale = Some(s);
-        }
-        if let Some(s) = self.sim_seed {
-            c.sim_seed = s;
-        }
-        if !self.zkvm.is_empty() {
-            let toml: String = self.zkvm.iter().map(|z| format!("[[zkvm]]\nname = {z:?}\n")).collect();
-            c.zkvms = slotproof_zkvm::registry::parse_entries(&toml).map_err(|e| anyhow::anyhow!("--zkvm: {e}"))?;
-        }
-        self.p2p.apply(&mut c)?;
-        c.exit_after_blocks = self.exit_after_blocks;
-        c.summary_json = self.summary_json.clone();
-        if let Some(url) = self.ethproofs_url.as_ref().filter(|u| !u.is_empty()) {
-            let e = c.ethproofs.get_or_insert_with(Default::default);
-            e.url = url.clone();
-        }
-        if let Some(e) = c.ethproofs.as_mut() {
-            if let Some(f) = &self.ethproofs_token_file {
-                e.token_file = Some(f.clone());
-            }
-            e.submit_simulated |= self.submit_simulated;
-        }
-        Ok(c)
-    }
-}
+use crate::duration_arg::DurationArg;
+use crate::node_args::NodeArgs;
+use crate::output::{JsonArgs, print_json, print_json_or};
 
 /// A runtime whose shutdown flips on SIGINT or SIGTERM.
 fn with_signals<T>(f: impl AsyncFnOnce(watch::Receiver<bool>) -> anyhow::Result<T>) -> anyhow::Result<T> {
@@ -214,8 +51,9 @@ pub struct DevchainArgs {
     /// Where to serve JSON-RPC (HTTP and WebSocket on the same port).
     #[arg(long, default_value = "127.0.0.1:8545")]
     listen: SocketAddr,
-    #[arg(long, default_value = "12s", value_parser = duration_arg)]
-    slot_time: Duration,
+    /// Slot length: one block every slot, e.g. 12s, 3s, 500ms.
+    #[arg(long, default_value_t = NodeConfig::default().slot_time.into())]
+    slot_time: DurationArg,
     /// Keeps the replay position here, so a restart continues.
     #[arg(long)]
     data_dir: Option<PathBuf>,
@@ -223,8 +61,8 @@ pub struct DevchainArgs {
     #[arg(long)]
     blocks: Option<usize>,
     /// Wait this long before the first block (lets nodes start and connect).
-    #[arg(long, value_parser = duration_arg)]
-    start_delay: Option<Duration>,
+    #[arg(long)]
+    start_delay: Option<DurationArg>,
 }
 
 /// `slotproof devchain`: the embedded dev chain alone, for several nodes to share.
@@ -234,14 +72,14 @@ pub fn devchain(args: DevchainArgs) -> anyhow::Result<()> {
     }
     let position = args.data_dir.as_ref().map(|d| d.join("devchain.position"));
     with_signals(async |shutdown| {
-        let chain = DevChain::embedded(args.slot_time, position)?;
+        let chain = DevChain::embedded(args.slot_time.0, position)?;
         if let Some(n) = args.blocks {
             chain.set_limit(n);
         }
         let listener = tokio::net::TcpListener::bind(args.listen)
             .await
             .with_context(|| format!("listening on {}", args.listen))?;
-        let (producer, delay) = (chain.clone(), args.start_delay.unwrap_or_default());
+        let (producer, delay) = (chain.clone(), args.start_delay.map(|d| d.0).unwrap_or_default());
         let stop = shutdown.clone();
         tokio::spawn(async move {
             tokio::time::sleep(delay).await;
@@ -257,8 +95,8 @@ pub struct StatusArgs {
     /// The node's HTTP listener.
     #[arg(long = "http", env = "SLOTPROOF_HTTP", default_value = slotproof_orchestrator::config::DEFAULT_HTTP)]
     addr: SocketAddr,
-    #[arg(long)]
-    json: bool,
+    #[command(flatten)]
+    out: JsonArgs,
 }
 
 /// A GET over plain HTTP/1.1: enough for our own listener, no client stack.
@@ -280,7 +118,7 @@ fn http_get(addr: SocketAddr, path: &str) -> anyhow::Result<String> {
 pub fn status(args: StatusArgs) -> anyhow::Result<()> {
     let body = http_get(args.addr, "/status")?;
     let v: Value = serde_json::from_str(&body).context("the node's /status is not JSON")?;
-    if args.json {
+    if args.out.json {
         return print_json(&v);
     }
     println!(
@@ -344,29 +182,30 @@ enum ConfigCommand {
         /// Where to write it; refuses to overwrite.
         #[arg(long, default_value = "slotproof.toml")]
         out: PathBuf,
-        #[arg(long)]
-        json: bool,
+        #[command(flatten)]
+        output: JsonArgs,
     },
 }
 
 pub fn config(args: ConfigArgs) -> anyhow::Result<()> {
     match args.command {
-        ConfigCommand::Init { out, json } => {
+        ConfigCommand::Init { out, output } => {
             if out.exists() {
                 bail!("{} exists; not overwriting it", out.display());
             }
             std::fs::write(&out, DEFAULT_CONFIG_TOML).with_context(|| format!("writing {}", out.display()))?;
-            print_json_or(json, &serde_json::json!({"written": out}), || format!("wrote {}", out.display()))
+            print_json_or(output.json, &serde_json::json!({"written": out}), || format!("wrote {}", out.display()))
         }
     }
 }
 
 #[derive(Args, Debug)]
 pub struct ResultsArgs {
+    /// The stopped node's data directory; its block records live in `<data-dir>/results`.
     #[arg(long, env = "SLOTPROOF_DATA_DIR")]
     data_dir: PathBuf,
-    #[arg(long)]
-    json: bool,
+    #[command(flatten)]
+    out: JsonArgs,
 }
 
 /// `slotproof results`: every block record of a stopped node.
@@ -385,7 +224,7 @@ pub fn results(args: ResultsArgs) -> anyhow::Result<()> {
             v
         })
         .collect();
-    if args.json {
+    if args.out.json {
         return print_json(&serde_json::json!({ "blocks": blocks }));
     }
     for (r, v) in records.iter().zip(&blocks) {
@@ -411,8 +250,10 @@ pub fn results(args: ResultsArgs) -> anyhow::Result<()> {
 
 #[derive(Args, Debug)]
 pub struct EthproofsServerArgs {
+    /// Where to serve the API (its base URL is http://<listen>/api/v0).
     #[arg(long, default_value = "127.0.0.1:8080")]
     listen: SocketAddr,
+    /// Where the server keeps teams, clusters and proofs across restarts.
     #[arg(long)]
     data_dir: PathBuf,
     /// An API key; repeat for several teams (one team per key).

@@ -1,6 +1,18 @@
 //! Machine-readable output: exactly one JSON object on one line, last on stdout.
+//! Owns the `--json` flag every reporting command shares and the printers it
+//! selects; never decides what a report contains.
 
+use clap::Args;
 use serde::Serialize;
+
+/// `--json`, the same flag with the same meaning on every command that reports.
+#[derive(Args, Debug, Clone, Copy, Default)]
+#[command(next_help_heading = "Output")]
+pub struct JsonArgs {
+    /// Print one JSON object on one line, last on stdout, instead of text (logs stay on stderr).
+    #[arg(long)]
+    pub json: bool,
+}
 
 pub fn print_json<T: Serialize>(value: &T) -> anyhow::Result<()> {
     println!("{}", serde_json::to_string(value)?);

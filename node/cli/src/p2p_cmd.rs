@@ -8,9 +8,10 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, bail};
 use clap::{Args, Subcommand};
 use serde_json::{Value, json};
+use slotproof_orchestrator::network::NetSettings;
 use slotproof_orchestrator::results::{BlockRecord, ResultStore};
 
-use crate::output::{print_json, print_json_or};
+use crate::output::{JsonArgs, print_json_or, print_report};
 
 #[derive(Args, Debug)]
 pub struct P2pArgs {
@@ -22,39 +23,33 @@ pub struct P2pArgs {
 enum P2pCommand {
     /// Print the node id (peer id) of a data dir, creating its key on first use.
     Id {
+        /// The node's data directory; its key is `<data-dir>/node.key`.
         #[arg(long, env = "SLOTPROOF_DATA_DIR")]
         data_dir: PathBuf,
-        #[arg(long)]
-        json: bool,
+        #[command(flatten)]
+        out: JsonArgs,
     },
     /// Coverage of every block across stopped nodes (one --data-dir each).
     Report {
+        /// A stopped node's data directory (repeat, one per node).
         #[arg(long = "data-dir", required = true)]
         data_dirs: Vec<PathBuf>,
-        /// Distinct zkVMs a block needs to count as covered.
-        #[arg(long, default_value_t = 2)]
+        /// Distinct zkVMs a block needs to count as covered (the node's --k).
+        #[arg(long, default_value_t = NetSettings::default().k)]
         k: usize,
-        #[arg(long)]
-        json: bool,
+        #[command(flatten)]
+        out: JsonArgs,
     },
 }
 
 pub fn run(args: P2pArgs) -> anyhow::Result<()> {
     match args.command {
-        P2pCommand::Id { data_dir, json } => {
+        P2pCommand::Id { data_dir, out } => {
             let key = slotproof_p2p::key::load_or_create(&data_dir)?;
             let id = key.public().to_peer_id().to_string();
-            print_json_or(json, &json!({"node_id": id}), || id.clone())
+            print_json_or(out.json, &json!({"node_id": id}), || id.clone())
         }
-        P2pCommand::Report { data_dirs, k, json } => {
-            let report = report(&data_dirs, k)?;
-            if json {
-                print_json(&report)
-            } else {
-                println!("{}", serde_json::to_string_pretty(&report)?);
-                Ok(())
-            }
-        }
+        P2pCommand::Report { data_dirs, k, out } => print_report(&report(&data_dirs, k)?, out.json),
     }
 }
 

@@ -8,7 +8,7 @@ use clap::{Args, Subcommand};
 use serde_json::json;
 use slotproof_pipeline::{PipelineConfig, ProverSet, StageKind};
 
-use crate::output::print_json;
+use crate::output::{JsonArgs, print_json};
 
 #[derive(Args, Debug)]
 pub struct PipelineArgs {
@@ -20,20 +20,21 @@ pub struct PipelineArgs {
 enum PipelineCommand {
     /// Check a pipeline TOML: cycles, unknown queues, missing provers, bad values.
     Check {
+        /// The pipeline definition (TOML, specs/pipeline.md §2).
         file: PathBuf,
-        #[arg(long)]
-        json: bool,
+        #[command(flatten)]
+        out: JsonArgs,
     },
 }
 
 pub fn run(args: PipelineArgs) -> anyhow::Result<()> {
     match args.command {
-        PipelineCommand::Check { file, json } => {
+        PipelineCommand::Check { file, out } => {
             let text = std::fs::read_to_string(&file).with_context(|| format!("reading {}", file.display()))?;
             let provers = ProverSet::default();
             let cfg = PipelineConfig::parse(&text, &|p| provers.knows(p))
                 .with_context(|| format!("{} is refused", file.display()))?;
-            if json {
+            if out.json {
                 let stages: Vec<_> = cfg
                     .stages
                     .iter()

@@ -9,7 +9,10 @@ use serde_json::json;
 use slotproof_primitives::now_ms;
 use slotproof_queue::{Queue, QueueConfig, QueueStats, StateFilter, TaskId, TaskInfo, TaskState, read_view};
 
-use crate::output::print_json;
+use crate::output::{JsonArgs, print_json};
+
+/// How many tasks `list` and `dead` print unless told otherwise.
+const LIST_LIMIT: usize = 50;
 
 #[derive(Args, Debug)]
 pub struct DataDirArgs {
@@ -40,8 +43,8 @@ enum QueueCommand {
     Stats {
         #[command(flatten)]
         dir: DataDirArgs,
-        #[arg(long)]
-        json: bool,
+        #[command(flatten)]
+        out: JsonArgs,
     },
     /// Live tasks in lease order. Safe on a running node.
     List {
@@ -53,21 +56,24 @@ enum QueueCommand {
         /// all, pending, delayed, leased or dead.
         #[arg(long, default_value = "all")]
         state: StateFilter,
-        #[arg(long, default_value_t = 50)]
+        /// Print at most this many tasks.
+        #[arg(long, default_value_t = LIST_LIMIT)]
         limit: usize,
-        #[arg(long)]
-        json: bool,
+        #[command(flatten)]
+        out: JsonArgs,
     },
     /// Dead-lettered tasks with their last error. Safe on a running node.
     Dead {
         #[command(flatten)]
         dir: DataDirArgs,
+        /// Only this queue.
         #[arg(long)]
         queue: Option<String>,
-        #[arg(long, default_value_t = 50)]
+        /// Print at most this many tasks.
+        #[arg(long, default_value_t = LIST_LIMIT)]
         limit: usize,
-        #[arg(long)]
-        json: bool,
+        #[command(flatten)]
+        out: JsonArgs,
     },
     /// Move dead tasks back to pending (attempts reset). Needs the node stopped.
     Requeue {
@@ -79,28 +85,29 @@ enum QueueCommand {
         /// Every dead task (of `--queue` if given).
         #[arg(long)]
         all: bool,
+        /// With --all: only this queue's dead tasks.
         #[arg(long)]
         queue: Option<String>,
-        #[arg(long)]
-        json: bool,
+        #[command(flatten)]
+        out: JsonArgs,
     },
 }
 
 pub fn run(args: QueueArgs) -> anyhow::Result<()> {
     match args.command {
-        QueueCommand::Stats { dir, json } => {
+        QueueCommand::Stats { dir, out } => {
             let stats = read(&dir.queue_path()?)?.stats(now_ms());
-            if json { print_json(&stats) } else { print_stats(&stats) }
+            if out.json { print_json(&stats) } else { print_stats(&stats) }
         }
-        QueueCommand::List { dir, queue, state, limit, json } => {
+        QueueCommand::List { dir, queue, state, limit, out } => {
             let tasks = read(&dir.queue_path()?)?.list(queue.as_deref(), state, limit, now_ms());
-            print_tasks(&tasks, json)
+            print_tasks(&tasks, out.json)
         }
-        QueueCommand::Dead { dir, queue, limit, json } => {
+        QueueCommand::Dead { dir, queue, limit, out } => {
             let tasks = read(&dir.queue_path()?)?.list(queue.as_deref(), StateFilter::Dead, limit, now_ms());
-            print_tasks(&tasks, json)
+            print_tasks(&tasks, out.json)
         }
-        QueueCommand::Requeue { dir, id, all, queue, json } => {
+        QueueCommand::Requeue { dir, id, all, queue, out } => {
             if id.is_none() && !all {
                 bail!("say which dead tasks to requeue: --id ID or --all");
             }
@@ -115,7 +122,7 @@ pub fn run(args: QueueArgs) -> anyhow::Result<()> {
                 Some(id) => q.requeue(id).map(|_| 1)?,
                 None => q.requeue_dead(queue.as_deref())?,
             };
-            if json {
+            if out.json {
                 print_json(&json!({ "requeued": n }))
             } else {
                 println!("requeued {n} task(s)");

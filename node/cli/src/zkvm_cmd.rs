@@ -1,11 +1,9 @@
 //! `slotproof zkvms | prove | verify | devices`: the provers from the command
 //! line (specs/provers.md). A proof file is JSON: the zkVM, the block it is for,
-//! the input digest, and the proof bytes in base64.
+//! the input digest, and the proof bytes in base64. Which zkVM a command runs
+//! comes from `zkvm_args`.
 
 use std::path::{Path, PathBuf};
-use std::process::ExitCode;
-use std::sync::Arc;
-use std::time::Instant;
 
 use anyhow::{Context, bail};
 use base64::Engine as _;
@@ -13,91 +11,14 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use clap::Args;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use slotproof_primitives::hex::encode as hex;
-use slotproof_zkvm::external::EXIT_PERMANENT;
-use slotproof_zkvm::sim::{PROFILES, SimOptions, SimProver};
+use slotproof_primitives::hex;
+use slotproof_zkvm::sim::PROFILES;
 use slotproof_zkvm::slots::SlotKind;
-use slotproof_zkvm::{BlockMeta, CancelToken, ProofArtifact, Prover, ProvingInput, block_input, builtin_prover, stark};
+use slotproof_zkvm::{BlockMeta, CancelToken, ProofArtifact, Prover, ProvingInput};
 use slotproof_zkvm::{devices, registry};
 
-use crate::output::{print_json, print_json_or};
-
-#[derive(Args, Debug, Clone)]
-pub struct ZkvmChoice {
-    /// A zkVM name: one configured in --config, or a built-in (stark, noop,
-    /// sleep:<ms>, exec-noop, sim:<profile>; see `slotproof zkvms`).
-    #[arg(long)]
-    pub zkvm: String,
-    #[command(flatten)]
-    pub setup: ZkvmSetup,
-}
-
-/// Where zkVMs come from: `[[zkvm]]` tables, and how simulated ones run.
-#[derive(Args, Debug, Clone)]
-pub struct ZkvmSetup {
-    /// TOML file with `[[zkvm]]` tables (specs/provers.md §7).
-    #[arg(long, env = "SLOTPROOF_CONFIG")]
-    pub config: Option<PathBuf>,
-    /// Seed of a simulated zkVM's draws.
-    #[arg(long, default_value_t = 0)]
-    pub sim_seed: u64,
-    /// Multiplies a simulated zkVM's times (0.25: a 3 s slot standing in for 12 s).
-    #[arg(long, default_value_t = 1.0)]
-    pub sim_time_scale: f64,
-}
-
-impl ZkvmSetup {
-    pub fn sim_options(&self) -> SimOptions {
-        SimOptions { seed: self.sim_seed, time_scale: self.sim_time_scale, failure_rate: None }
-    }
-
-    /// This machine as the registry sees it; one-shot commands keep external
-    /// provers' files in a temporary directory.
-    pub fn machine(&self, work_dir: PathBuf) -> registry::Machine {
-        registry::Machine {
-            gpus: devices::inventory().gpus.iter().map(|g| g.index).collect(),
-            cores: std::thread::available_parallelism().map_or(1, usize::from),
-            work_dir,
-            sim: self.sim_options(),
-        }
-    }
-
-    /// The configured entries, or the default set when no config is given.
-    pub fn entries(&self) -> anyhow::Result<Vec<registry::ZkvmEntry>> {
-        match &self.config {
-            Some(path) => Ok(registry::load_entries(path)?),
-            None => Ok(registry::default_entries()),
-        }
-    }
-}
-
-impl ZkvmChoice {
-    pub fn prover(&self) -> anyhow::Result<Arc<dyn Prover>> {
-        let entries = self.setup.entries()?;
-        if let Some(entry) = entries.iter().find(|e| e.name == self.zkvm && self.setup.config.is_some()) {
-            let work_dir = std::env::temp_dir().join(format!("slotproof-zkvm-{}", std::process::id()));
-            let adapter = registry::build(std::slice::from_ref(entry), &self.setup.machine(work_dir))?
-                .pop()
-                .context("the registry built nothing")?;
-            return match (adapter.state, adapter.pool) {
-                (registry::AdapterState::Ready, Some(pool)) => Ok(pool),
-                (registry::AdapterState::Unavailable(why), _) => bail!("zkVM {:?} is unavailable: {why}", self.zkvm),
-                (registry::AdapterState::Ready, None) => bail!("zkVM {:?} has no worker slot", self.zkvm),
-            };
-        }
-        if self.zkvm.starts_with("sim:")
-            && let Some(p) = SimProver::from_name(&self.zkvm, self.setup.sim_options())
-        {
-            return Ok(Arc::new(p));
-        }
-        builtin_prover(&self.zkvm).with_context(|| format!("unknown zkVM {:?}: see `slotproof zkvms`", self.zkvm))
-    }
-}
-
-pub fn read_block(path: &Path) -> anyhow::Result<(ProvingInput, BlockMeta)> {
-    let bytes = std::fs::read(path).with_context(|| format!("reading block {}", path.display()))?;
-    block_input(&bytes).with_context(|| format!("block {}", path.display()))
-}
+use crate::output::{JsonArgs, print_json, print_json_or};
+use crate::zkvm_args::{ZkvmChoice, ZkvmSetup, read_block};
 
 #[derive(Serialize, Deserialize)]
 struct ProofFile {
@@ -116,8 +37,8 @@ struct ProofFile {
 pub struct ZkvmsArgs {
     #[command(flatten)]
     setup: ZkvmSetup,
-    #[arg(long)]
-    json: bool,
+    #[command(flatten)]
+    out: JsonArgs,
 }
 
 /// Built-in names that can be used without configuring them.
@@ -154,7 +75,7 @@ pub fn zkvms(args: ZkvmsArgs) -> anyhow::Result<()> {
             rows.push(r);
         }
     }
-    if args.json {
+    if args.out.json {
         return print_json(&json!({ "zkvms": rows, "gpus": machine.gpus, "cores": machine.cores }));
     }
     for a in &adapters {
@@ -200,15 +121,17 @@ fn slot_summary(slots: &[SlotKind]) -> String {
 
 #[derive(Args, Debug)]
 pub struct ProveArgs {
+    /// The block to prove, as eth_getBlockByNumber(n, true) returns it.
+    #[arg(long, value_name = "FILE")]
+    block: PathBuf,
+    /// Where to write the proof file (JSON: zkVM, block, input digest, proof in base64).
+    #[arg(long, value_name = "FILE")]
+    out: PathBuf,
+    // After the flags above: a flattened group's heading applies to what follows it.
     #[command(flatten)]
     zkvm: ZkvmChoice,
-    /// The block as eth_getBlockByNumber(n, true) returns it.
-    #[arg(long)]
-    block: PathBuf,
-    #[arg(long)]
-    out: PathBuf,
-    #[arg(long)]
-    json: bool,
+    #[command(flatten)]
+    output: JsonArgs,
 }
 
 pub fn prove(args: ProveArgs) -> anyhow::Result<()> {
@@ -221,7 +144,7 @@ pub fn prove(args: ProveArgs) -> anyhow::Result<()> {
         zkvm: artifact.zkvm.clone(),
         block_number: meta.number,
         block_hash: meta.hash.clone(),
-        input_digest: hex(&input.digest),
+        input_digest: hex::encode(&input.digest),
         proof: BASE64.encode(&artifact.proof),
         public_values: BASE64.encode(&artifact.public_values),
         cycles: artifact.cycles,
@@ -232,7 +155,7 @@ pub fn prove(args: ProveArgs) -> anyhow::Result<()> {
         .with_context(|| format!("writing {}", args.out.display()))?;
     let summary = json!({"zkvm": file.zkvm, "block_number": meta.number, "block_hash": meta.hash, "proof_bytes": artifact.proof.len(),
         "proving_ms": file.proving_ms, "simulated": file.simulated, "out": args.out});
-    print_json_or(args.json, &summary, || {
+    print_json_or(args.output.json, &summary, || {
         let label = if file.simulated { " (simulated)" } else { "" };
         let bytes = artifact.proof.len();
         format!(
@@ -247,14 +170,16 @@ pub fn prove(args: ProveArgs) -> anyhow::Result<()> {
 
 #[derive(Args, Debug)]
 pub struct VerifyArgs {
+    /// The block the proof should be for, as eth_getBlockByNumber(n, true) returns it.
+    #[arg(long, value_name = "FILE")]
+    block: PathBuf,
+    /// A proof file written by `slotproof prove`.
+    #[arg(long, value_name = "FILE")]
+    proof: PathBuf,
     #[command(flatten)]
     zkvm: ZkvmChoice,
-    #[arg(long)]
-    block: PathBuf,
-    #[arg(long)]
-    proof: PathBuf,
-    #[arg(long)]
-    json: bool,
+    #[command(flatten)]
+    out: JsonArgs,
 }
 
 /// Checks a proof file against a block; Err says what does not match.
@@ -277,12 +202,12 @@ fn check(
             meta.hash
         );
     }
-    if file.input_digest != hex(&input.digest) {
+    if file.input_digest != hex::encode(&input.digest) {
         bail!(
             "the proof is for another input of block {} (digest {}, expected {})",
             meta.number,
             file.input_digest,
-            hex(&input.digest)
+            hex::encode(&input.digest)
         );
     }
     let artifact = ProofArtifact {
@@ -310,45 +235,22 @@ pub fn verify(args: VerifyArgs) -> anyhow::Result<()> {
         .with_context(|| format!("proof {} is invalid", args.proof.display()))?;
     let summary =
         json!({"verified": true, "simulated": file.simulated, "zkvm": file.zkvm, "block_number": meta.number});
-    print_json_or(args.json, &summary, || {
+    print_json_or(args.out.json, &summary, || {
         let label = if file.simulated { ", simulated" } else { "" };
         format!("valid: {} proof of block {} ({}){label}", file.zkvm, meta.number, meta.hash)
     })
 }
 
-/// `slotproof bench prover`: one prove and one verify of a block.
-pub fn bench(zkvm: &ZkvmChoice, block: &Path) -> anyhow::Result<serde_json::Value> {
-    let (input, meta) = read_block(block)?;
-    let prover = zkvm.prover()?;
-    let start = Instant::now();
-    let artifact = prover.prove(&input, &CancelToken::new())?;
-    let prove_ms = start.elapsed().as_secs_f64() * 1e3;
-    let start = Instant::now();
-    let verified = prover.verify(&artifact, &input);
-    let verify_ms = start.elapsed().as_secs_f64() * 1e3;
-    // Only a real proof system has a security level; simulated and test provers have none.
-    let security_bits = match artifact.zkvm.as_str() {
-        "stark" => Some(stark::security_bits(stark::header_of_input(&input)?.rlp.len())),
-        _ => None,
-    };
-    Ok(json!({
-        "zkvm": artifact.zkvm, "block_number": meta.number, "prove_ms": crate::bench::round3(prove_ms),
-        "verify_ms": crate::bench::round3(verify_ms), "verified": verified.is_ok(), "proof_bytes": artifact.proof.len(),
-        "security_bits": security_bits, "simulated": artifact.simulated,
-        "peak_rss_mb": crate::bench::peak_rss_mb().map(crate::bench::round3),
-    }))
-}
-
 #[derive(Args, Debug)]
 pub struct DevicesArgs {
-    #[arg(long)]
-    json: bool,
+    #[command(flatten)]
+    out: JsonArgs,
 }
 
 /// GPU inventory from `nvidia-smi`; "none" is an answer, not an error.
 pub fn devices(args: DevicesArgs) -> anyhow::Result<()> {
     let inv = devices::inventory();
-    if args.json {
+    if args.out.json {
         return print_json(&json!({ "gpus": inv.gpus, "note": inv.note }));
     }
     if inv.gpus.is_empty() {
@@ -366,85 +268,4 @@ pub fn devices(args: DevicesArgs) -> anyhow::Result<()> {
         );
     }
     Ok(())
-}
-
-/// `slotproof external prove|verify`: this binary as an external prover,
-/// speaking the file contract of specs/provers.md §3. Lets a built-in run in a
-/// process of its own (another machine's slot, a container) and is how the
-/// external adapter is tested against a prover that really proves.
-#[derive(Args, Debug)]
-pub struct ExternalArgs {
-    #[command(subcommand)]
-    command: ExternalCommand,
-}
-
-#[derive(clap::Subcommand, Debug)]
-enum ExternalCommand {
-    /// Read {input} (block JSON), write {output} ({proof, public_values, cycles, proving_time_ms}).
-    Prove {
-        #[command(flatten)]
-        zkvm: ZkvmChoice,
-        #[arg(long)]
-        input: PathBuf,
-        #[arg(long)]
-        output: PathBuf,
-    },
-    /// Exit 0 when {proof} with {public_values} proves {input}.
-    Verify {
-        #[command(flatten)]
-        zkvm: ZkvmChoice,
-        #[arg(long)]
-        input: PathBuf,
-        #[arg(long)]
-        proof: PathBuf,
-        #[arg(long)]
-        public_values: PathBuf,
-    },
-}
-
-/// Runs the contract; a bad input exits with EXIT_PERMANENT so the calling
-/// node dead-letters instead of retrying.
-pub fn external(args: ExternalArgs) -> anyhow::Result<ExitCode> {
-    let permanent = |e: anyhow::Error| {
-        eprintln!("error: {e:#}");
-        Ok(ExitCode::from(EXIT_PERMANENT as u8))
-    };
-    match args.command {
-        ExternalCommand::Prove { zkvm, input, output } => {
-            let (input, _) = match read_block(&input) {
-                Ok(block) => block,
-                Err(e) => return permanent(e),
-            };
-            let prover = zkvm.prover()?;
-            let artifact = match prover.prove(&input, &CancelToken::new()) {
-                Ok(a) => a,
-                Err(e) if e.is_transient() => return Err(e.into()),
-                Err(e) => return permanent(e.into()),
-            };
-            let file = json!({
-                "proof": BASE64.encode(&artifact.proof),
-                "public_values": BASE64.encode(&artifact.public_values),
-                "cycles": artifact.cycles,
-                "proving_time_ms": artifact.proving_time.as_millis().max(1) as u64,
-            });
-            std::fs::write(&output, serde_json::to_vec(&file)?)
-                .with_context(|| format!("writing {}", output.display()))?;
-            Ok(ExitCode::SUCCESS)
-        }
-        ExternalCommand::Verify { zkvm, input, proof, public_values } => {
-            let (input, _) = read_block(&input)?;
-            let prover = zkvm.prover()?;
-            let artifact = ProofArtifact {
-                zkvm: prover.identity().name.clone(),
-                proof: std::fs::read(&proof).with_context(|| format!("reading {}", proof.display()))?,
-                public_values: std::fs::read(&public_values)
-                    .with_context(|| format!("reading {}", public_values.display()))?,
-                cycles: None,
-                proving_time: std::time::Duration::ZERO,
-                simulated: false,
-            };
-            prover.verify(&artifact, &input)?;
-            Ok(ExitCode::SUCCESS)
-        }
-    }
 }

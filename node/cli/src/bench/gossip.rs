@@ -19,11 +19,12 @@ use slotproof_p2p::wire::{self, BlockTask};
 use slotproof_p2p::{MessageAcceptance, NetEvent, NetworkConfig, ProofSource};
 use tokio::sync::watch;
 
-use super::{quantile, round3, scratch_dir};
-use crate::output::print_report;
+use super::{ScratchArgs, quantile, round3};
+use crate::output::{JsonArgs, print_report};
 
 #[derive(Args, Debug)]
 pub struct GossipArgs {
+    /// Node processes, each a full network stack on loopback.
     #[arg(long, default_value_t = 8)]
     nodes: usize,
     /// Messages in all, spread over the nodes.
@@ -32,29 +33,37 @@ pub struct GossipArgs {
     /// Messages per second each node publishes (under the per-author rate limit).
     #[arg(long, default_value_t = 10.0)]
     rate: f64,
-    #[arg(long)]
-    data_dir: Option<PathBuf>,
-    #[arg(long)]
-    json: bool,
+    #[command(flatten)]
+    scratch: ScratchArgs,
+    #[command(flatten)]
+    out: JsonArgs,
 }
 
 /// One process of the benchmark (started by `bench gossip`).
 #[derive(Args, Debug)]
 pub struct GossipPeerArgs {
+    /// This process's place among the nodes: which messages it publishes.
     #[arg(long)]
     index: usize,
+    /// Node processes in the benchmark.
     #[arg(long)]
     nodes: usize,
+    /// Messages in all, spread over the nodes.
     #[arg(long)]
     messages: u64,
+    /// Messages per second this node publishes.
     #[arg(long)]
     rate: f64,
+    /// This node's data directory (its key).
     #[arg(long)]
     data_dir: PathBuf,
+    /// Network id shared by the benchmark's nodes.
     #[arg(long)]
     network: String,
+    /// Multiaddr to listen on.
     #[arg(long)]
     listen: String,
+    /// A peer to join through (repeat).
     #[arg(long = "bootnode")]
     bootnodes: Vec<String>,
     /// Unix ms at which publishing starts (the mesh forms before it).
@@ -98,7 +107,7 @@ pub fn run(args: GossipArgs) -> anyhow::Result<()> {
     if !(args.rate > 0.0 && args.rate <= 20.0) {
         bail!("--rate must be in (0, 20] messages per second per node (the per-author limit)");
     }
-    let dir = scratch_dir(args.data_dir.as_deref(), "gossip")?;
+    let dir = args.scratch.fresh_dir("gossip")?;
     let exe = std::env::current_exe()?;
     let network = format!("bench{}", std::process::id());
     let mut ids = Vec::new();
@@ -167,7 +176,7 @@ pub fn run(args: GossipArgs) -> anyhow::Result<()> {
         max_ms: round3(lat.last().copied().unwrap_or(0.0)),
         mean_ms: round3(mean),
     };
-    print_report(&report, args.json)
+    print_report(&report, args.out.json)
 }
 
 struct NoProofs;

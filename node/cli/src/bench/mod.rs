@@ -1,11 +1,17 @@
 //! `slotproof bench ...`: benchmarks that print numbers. Acceptance figures
-//! come from a `--release` build.
+//! come from a `--release` build. This module dispatches and holds what the
+//! benchmarks share (scratch directories, quantiles, peak memory); each
+//! benchmark is a file of its own.
 
 mod gossip;
 mod overhead;
+mod prover;
 mod queue;
 mod scaling;
 
+use std::path::PathBuf;
+
+use anyhow::Context;
 use clap::{Args, Subcommand};
 
 #[derive(Args, Debug)]
@@ -23,22 +29,12 @@ enum BenchCommand {
     /// Dispatcher scaling efficiency with sleeping provers.
     Scaling(scaling::ScalingArgs),
     /// One prove and one verify of a block with one zkVM.
-    Prover(ProverBenchArgs),
+    Prover(prover::ProverBenchArgs),
     /// Gossip propagation latency across node processes on loopback.
     Gossip(gossip::GossipArgs),
     /// One process of `bench gossip` (started by it).
     #[command(hide = true)]
     GossipPeer(gossip::GossipPeerArgs),
-}
-
-#[derive(Args, Debug)]
-pub struct ProverBenchArgs {
-    #[command(flatten)]
-    zkvm: crate::zkvm_cmd::ZkvmChoice,
-    #[arg(long)]
-    block: std::path::PathBuf,
-    #[arg(long)]
-    json: bool,
 }
 
 pub fn run(args: BenchArgs) -> anyhow::Result<()> {
@@ -48,7 +44,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
         BenchCommand::Scaling(a) => scaling::run(a),
         BenchCommand::Gossip(a) => gossip::run(a),
         BenchCommand::GossipPeer(a) => gossip::peer(a),
-        BenchCommand::Prover(a) => crate::output::print_report(&crate::zkvm_cmd::bench(&a.zkvm, &a.block)?, a.json),
+        BenchCommand::Prover(a) => prover::run(a),
     }
 }
 
@@ -73,12 +69,22 @@ pub fn round3(x: f64) -> f64 {
     (x * 1000.0).round() / 1000.0
 }
 
-/// A fresh directory for a benchmark's database, inside `base` or the system temp dir.
-pub fn scratch_dir(base: Option<&std::path::Path>, what: &str) -> anyhow::Result<std::path::PathBuf> {
-    use anyhow::Context;
-    let base = base.map(std::path::Path::to_path_buf).unwrap_or_else(std::env::temp_dir);
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_nanos();
-    let dir = base.join(format!("slotproof-bench-{what}-{}-{nanos}", std::process::id()));
-    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-    Ok(dir)
+/// `--data-dir` of the benchmarks that write databases.
+#[derive(Args, Debug)]
+pub struct ScratchArgs {
+    /// Put the benchmark's databases in a fresh directory inside this one, removed after.
+    /// Without it: the system temp dir.
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+}
+
+impl ScratchArgs {
+    /// A fresh directory for a benchmark's database, inside `--data-dir` or the system temp dir.
+    pub fn fresh_dir(&self, what: &str) -> anyhow::Result<PathBuf> {
+        let base = self.data_dir.clone().unwrap_or_else(std::env::temp_dir);
+        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_nanos();
+        let dir = base.join(format!("slotproof-bench-{what}-{}-{nanos}", std::process::id()));
+        std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+        Ok(dir)
+    }
 }

@@ -6,7 +6,6 @@
 //! committed). Times are recorded during the run and combined afterwards.
 
 use std::collections::HashMap;
-use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -17,14 +16,15 @@ use slotproof_pipeline::{Observer, Outcome, Pipeline, PipelineConfig, ProverSet,
 use slotproof_queue::{NewTask, Queue, QueueConfig, TaskId};
 use tracing::info;
 
-use super::{quantile, round3, scratch_dir};
-use crate::output::print_report;
+use super::{ScratchArgs, quantile, round3};
+use crate::output::{JsonArgs, print_report};
 
 #[derive(Args, Debug)]
 pub struct OverheadArgs {
     /// Offered load, tasks per second (all subtasks counted).
     #[arg(long, default_value_t = 100.0)]
     rate: f64,
+    /// How long to offer load.
     #[arg(long, default_value_t = 10.0)]
     seconds: f64,
     /// Prover of both dispatch stages: `noop` (in-process) or `exec-noop` (a process per task).
@@ -33,10 +33,10 @@ pub struct OverheadArgs {
     /// Group size of the fan-in stage (subtasks per block).
     #[arg(long, default_value_t = 4)]
     k: u32,
-    #[arg(long)]
-    data_dir: Option<PathBuf>,
-    #[arg(long)]
-    json: bool,
+    #[command(flatten)]
+    scratch: ScratchArgs,
+    #[command(flatten)]
+    out: JsonArgs,
 }
 
 #[derive(Default)]
@@ -106,7 +106,7 @@ pub fn run(args: OverheadArgs) -> anyhow::Result<()> {
     let provers = ProverSet::default();
     let cfg = PipelineConfig::parse(&pipeline_toml(&args.prover, args.k), &|p| provers.knows(p))
         .with_context(|| format!("prover {:?} is not available to the benchmark", args.prover))?;
-    let dir = scratch_dir(args.data_dir.as_deref(), "overhead")?;
+    let dir = args.scratch.fresh_dir("overhead")?;
     let result = (|| {
         let queue = Arc::new(Queue::open_rocksdb(&dir.join("queue"), QueueConfig::default())?);
         let rec = Arc::new(Recorder::default());
@@ -118,7 +118,7 @@ pub fn run(args: OverheadArgs) -> anyhow::Result<()> {
     })();
     let _ = std::fs::remove_dir_all(&dir);
     let report = result?;
-    print_report(&report, args.json)
+    print_report(&report, args.out.json)
 }
 
 fn measure(args: &OverheadArgs, pipeline: &Pipeline, rec: &Recorder) -> anyhow::Result<Report> {

@@ -3,7 +3,6 @@
 //! enqueue-to-lease latency, and checks that nothing was lost or duplicated
 //! against both the consumers' own records and the queue's stats.
 
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 use std::thread;
@@ -15,8 +14,8 @@ use serde::Serialize;
 use slotproof_queue::{Durability, NewTask, Queue, QueueConfig};
 use tracing::info;
 
-use super::{peak_rss_mb, quantile, round3, scratch_dir};
-use crate::output::print_report;
+use super::{ScratchArgs, peak_rss_mb, quantile, round3};
+use crate::output::{JsonArgs, print_report};
 
 const QUEUE: &str = "bench";
 /// Consumers give up when nothing arrives for this long after producers finish.
@@ -25,31 +24,36 @@ const DRAIN_IDLE: Duration = Duration::from_secs(5);
 #[derive(Clone, Copy, Debug, ValueEnum, Serialize, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
 pub enum Backend {
+    /// The node's on-disk store.
     Rocksdb,
+    /// In memory, no durability: the queue logic alone.
     Memory,
 }
 
 #[derive(Args, Debug)]
 pub struct QueueBenchArgs {
+    /// Which queue store: rocksdb (on disk) or memory.
     #[arg(long, value_enum, default_value_t = Backend::Rocksdb)]
     backend: Backend,
     /// process (WAL, survives kill -9) or power (fsync with group commit).
     #[arg(long, default_value = "process")]
     durability: Durability,
+    /// Tasks to enqueue, lease and ack.
     #[arg(long, default_value_t = 200_000)]
     tasks: u64,
+    /// Producer threads, enqueueing in turn.
     #[arg(long, default_value_t = 2)]
     producers: usize,
+    /// Consumer threads, each leasing and acking one task at a time.
     #[arg(long, default_value_t = 2)]
     consumers: usize,
     /// Total offered load in tasks per second; flat out when absent.
     #[arg(long)]
     rate: Option<f64>,
-    /// Where the RocksDB bench database goes (a fresh directory inside it, removed after).
-    #[arg(long)]
-    data_dir: Option<PathBuf>,
-    #[arg(long)]
-    json: bool,
+    #[command(flatten)]
+    scratch: ScratchArgs,
+    #[command(flatten)]
+    out: JsonArgs,
 }
 
 #[derive(Serialize)]
@@ -91,86 +95,54 @@ pub fn run(args: QueueBenchArgs) -> anyhow::Result<()> {
     let cfg = QueueConfig { durability: args.durability, ..QueueConfig::default() };
     let scratch = match args.backend {
         Backend::Memory => None,
-        Backend::Rocksdb => Some(scratch_dir(args.data_dir.as_deref(), "queue")?),
+        Backend::Rocksdb => Some(args.scratch.fresh_dir("queue")?),
     };
     let queue = match &scratch {
         None => Queue::memory(cfg),
         Some(dir) => Queue::open_rocksdb(&dir.join("queue"), cfg)?,
     };
-    let result = measure(&args, Arc::new(queue));
+    let result = measure(&args, queue);
     if let Some(dir) = scratch {
         let _ = std::fs::remove_dir_all(dir);
     }
     let report = result?;
-    print_report(&report, args.json)
+    print_report(&report, args.out.json)
 }
 
-fn measure(args: &QueueBenchArgs, q: Arc<Queue>) -> anyhow::Result<Report> {
-    let n = args.tasks;
-    let start = Instant::now();
-    let acks: Arc<Vec<AtomicU8>> = Arc::new((0..n).map(|_| AtomicU8::new(0)).collect());
-    let acked_total = Arc::new(AtomicU64::new(0));
-    let producers_left = Arc::new(AtomicU64::new(args.producers as u64));
-    info!(target: "slotproof::bench", backend = ?args.backend, durability = %args.durability, tasks = n, producers = args.producers, consumers = args.consumers, rate = ?args.rate, "queue benchmark starting");
+/// What the producer and consumer threads share.
+struct Shared {
+    q: Queue,
+    start: Instant,
+    /// Tasks in all; task i carries i in its payload.
+    n: u64,
+    /// Per task: how many times a consumer acked it.
+    acks: Vec<AtomicU8>,
+    acked_total: AtomicU64,
+    producers_left: AtomicU64,
+}
 
-    let producers: Vec<_> = (0..args.producers)
-        .map(|p| {
-            let (q, left, rate, step) = (q.clone(), producers_left.clone(), args.rate, args.producers as u64);
-            thread::spawn(move || -> anyhow::Result<Duration> {
-                let mut i = p as u64;
-                while i < n {
-                    if let Some(rate) = rate {
-                        // Absolute schedule: task i is offered at i / rate seconds.
-                        let due = start + Duration::from_secs_f64(i as f64 / rate);
-                        if let Some(wait) = due.checked_duration_since(Instant::now()) {
-                            thread::sleep(wait);
-                        }
-                    }
-                    let mut payload = i.to_be_bytes().to_vec();
-                    payload.extend_from_slice(&(start.elapsed().as_nanos() as u64).to_be_bytes());
-                    q.enqueue_one(NewTask::new(QUEUE, i, payload))?;
-                    i += step;
-                }
-                left.fetch_sub(1, Ordering::SeqCst);
-                Ok(start.elapsed())
-            })
+fn measure(args: &QueueBenchArgs, q: Queue) -> anyhow::Result<Report> {
+    let n = args.tasks;
+    let shared = Arc::new(Shared {
+        q,
+        start: Instant::now(),
+        n,
+        acks: (0..n).map(|_| AtomicU8::new(0)).collect(),
+        acked_total: AtomicU64::new(0),
+        producers_left: AtomicU64::new(args.producers as u64),
+    });
+    info!(target: "slotproof::bench", backend = ?args.backend, durability = %args.durability, tasks = n, producers = args.producers, consumers = args.consumers, rate = ?args.rate, "queue benchmark starting");
+    let step = args.producers as u64;
+    let producers: Vec<_> = (0..step)
+        .map(|first| {
+            let (shared, rate) = (shared.clone(), args.rate);
+            thread::spawn(move || produce(&shared, first, step, rate))
         })
         .collect();
-
     let consumers: Vec<_> = (0..args.consumers)
         .map(|c| {
-            let (q, acks, total, left) = (q.clone(), acks.clone(), acked_total.clone(), producers_left.clone());
-            thread::spawn(move || -> anyhow::Result<ConsumerLog> {
-                let worker = format!("bench-consumer-{c}");
-                let mut log = ConsumerLog { latencies: Vec::new(), acked_at: Vec::new() };
-                let mut idle_since = None::<Instant>;
-                while total.load(Ordering::SeqCst) < n {
-                    let Some(lease) =
-                        q.lease_wait(QUEUE, &worker, Duration::from_secs(60), Duration::from_millis(50))?
-                    else {
-                        if left.load(Ordering::SeqCst) == 0 {
-                            let since = *idle_since.get_or_insert_with(Instant::now);
-                            if since.elapsed() > DRAIN_IDLE {
-                                break;
-                            }
-                        }
-                        continue;
-                    };
-                    idle_since = None;
-                    let leased_ns = start.elapsed().as_nanos() as u64;
-                    let p = &lease.payload;
-                    let index = u64::from_be_bytes(p[0..8].try_into()?);
-                    let enqueued_ns = u64::from_be_bytes(p[8..16].try_into()?);
-                    q.ack(lease.id, lease.token)?;
-                    log.acked_at.push(start.elapsed().as_nanos() as u64);
-                    log.latencies.push(leased_ns.saturating_sub(enqueued_ns));
-                    if let Some(slot) = acks.get(index as usize) {
-                        slot.fetch_add(1, Ordering::SeqCst);
-                    }
-                    total.fetch_add(1, Ordering::SeqCst);
-                }
-                Ok(log)
-            })
+            let shared = shared.clone();
+            thread::spawn(move || consume(&shared, c))
         })
         .collect();
 
@@ -178,23 +150,86 @@ fn measure(args: &QueueBenchArgs, q: Arc<Queue>) -> anyhow::Result<Report> {
     for h in producers {
         producer_end = producer_end.max(h.join().map_err(|_| anyhow::anyhow!("producer thread panicked"))??);
     }
-    let mut latencies = Vec::new();
-    let mut acked_at = Vec::new();
+    let mut all = ConsumerLog { latencies: Vec::new(), acked_at: Vec::new() };
     for h in consumers {
         let log = h.join().map_err(|_| anyhow::anyhow!("consumer thread panicked"))??;
-        latencies.extend(log.latencies);
-        acked_at.extend(log.acked_at);
+        all.latencies.extend(log.latencies);
+        all.acked_at.extend(log.acked_at);
     }
-    let elapsed = start.elapsed();
+    let elapsed = shared.start.elapsed();
+    let (lost, duplicated) = shared.losses()?;
+    Ok(report(args, producer_end, elapsed, all, lost, duplicated))
+}
 
-    let once = acks.iter().filter(|a| a.load(Ordering::SeqCst) >= 1).count() as u64;
-    let duplicated = acks.iter().map(|a| a.load(Ordering::SeqCst).saturating_sub(1) as u64).sum::<u64>();
-    let stats = q.stats()?;
-    // Lost from either point of view: tasks no consumer acked, or tasks the queue does not count done.
-    let lost = n.saturating_sub(once).max(n.saturating_sub(stats.total.done));
+/// One producer: tasks `first`, `first + step`, ... with the enqueue time in
+/// the payload; returns when it finished, measured from the start.
+fn produce(s: &Shared, first: u64, step: u64, rate: Option<f64>) -> anyhow::Result<Duration> {
+    let mut i = first;
+    while i < s.n {
+        if let Some(rate) = rate {
+            // Absolute schedule: task i is offered at i / rate seconds.
+            let due = s.start + Duration::from_secs_f64(i as f64 / rate);
+            if let Some(wait) = due.checked_duration_since(Instant::now()) {
+                thread::sleep(wait);
+            }
+        }
+        let mut payload = i.to_be_bytes().to_vec();
+        payload.extend_from_slice(&(s.start.elapsed().as_nanos() as u64).to_be_bytes());
+        s.q.enqueue_one(NewTask::new(QUEUE, i, payload))?;
+        i += step;
+    }
+    s.producers_left.fetch_sub(1, Ordering::SeqCst);
+    Ok(s.start.elapsed())
+}
 
+/// One consumer: lease and ack until every task is acked, or nothing arrives
+/// for `DRAIN_IDLE` after the producers finished.
+fn consume(s: &Shared, c: usize) -> anyhow::Result<ConsumerLog> {
+    let worker = format!("bench-consumer-{c}");
+    let mut log = ConsumerLog { latencies: Vec::new(), acked_at: Vec::new() };
+    let mut idle_since = None::<Instant>;
+    while s.acked_total.load(Ordering::SeqCst) < s.n {
+        let Some(lease) = s.q.lease_wait(QUEUE, &worker, Duration::from_secs(60), Duration::from_millis(50))? else {
+            if s.producers_left.load(Ordering::SeqCst) == 0 {
+                let since = *idle_since.get_or_insert_with(Instant::now);
+                if since.elapsed() > DRAIN_IDLE {
+                    break;
+                }
+            }
+            continue;
+        };
+        idle_since = None;
+        let leased_ns = s.start.elapsed().as_nanos() as u64;
+        let p = &lease.payload;
+        let index = u64::from_be_bytes(p[0..8].try_into()?);
+        let enqueued_ns = u64::from_be_bytes(p[8..16].try_into()?);
+        s.q.ack(lease.id, lease.token)?;
+        log.acked_at.push(s.start.elapsed().as_nanos() as u64);
+        log.latencies.push(leased_ns.saturating_sub(enqueued_ns));
+        if let Some(slot) = s.acks.get(index as usize) {
+            slot.fetch_add(1, Ordering::SeqCst);
+        }
+        s.acked_total.fetch_add(1, Ordering::SeqCst);
+    }
+    Ok(log)
+}
+
+impl Shared {
+    /// (lost, duplicated) once every thread has finished.
+    fn losses(&self) -> anyhow::Result<(u64, u64)> {
+        let once = self.acks.iter().filter(|a| a.load(Ordering::SeqCst) >= 1).count() as u64;
+        let duplicated = self.acks.iter().map(|a| a.load(Ordering::SeqCst).saturating_sub(1) as u64).sum::<u64>();
+        let stats = self.q.stats()?;
+        // Lost from either point of view: tasks no consumer acked, or tasks the queue does not count done.
+        let lost = self.n.saturating_sub(once).max(self.n.saturating_sub(stats.total.done));
+        Ok((lost, duplicated))
+    }
+}
+
+/// Lease+ack rate over all acks, and over each tenth of them in completion order.
+fn lease_ack_rates(acked_at: &mut [u64]) -> (f64, Vec<f64>) {
     acked_at.sort_unstable();
-    let lease_ack_per_s = match (acked_at.first(), acked_at.last()) {
+    let overall = match (acked_at.first(), acked_at.last()) {
         (Some(first), Some(last)) if last > first => (acked_at.len() - 1) as f64 / ((last - first) as f64 / 1e9),
         _ => 0.0,
     };
@@ -203,10 +238,22 @@ fn measure(args: &QueueBenchArgs, q: Arc<Queue>) -> anyhow::Result<Report> {
         .filter(|c| c.len() >= 2 && c[c.len() - 1] > c[0])
         .map(|c| ((c.len() - 1) as f64 / ((c[c.len() - 1] - c[0]) as f64 / 1e9)).round())
         .collect();
-    let mut lat_ms: Vec<f64> = latencies.iter().map(|&ns| ns as f64 / 1e6).collect();
-    lat_ms.sort_by(f64::total_cmp);
+    (overall, by_decile)
+}
 
-    Ok(Report {
+fn report(
+    args: &QueueBenchArgs,
+    producer_end: Duration,
+    elapsed: Duration,
+    mut log: ConsumerLog,
+    lost: u64,
+    duplicated: u64,
+) -> Report {
+    let n = args.tasks;
+    let (lease_ack_per_s, by_decile) = lease_ack_rates(&mut log.acked_at);
+    let mut lat_ms: Vec<f64> = log.latencies.iter().map(|&ns| ns as f64 / 1e6).collect();
+    lat_ms.sort_by(f64::total_cmp);
+    Report {
         backend: args.backend,
         durability: if args.backend == Backend::Memory { "none".into() } else { args.durability.to_string() },
         tasks: n,
@@ -224,5 +271,5 @@ fn measure(args: &QueueBenchArgs, q: Arc<Queue>) -> anyhow::Result<Report> {
         duplicated,
         elapsed_s: round3(elapsed.as_secs_f64()),
         peak_rss_mb: peak_rss_mb().map(round3),
-    })
+    }
 }

@@ -2,7 +2,6 @@
 //! count grows, with provers that sleep M ms (push0's scaling experiment).
 //! efficiency(n) = throughput(n) / (n × throughput(1)).
 
-use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -13,8 +12,8 @@ use slotproof_pipeline::{Observer, Outcome, Pipeline, PipelineConfig, ProverSet,
 use slotproof_queue::{NewTask, Queue, QueueConfig};
 use tracing::info;
 
-use super::{round3, scratch_dir};
-use crate::output::print_report;
+use super::{ScratchArgs, round3};
+use crate::output::{JsonArgs, print_report};
 
 #[derive(Args, Debug)]
 pub struct ScalingArgs {
@@ -27,10 +26,10 @@ pub struct ScalingArgs {
     /// Proofs per worker at each count (default: about 3 s of sleeping, at least 1).
     #[arg(long)]
     per_worker: Option<u64>,
-    #[arg(long)]
-    data_dir: Option<PathBuf>,
-    #[arg(long)]
-    json: bool,
+    #[command(flatten)]
+    scratch: ScratchArgs,
+    #[command(flatten)]
+    out: JsonArgs,
 }
 
 #[derive(Serialize)]
@@ -81,7 +80,7 @@ pub fn run(args: ScalingArgs) -> anyhow::Result<()> {
     let mut base = None;
     let mut results = Vec::new();
     for &n in &counts {
-        let (tasks, seconds) = measure(n, &prover, per_worker, args.data_dir.as_deref())?;
+        let (tasks, seconds) = measure(n, &prover, per_worker, &args.scratch)?;
         let throughput = tasks as f64 / seconds;
         let base_tp = *base.get_or_insert(throughput);
         info!(target: "slotproof::bench", dispatchers = n, tasks, seconds, throughput, "scaling point");
@@ -101,16 +100,16 @@ pub fn run(args: ScalingArgs) -> anyhow::Result<()> {
         backend: "rocksdb",
         results,
     };
-    print_report(&report, args.json)
+    print_report(&report, args.out.json)
 }
 
-fn measure(n: u32, prover: &str, per_worker: u64, data_dir: Option<&std::path::Path>) -> anyhow::Result<(u64, f64)> {
+fn measure(n: u32, prover: &str, per_worker: u64, scratch: &ScratchArgs) -> anyhow::Result<(u64, f64)> {
     let toml = format!(
         "name = \"scaling\"\nstale_after_blocks = 1000000000\n[[stage]]\nname = \"prove\"\nkind = \"dispatcher\"\ninput = \"in\"\noutput = \"out\"\nprover = \"{prover}\"\nconcurrency = {n}\n"
     );
     let provers = ProverSet::default();
     let cfg = PipelineConfig::parse(&toml, &|p| provers.knows(p))?;
-    let dir = scratch_dir(data_dir, "scaling")?;
+    let dir = scratch.fresh_dir("scaling")?;
     let result = (|| {
         let queue = Arc::new(Queue::open_rocksdb(&dir.join("queue"), QueueConfig::default())?);
         let tasks = n as u64 * per_worker;
