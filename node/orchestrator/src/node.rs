@@ -254,7 +254,7 @@ fn record_proof(shared: &Shared, block: u64, payload: &[u8]) -> anyhow::Result<(
         let proof_type = shared.zkvms.get(&proof.zkvm).map_or(0, |p| p.identity().proof_type);
         let _ = tx.send(OwnProof {
             number: block,
-            hash: record.block_hash.clone(),
+            hash: record.block_hash.parse()?,
             zkvm: proof.zkvm.clone(),
             proving_ms,
             proof_type,
@@ -521,7 +521,7 @@ pub async fn run(cfg: NodeConfig, mut shutdown: watch::Receiver<bool>) -> anyhow
                             store.put(&record)?;
                         }
                         match net.as_mut() {
-                            Some(n) => n.on_block(block.number, &block.hash, &block.parent_hash, slot, deadline).await,
+                            Some(n) => n.on_block(block.number, block.hash.parse()?, block.parent_hash.parse()?, slot, deadline).await,
                             None => submit_tasks(&pipeline, &record, &names)?,
                         }
                         if let Some(s) = &shared.submitting {
@@ -544,7 +544,7 @@ pub async fn run(cfg: NodeConfig, mut shutdown: watch::Receiver<bool>) -> anyhow
                         for (n, h) in orphaned {
                             let cancelled = pipeline.cancel_block(n, "reorged out").unwrap_or(0);
                             shared.update(n, &h, |r| { r.orphaned = true; })?;
-                            if let Some(net) = net.as_mut() { net.forget(&h); }
+                            if let (Some(net), Ok(h)) = (net.as_mut(), h.parse()) { net.forget(h); }
                             open.remove(&(n, h.clone()));
                             warn!(target: "slotproof::node", block = n, hash = %h, cancelled, "block orphaned by a reorg; its tasks are cancelled");
                         }
@@ -595,10 +595,10 @@ pub async fn run(cfg: NodeConfig, mut shutdown: watch::Receiver<bool>) -> anyhow
                 let (Some(c), Some(n)) = (checked, net.as_mut()) else { continue };
                 n.on_checked(&c).await;
                 if let Ok((p, bytes)) = &c.result {
-                    store.put_signed(c.number, &c.hash, &p.zkvm, &p.node, bytes)?;
+                    store.put_signed(c.number, &c.hash.to_string(), &p.zkvm, &p.node, bytes)?;
                     let short = p.node.get(p.node.len().saturating_sub(6)..).unwrap_or(&p.node).to_string();
                     let (zkvm, verified, within) = (p.zkvm.clone(), p.verified, p.within_deadline);
-                    let added = shared.update(c.number, &c.hash, |r| { r.receive(p.clone()); })?.is_some();
+                    let added = shared.update(c.number, &c.hash.to_string(), |r| { r.receive(p.clone()); })?.is_some();
                     if added {
                         metrics.proof(&zkvm, if verified { "received" } else { "received_unverified" });
                         info!(target: "slotproof::p2p", block = c.number, %zkvm, node = %short, verified, within_deadline = within, "proof received from the network");
@@ -616,11 +616,11 @@ pub async fn run(cfg: NodeConfig, mut shutdown: watch::Receiver<bool>) -> anyhow
                 let now = now_ms();
                 if let Some(n) = net.as_mut() {
                     for (number, hash, z) in n.due(now).await {
-                        let updated = shared.update(number, &hash, |r| { if !r.zkvms.contains(&z) { r.zkvms.push(z.clone()); } })?;
+                        let updated = shared.update(number, &hash.to_string(), |r| { if !r.zkvms.contains(&z) { r.zkvms.push(z.clone()); } })?;
                         if let Some(r) = updated { submit_tasks(&pipeline, &r, std::slice::from_ref(&z))?; }
                     }
                     let head = status.lock().unwrap_or_else(|e| e.into_inner()).head.clone();
-                    n.tick(now, head.as_ref().map(|(n, h)| (*n, h.as_str()))).await;
+                    n.tick(now, head.as_ref().and_then(|(n, h)| Some((*n, h.parse().ok()?)))).await;
                     if last_peer_poll.elapsed() >= Duration::from_secs(1) {
                         last_peer_poll = Instant::now();
                         let peers: Vec<Value> = n.client.peers().await.iter()
