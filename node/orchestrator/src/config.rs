@@ -9,7 +9,7 @@ use serde::Deserialize;
 use slotproof_primitives::duration::parse_duration;
 use slotproof_zkvm::registry::{ZkvmEntry, parse_entries};
 
-use crate::network::NetSettings;
+use slotproof_p2p::Multiaddr;
 
 /// What a config file may set, as written.
 #[derive(Clone, Debug, Default, Deserialize)]
@@ -33,7 +33,7 @@ pub struct FileConfig {
     pub p2p: Option<P2pFile>,
 }
 
-/// `[p2p]` (specs/p2p.md): present (or a `--p2p-listen` / `--bootnode` flag) turns the network on.
+/// `[p2p]` (specs/p2p.md §1): present (or any network flag) turns the network on.
 #[derive(Clone, Debug, Default, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct P2pFile {
@@ -59,6 +59,34 @@ pub struct EthproofsFile {
     pub clusters: std::collections::BTreeMap<String, u64>,
     /// zkVM name → Ethproofs zkVM version id (the real service requires the right one).
     pub zkvm_version_ids: std::collections::BTreeMap<String, u64>,
+}
+
+/// `[p2p]` after overrides (specs/p2p.md §1).
+#[derive(Clone, Debug)]
+pub struct NetSettings {
+    pub network: String,
+    pub listen: Vec<Multiaddr>,
+    pub bootnodes: Vec<Multiaddr>,
+    pub mdns: bool,
+    /// Distinct zkVMs wanted per block.
+    pub k: usize,
+    pub replicas: usize,
+    /// Messages about blocks this many below the head are ignored.
+    pub stale_blocks: u64,
+}
+
+impl Default for NetSettings {
+    fn default() -> Self {
+        NetSettings {
+            network: "devnet".into(),
+            listen: vec![],
+            bootnodes: vec![],
+            mdns: false,
+            k: 2,
+            replicas: 1,
+            stale_blocks: 32,
+        }
+    }
 }
 
 /// Submission settings after overrides.
@@ -268,8 +296,9 @@ pub const DEFAULT_CONFIG_TOML: &str = r#"# slotproof node configuration. Every k
 # clusters = { stark = 3 }            # existing cluster ids; others are created once
 # zkvm_version_ids = { stark = 1 }    # Ethproofs zkVM version ids (default 1)
 
-# The proving network (specs/p2p.md). Without [p2p] (and without --p2p-listen
-# or --bootnode) the node proves alone. The node key is <data_dir>/node.key.
+# The proving network (specs/p2p.md). Without [p2p] (and without a network
+# flag such as --p2p-listen or --bootnode) the node proves alone. The node
+# key is <data_dir>/node.key.
 # [p2p]
 # network = "devnet"                       # topic and protocol names
 # listen = ["/ip4/0.0.0.0/tcp/9000"]

@@ -254,7 +254,7 @@ fn record_proof(shared: &Shared, block: u64, payload: &[u8]) -> anyhow::Result<(
         let proof_type = shared.zkvms.get(&proof.zkvm).map_or(0, |p| p.identity().proof_type);
         let _ = tx.send(OwnProof {
             number: block,
-            hash: record.block_hash.clone(),
+            hash: record.block_hash.parse()?,
             zkvm: proof.zkvm.clone(),
             proving_ms,
             proof_type,
@@ -448,9 +448,8 @@ pub async fn run(cfg: NodeConfig, mut shutdown: watch::Receiver<bool>) -> anyhow
 
     // Restart: the canonical chain so far, and blocks still open.
     let all = store.all()?;
-    let canonical = Canonical::from_blocks(
-        all.iter().filter(|r| !r.orphaned).filter_map(|r| Some((r.block_number, r.block_hash.parse().ok()?))),
-    );
+    let canonical =
+        Canonical::from_blocks(all.iter().filter(|r| !r.orphaned).map(|r| (r.block_number, r.block_hash.clone())));
     let mut open: BTreeSet<(u64, String)> = BTreeSet::new();
     for r in all.iter().filter(|r| !r.closed && !r.orphaned) {
         submit_tasks(&pipeline, r, &names)?;
@@ -512,17 +511,17 @@ pub async fn run(cfg: NodeConfig, mut shutdown: watch::Receiver<bool>) -> anyhow
                         store.put_input(&digest, &input.bytes)?;
                         // On a network the zkVMs are the node's duties, added as they fall due.
                         let record = BlockRecord {
-                            block_number: block.number, block_hash: block.hash.to_string(), parent_hash: block.parent_hash.to_string(),
+                            block_number: block.number, block_hash: block.hash.clone(), parent_hash: block.parent_hash.clone(),
                             slot, arrival_ms: arrival, deadline_ms: deadline, input_digest: digest,
                             zkvms: if net.is_some() { vec![] } else { names.clone() },
                             wanted: net.as_ref().map_or(0, |n| n.wanted()),
                             ..Default::default()
                         };
-                        if store.get(block.number, &block.hash.to_string())?.is_none() {
+                        if store.get(block.number, &block.hash)?.is_none() {
                             store.put(&record)?;
                         }
                         match net.as_mut() {
-                            Some(n) => n.on_block(block.number, &block.hash.to_string(), &block.parent_hash.to_string(), slot, deadline).await,
+                            Some(n) => n.on_block(block.number, block.hash.parse()?, block.parent_hash.parse()?, slot, deadline).await,
                             None => submit_tasks(&pipeline, &record, &names)?,
                         }
                         if let Some(s) = &shared.submitting {
@@ -530,9 +529,9 @@ pub async fn run(cfg: NodeConfig, mut shutdown: watch::Receiver<bool>) -> anyhow
                             queue.enqueue(entries)?;
                         }
                         submitted_at.insert(block.number, Instant::now());
-                        open.insert((block.number, block.hash.to_string()));
+                        open.insert((block.number, block.hash.clone()));
                         let mut s = status.lock().unwrap_or_else(|e| e.into_inner());
-                        s.head = Some((block.number, block.hash.to_string()));
+                        s.head = Some((block.number, block.hash.clone()));
                         s.rpc_up = true;
                         if net.is_some() {
                             info!(target: "slotproof::node", block = block.number, hash = %block.hash, slot, receipts = receipts.is_some(), witness = witness.is_some(), "block queued; the network assigns its zkVMs");
@@ -543,10 +542,9 @@ pub async fn run(cfg: NodeConfig, mut shutdown: watch::Receiver<bool>) -> anyhow
                     ChainEvent::Reorg { orphaned } => {
                         metrics.reorgs.inc();
                         for (n, h) in orphaned {
-                            let h = h.to_string();
                             let cancelled = pipeline.cancel_block(n, "reorged out").unwrap_or(0);
                             shared.update(n, &h, |r| { r.orphaned = true; })?;
-                            if let Some(net) = net.as_mut() { net.forget(&h); }
+                            if let (Some(net), Ok(h)) = (net.as_mut(), h.parse()) { net.forget(h); }
                             open.remove(&(n, h.clone()));
                             warn!(target: "slotproof::node", block = n, hash = %h, cancelled, "block orphaned by a reorg; its tasks are cancelled");
                         }
@@ -597,10 +595,10 @@ pub async fn run(cfg: NodeConfig, mut shutdown: watch::Receiver<bool>) -> anyhow
                 let (Some(c), Some(n)) = (checked, net.as_mut()) else { continue };
                 n.on_checked(&c).await;
                 if let Ok((p, bytes)) = &c.result {
-                    store.put_signed(c.number, &c.hash, &p.zkvm, &p.node, bytes)?;
+                    store.put_signed(c.number, &c.hash.to_string(), &p.zkvm, &p.node, bytes)?;
                     let short = p.node.get(p.node.len().saturating_sub(6)..).unwrap_or(&p.node).to_string();
                     let (zkvm, verified, within) = (p.zkvm.clone(), p.verified, p.within_deadline);
-                    let added = shared.update(c.number, &c.hash, |r| { r.receive(p.clone()); })?.is_some();
+                    let added = shared.update(c.number, &c.hash.to_string(), |r| { r.receive(p.clone()); })?.is_some();
                     if added {
                         metrics.proof(&zkvm, if verified { "received" } else { "received_unverified" });
                         info!(target: "slotproof::p2p", block = c.number, %zkvm, node = %short, verified, within_deadline = within, "proof received from the network");
@@ -618,11 +616,11 @@ pub async fn run(cfg: NodeConfig, mut shutdown: watch::Receiver<bool>) -> anyhow
                 let now = now_ms();
                 if let Some(n) = net.as_mut() {
                     for (number, hash, z) in n.due(now).await {
-                        let updated = shared.update(number, &hash, |r| { if !r.zkvms.contains(&z) { r.zkvms.push(z.clone()); } })?;
+                        let updated = shared.update(number, &hash.to_string(), |r| { if !r.zkvms.contains(&z) { r.zkvms.push(z.clone()); } })?;
                         if let Some(r) = updated { submit_tasks(&pipeline, &r, std::slice::from_ref(&z))?; }
                     }
                     let head = status.lock().unwrap_or_else(|e| e.into_inner()).head.clone();
-                    n.tick(now, head.as_ref().map(|(n, h)| (*n, h.as_str()))).await;
+                    n.tick(now, head.as_ref().and_then(|(n, h)| Some((*n, h.parse().ok()?)))).await;
                     if last_peer_poll.elapsed() >= Duration::from_secs(1) {
                         last_peer_poll = Instant::now();
                         let peers: Vec<Value> = n.client.peers().await.iter()

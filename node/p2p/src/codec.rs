@@ -8,6 +8,7 @@ use std::io;
 use futures::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use libp2p::StreamProtocol;
 
+use crate::error::CodecError;
 use crate::topics::MAX_PROOF_MESSAGE_BYTES;
 use crate::wire::{self, ProofsByRangeRequest, ProofsByRootRequest};
 
@@ -38,10 +39,6 @@ pub type ProofResponse = Vec<Vec<u8>>;
 #[derive(Clone, Default)]
 pub struct ProofCodec;
 
-fn bad(message: impl ToString) -> io::Error {
-    io::Error::new(io::ErrorKind::InvalidData, message.to_string())
-}
-
 async fn read_chunk<T: AsyncRead + Unpin + Send>(io: &mut T, cap: usize) -> io::Result<Option<Vec<u8>>> {
     let mut len = [0u8; 4];
     match io.read_exact(&mut len).await {
@@ -51,7 +48,7 @@ async fn read_chunk<T: AsyncRead + Unpin + Send>(io: &mut T, cap: usize) -> io::
     }
     let len = u32::from_be_bytes(len) as usize;
     if len > cap {
-        return Err(bad(format!("chunk of {len} bytes is over the {cap}-byte cap")));
+        return Err(CodecError::ChunkTooLarge { len, cap }.into());
     }
     let mut buf = vec![0u8; len];
     io.read_exact(&mut buf).await?;
@@ -59,7 +56,7 @@ async fn read_chunk<T: AsyncRead + Unpin + Send>(io: &mut T, cap: usize) -> io::
 }
 
 async fn write_chunk<T: AsyncWrite + Unpin + Send>(io: &mut T, bytes: &[u8]) -> io::Result<()> {
-    let len = u32::try_from(bytes.len()).map_err(|_| bad("chunk too large"))?;
+    let len = u32::try_from(bytes.len()).map_err(|_| CodecError::ChunkUnframeable(bytes.len()))?;
     io.write_all(&len.to_be_bytes()).await?;
     io.write_all(bytes).await
 }
@@ -74,13 +71,13 @@ impl libp2p::request_response::Codec for ProofCodec {
         protocol: &StreamProtocol,
         io: &mut T,
     ) -> io::Result<ProofRequest> {
-        let bytes = read_chunk(io, MAX_REQUEST_BYTES).await?.ok_or_else(|| bad("empty request"))?;
+        let bytes = read_chunk(io, MAX_REQUEST_BYTES).await?.ok_or(CodecError::EmptyRequest)?;
         if protocol.as_ref().ends_with("/proof_by_root/1") {
-            Ok(ProofRequest::ByRoot(wire::decode(&bytes, MAX_REQUEST_BYTES).map_err(bad)?))
+            Ok(ProofRequest::ByRoot(wire::decode(&bytes, MAX_REQUEST_BYTES).map_err(CodecError::from)?))
         } else {
-            let r: ProofsByRangeRequest = wire::decode(&bytes, MAX_REQUEST_BYTES).map_err(bad)?;
+            let r: ProofsByRangeRequest = wire::decode(&bytes, MAX_REQUEST_BYTES).map_err(CodecError::from)?;
             if r.count > MAX_RANGE_COUNT {
-                return Err(bad(format!("range of {} blocks is over {MAX_RANGE_COUNT}", r.count)));
+                return Err(CodecError::RangeTooLong { count: r.count, max: MAX_RANGE_COUNT }.into());
             }
             Ok(ProofRequest::ByRange(r))
         }
@@ -96,7 +93,9 @@ impl libp2p::request_response::Codec for ProofCodec {
         while let Some(chunk) = read_chunk(io, MAX_PROOF_MESSAGE_BYTES).await? {
             total += chunk.len();
             if out.len() >= MAX_RESPONSE_CHUNKS || total > MAX_RESPONSE_BYTES {
-                return Err(bad("response over its chunk or byte cap"));
+                return Err(
+                    CodecError::ResponseTooLarge { chunks: MAX_RESPONSE_CHUNKS, bytes: MAX_RESPONSE_BYTES }.into()
+                );
             }
             out.push(chunk);
         }

@@ -7,6 +7,7 @@ use libp2p::identity::Keypair;
 use ssz_types::FixedVector;
 use tree_hash::TreeHash;
 
+use crate::error::SignError;
 use crate::key::public_key_of;
 use crate::wire::{ProofEnvelope, SignedProof};
 
@@ -18,9 +19,11 @@ fn signing_bytes(envelope: &ProofEnvelope) -> Vec<u8> {
     msg
 }
 
-pub fn sign(key: &Keypair, envelope: ProofEnvelope) -> Option<SignedProof> {
-    let signature = key.sign(&signing_bytes(&envelope)).ok()?;
-    Some(SignedProof { message: envelope, signature: FixedVector::new(signature).ok()? })
+pub fn sign(key: &Keypair, envelope: ProofEnvelope) -> Result<SignedProof, SignError> {
+    let signature = key.sign(&signing_bytes(&envelope)).map_err(SignError::Key)?;
+    let len = signature.len();
+    let signature = FixedVector::new(signature).map_err(|_| SignError::Length(len))?;
+    Ok(SignedProof { message: envelope, signature })
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]

@@ -9,28 +9,30 @@ use std::path::Path;
 use libp2p::PeerId;
 use libp2p::identity::{Keypair, PublicKey};
 
-use crate::error::P2pError;
+use crate::error::{KeyError, P2pError};
 
 pub const KEY_FILE: &str = "node.key";
 
 /// Loads `<data_dir>/node.key`, creating it when absent.
 pub fn load_or_create(data_dir: &Path) -> Result<Keypair, P2pError> {
     let path = data_dir.join(KEY_FILE);
-    let err = |message: String| P2pError::Key { path: path.clone(), message };
-    match std::fs::read(&path) {
+    load_or_create_at(data_dir, &path).map_err(|source| P2pError::Key { path, source })
+}
+
+fn load_or_create_at(data_dir: &Path, path: &Path) -> Result<Keypair, KeyError> {
+    match std::fs::read(path) {
         Ok(bytes) => {
-            check_mode(&path).map_err(err)?;
-            Keypair::from_protobuf_encoding(&bytes)
-                .map_err(|e| err(format!("does not decode as a libp2p key ({e}); move it away to make a new identity")))
+            check_mode(path)?;
+            Keypair::from_protobuf_encoding(&bytes).map_err(KeyError::Decode)
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            std::fs::create_dir_all(data_dir).map_err(|e| err(format!("creating the data dir: {e}")))?;
+            std::fs::create_dir_all(data_dir).map_err(KeyError::CreateDir)?;
             let key = Keypair::generate_ed25519();
-            let bytes = key.to_protobuf_encoding().map_err(|e| err(e.to_string()))?;
-            write_private(&path, &bytes).map_err(|e| err(format!("writing: {e}")))?;
+            let bytes = key.to_protobuf_encoding().map_err(KeyError::Encode)?;
+            write_private(path, &bytes).map_err(KeyError::Write)?;
             Ok(key)
         }
-        Err(e) => Err(err(e.to_string())),
+        Err(e) => Err(KeyError::Read(e)),
     }
 }
 
@@ -52,17 +54,17 @@ fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 
 /// A key others can read is refused: it is the node's identity and signs its proofs.
 #[cfg(unix)]
-fn check_mode(path: &Path) -> Result<(), String> {
+fn check_mode(path: &Path) -> Result<(), KeyError> {
     use std::os::unix::fs::PermissionsExt;
-    let mode = std::fs::metadata(path).map_err(|e| e.to_string())?.permissions().mode();
+    let mode = std::fs::metadata(path).map_err(KeyError::Read)?.permissions().mode();
     if mode & 0o077 != 0 {
-        return Err(format!("readable by others (mode {:o}); run chmod 600 on it", mode & 0o777));
+        return Err(KeyError::Mode { mode: mode & 0o777 });
     }
     Ok(())
 }
 
 #[cfg(not(unix))]
-fn check_mode(_: &Path) -> Result<(), String> {
+fn check_mode(_: &Path) -> Result<(), KeyError> {
     Ok(())
 }
 
@@ -77,6 +79,17 @@ pub fn public_key_of(peer: &PeerId) -> Option<PublicKey> {
 mod tests {
     use super::*;
 
+    /// The error and its causes, as `{:#}` prints them for an operator.
+    fn chain(e: P2pError) -> String {
+        let mut out = e.to_string();
+        let mut cause = std::error::Error::source(&e);
+        while let Some(c) = cause {
+            out.push_str(&format!(": {c}"));
+            cause = c.source();
+        }
+        out
+    }
+
     #[test]
     fn the_key_persists_is_private_and_a_corrupt_one_is_refused() {
         let dir = tempfile::tempdir().unwrap();
@@ -89,11 +102,11 @@ mod tests {
             use std::os::unix::fs::PermissionsExt;
             assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
             std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
-            assert!(load_or_create(dir.path()).unwrap_err().to_string().contains("chmod 600"));
+            assert!(chain(load_or_create(dir.path()).unwrap_err()).contains("chmod 600"));
             std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
         }
         std::fs::write(&path, b"not a key").unwrap();
-        let e = load_or_create(dir.path()).unwrap_err().to_string();
+        let e = chain(load_or_create(dir.path()).unwrap_err());
         assert!(e.contains("does not decode"), "{e}");
         assert_eq!(std::fs::read(&path).unwrap(), b"not a key", "never overwritten");
         let peer = a.public().to_peer_id();

@@ -24,10 +24,8 @@ use crate::codec::{ProofCodec, ProofRequest, ProofResponse, by_range_protocol, b
 use crate::error::P2pError;
 use crate::ratelimit::{RateLimiter, Verdict};
 use crate::scoring;
-use crate::topics::{ALL, MAX_CONTROL_MESSAGE_BYTES, Topic};
+use crate::topics::{ALL, MAX_GOSSIP_FRAME_BYTES, MAX_GOSSIP_MESSAGE_BYTES, Topic};
 
-/// Gossip frames carry a control message plus gossipsub's own envelope.
-const MAX_TRANSMIT_BYTES: usize = MAX_CONTROL_MESSAGE_BYTES + 1024;
 const COMMANDS: usize = 256;
 /// Below this many connections the node dials peers its DHT knows.
 const TARGET_PEERS: usize = 8;
@@ -145,26 +143,38 @@ struct Behaviour {
     mdns: Toggle<mdns::tokio::Behaviour>,
 }
 
-fn setup(e: impl ToString) -> P2pError {
-    P2pError::Setup(e.to_string())
+/// Gossipsub with manual validation and peer scoring (specs/p2p.md §3, §5):
+/// each message is held to its topic's cap, the RPC frame to gossipsub's
+/// default so control traffic (IHAVE / IWANT lists) grows with the network.
+fn build_gossipsub(key: &Keypair, cfg: &NetworkConfig) -> Result<gossipsub::Behaviour, P2pError> {
+    let mut builder = gossipsub::ConfigBuilder::default();
+    builder
+        .heartbeat_interval(cfg.gossip_heartbeat)
+        .validation_mode(gossipsub::ValidationMode::Strict)
+        .validate_messages()
+        .max_transmit_size(MAX_GOSSIP_FRAME_BYTES);
+    for t in ALL {
+        builder.max_transmit_size_for_topic(MAX_GOSSIP_MESSAGE_BYTES, IdentTopic::new(t.full(&cfg.network)).hash());
+    }
+    let gossip_cfg = builder.build().map_err(|e| P2pError::setup("gossipsub config", e))?;
+    let mut gossipsub = gossipsub::Behaviour::new(MessageAuthenticity::Signed(key.clone()), gossip_cfg)
+        .map_err(|e| P2pError::setup("gossipsub", e))?;
+    gossipsub
+        .with_peer_score(scoring::params(&cfg.network), scoring::thresholds())
+        .map_err(|e| P2pError::setup("gossipsub peer scoring", e))?;
+    for t in ALL {
+        gossipsub
+            .subscribe(&IdentTopic::new(t.full(&cfg.network)))
+            .map_err(|e| P2pError::setup("gossipsub subscription", e))?;
+    }
+    Ok(gossipsub)
 }
 
 fn build_behaviour(key: &Keypair, cfg: &NetworkConfig) -> Result<Behaviour, P2pError> {
     let me = key.public().to_peer_id();
-    let gossip_cfg = gossipsub::ConfigBuilder::default()
-        .heartbeat_interval(cfg.gossip_heartbeat)
-        .validation_mode(gossipsub::ValidationMode::Strict)
-        .validate_messages()
-        .max_transmit_size(MAX_TRANSMIT_BYTES)
-        .build()
-        .map_err(setup)?;
-    let mut gossipsub =
-        gossipsub::Behaviour::new(MessageAuthenticity::Signed(key.clone()), gossip_cfg).map_err(setup)?;
-    gossipsub.with_peer_score(scoring::params(&cfg.network), scoring::thresholds()).map_err(setup)?;
-    for t in ALL {
-        gossipsub.subscribe(&IdentTopic::new(t.full(&cfg.network))).map_err(setup)?;
-    }
-    let kad_protocol = StreamProtocol::try_from_owned(format!("/slotproof/{}/kad/1", cfg.network)).map_err(setup)?;
+    let gossipsub = build_gossipsub(key, cfg)?;
+    let kad_protocol = StreamProtocol::try_from_owned(format!("/slotproof/{}/kad/1", cfg.network))
+        .map_err(|e| P2pError::setup("kademlia protocol name", e))?;
     let mut kad = kad::Behaviour::with_config(me, kad::store::MemoryStore::new(me), kad::Config::new(kad_protocol));
     // Every node serves the DHT: test networks have no public addresses for auto mode to confirm.
     kad.set_mode(Some(kad::Mode::Server));
@@ -175,8 +185,11 @@ fn build_behaviour(key: &Keypair, cfg: &NetworkConfig) -> Result<Behaviour, P2pE
             request_response::Config::default().with_request_timeout(Duration::from_secs(10)),
         )
     };
-    let mdns =
-        if cfg.mdns { Some(mdns::tokio::Behaviour::new(mdns::Config::default(), me).map_err(setup)?) } else { None };
+    let mdns = if cfg.mdns {
+        Some(mdns::tokio::Behaviour::new(mdns::Config::default(), me).map_err(|e| P2pError::setup("mdns", e))?)
+    } else {
+        None
+    };
     Ok(Behaviour {
         blocked: Default::default(),
         gossipsub,
@@ -203,14 +216,14 @@ pub fn start(
     let mut swarm = libp2p::SwarmBuilder::with_existing_identity(key.clone())
         .with_tokio()
         .with_tcp(tcp::Config::default().nodelay(true), noise::Config::new, yamux::Config::default)
-        .map_err(setup)?
+        .map_err(|e| P2pError::setup("tcp transport", e))?
         .with_quic()
         .with_behaviour(|_| behaviour)
-        .map_err(setup)?
+        .map_err(|e| P2pError::setup("swarm", e))?
         .with_swarm_config(|c| c.with_idle_connection_timeout(Duration::from_secs(120)))
         .build();
     for addr in &cfg.listen {
-        swarm.listen_on(addr.clone()).map_err(|e| P2pError::Addr { addr: addr.to_string(), message: e.to_string() })?;
+        swarm.listen_on(addr.clone()).map_err(|source| P2pError::Listen { addr: addr.clone(), source })?;
     }
     for addr in &cfg.bootnodes {
         if let Some(libp2p::multiaddr::Protocol::P2p(peer)) = addr.iter().last() {
@@ -335,7 +348,7 @@ impl EventLoop {
                     .gossipsub
                     .publish(IdentTopic::new(topic.full(&self.network)), data)
                     .map(|_| ())
-                    .map_err(|e| P2pError::Publish { topic: topic.to_string(), message: e.to_string() });
+                    .map_err(|source| P2pError::Publish { topic, source });
                 let _ = reply.send(result);
             }
             Command::Report { id, from, acceptance } => {
@@ -468,7 +481,7 @@ impl EventLoop {
             },
             request_response::Event::OutboundFailure { peer, request_id, error, .. } => {
                 if let Some(reply) = self.pending.remove(&(range, request_id)) {
-                    let _ = reply.send(Err(P2pError::Request { peer: peer.to_string(), message: error.to_string() }));
+                    let _ = reply.send(Err(P2pError::Request { peer, source: error }));
                 }
             }
             request_response::Event::InboundFailure { peer, error, .. } => {

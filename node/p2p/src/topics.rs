@@ -9,6 +9,17 @@ use std::fmt;
 pub const MAX_CONTROL_MESSAGE_BYTES: usize = 4 * 1024;
 /// EIP-8025's `MAX_PROOF_SIZE` plus room for our envelope (request-response only).
 pub const MAX_PROOF_MESSAGE_BYTES: usize = 4 * 1024 * 1024 + 1024;
+/// One gossip message on the wire, per topic (gossipsub's per-topic transmit
+/// size): the control cap once snappy has done its worst (it can grow input
+/// by a sixth plus 32 bytes) and 1 KiB for gossipsub's own fields (topic,
+/// source, sequence number, signature, key).
+pub const MAX_GOSSIP_MESSAGE_BYTES: usize = MAX_CONTROL_MESSAGE_BYTES + MAX_CONTROL_MESSAGE_BYTES / 6 + 32 + 1024;
+/// One gossipsub RPC frame: a message, or control traffic (IHAVE / IWANT
+/// lists of message ids, GRAFT, PRUNE) that grows with the network, so the
+/// frame keeps gossipsub's 64 KiB default while each message is held to
+/// `MAX_GOSSIP_MESSAGE_BYTES`.
+pub const MAX_GOSSIP_FRAME_BYTES: usize = 64 * 1024;
+const _: () = assert!(MAX_GOSSIP_MESSAGE_BYTES < MAX_GOSSIP_FRAME_BYTES);
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Topic {
@@ -29,6 +40,15 @@ impl Topic {
             Topic::Claim => "claim",
             Topic::Progress => "progress",
             Topic::Proof => "proof",
+        }
+    }
+
+    /// The largest message (SSZ, before snappy) the topic accepts; checked
+    /// against snappy's length header before anything is decompressed.
+    pub fn cap(self) -> usize {
+        match self {
+            // Every topic carries a control message; proof bytes go over request-response.
+            Topic::Heartbeat | Topic::Task | Topic::Claim | Topic::Progress | Topic::Proof => MAX_CONTROL_MESSAGE_BYTES,
         }
     }
 

@@ -2,27 +2,20 @@
 //! `ethereum_ssz`, `ssz_types`, `tree_hash`), snappy-compressed, with the
 //! claimed size checked before anything is decompressed.
 
+use slotproof_primitives::Hash32;
 use ssz::{Decode, Encode};
 use ssz_derive::{Decode, Encode};
 use ssz_types::typenum::{U4, U16, U64, U1024, U4194304};
 use ssz_types::{FixedVector, VariableList};
-use tree_hash::Hash256;
+use tree_hash::{Hash256, TreeHash as _};
 use tree_hash_derive::TreeHash;
+
+use crate::topics::MAX_PROOF_MESSAGE_BYTES;
+
+pub use crate::error::WireError;
 
 /// Names and ids on the wire (zkVM names, node ids): at most 64 bytes.
 pub type Name = VariableList<u8, U64>;
-
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
-pub enum WireError {
-    #[error("message claims {claimed} bytes, over the {cap}-byte cap")]
-    TooLarge { claimed: usize, cap: usize },
-    #[error("not snappy: {0}")]
-    Snappy(String),
-    #[error("not a valid SSZ message: {0}")]
-    Ssz(String),
-    #[error("{what} longer than its bound")]
-    Bound { what: &'static str },
-}
 
 pub fn name(s: &str) -> Result<Name, WireError> {
     Name::new(s.as_bytes().to_vec()).map_err(|_| WireError::Bound { what: "name" })
@@ -33,26 +26,14 @@ pub fn text(n: &Name) -> String {
     String::from_utf8_lossy(n).into_owned()
 }
 
-/// `0x`-prefixed 32-byte hex, as the chain crate writes hashes.
-pub fn hash_from_hex(s: &str) -> Option<Hash256> {
-    let s = s.strip_prefix("0x")?;
-    if s.len() != 64 {
-        return None;
-    }
-    let mut out = [0u8; 32];
-    for (i, b) in out.iter_mut().enumerate() {
-        *b = u8::from_str_radix(s.get(2 * i..2 * i + 2)?, 16).ok()?;
-    }
-    Some(Hash256::from(out))
+/// A hash on the wire as the node's hash type.
+pub fn hash32(h: &Hash256) -> Hash32 {
+    Hash32(h.0)
 }
 
-pub fn hash_hex(h: &Hash256) -> String {
-    let mut s = String::with_capacity(66);
-    s.push_str("0x");
-    for b in h.as_slice() {
-        s.push_str(&format!("{b:02x}"));
-    }
-    s
+/// The node's hash type as an SSZ `Bytes32`.
+pub fn hash256(h: Hash32) -> Hash256 {
+    Hash256::from(h.0)
 }
 
 /// A byte list bounded by its type, or a `Bound` error naming `what`.
@@ -172,6 +153,228 @@ pub struct ProofsByRangeRequest {
     pub zkvms: VariableList<Name, U4>,
 }
 
+/// The most a name may hold; longer versions are cut at a character boundary.
+const NAME_BYTES: usize = 64;
+
+fn truncated(s: &str) -> &str {
+    let mut end = s.len().min(NAME_BYTES);
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
+}
+
+impl ZkvmOffer {
+    /// A zkVM this node offers with all its slots free. The version is cut
+    /// to the name bound (it is informative); the name must fit.
+    pub fn new(name: &str, version: &str, proof_type: u8, slots: u16) -> Result<ZkvmOffer, WireError> {
+        Ok(ZkvmOffer {
+            name: self::name(name)?,
+            version: self::name(truncated(version))?,
+            proof_type,
+            free_slots: slots,
+            total_slots: slots,
+        })
+    }
+}
+
+impl Heartbeat {
+    /// At most 16 offers (specs/p2p.md §3).
+    pub fn new(
+        node_id: &str,
+        seq: u64,
+        head: (u64, Hash32),
+        offers: Vec<ZkvmOffer>,
+        load: u8,
+    ) -> Result<Heartbeat, WireError> {
+        Ok(Heartbeat {
+            node_id: name(node_id)?,
+            seq,
+            head_number: head.0,
+            head_hash: hash256(head.1),
+            zkvms: VariableList::new(offers).map_err(|_| WireError::Bound { what: "zkvm offers" })?,
+            load,
+        })
+    }
+
+    /// The node id the heartbeat names (its claimed author).
+    pub fn author(&self) -> String {
+        text(&self.node_id)
+    }
+
+    pub fn zkvm_names(&self) -> std::collections::BTreeSet<String> {
+        self.zkvms.iter().map(|o| text(&o.name)).collect()
+    }
+}
+
+impl BlockTask {
+    pub fn new(number: u64, hash: Hash32, parent: Hash32, slot: u64, deadline_ms: u64) -> BlockTask {
+        BlockTask { number, hash: hash256(hash), parent_hash: hash256(parent), slot, deadline_ms }
+    }
+
+    pub fn block_hash(&self) -> Hash32 {
+        hash32(&self.hash)
+    }
+}
+
+impl Claim {
+    pub fn new(number: u64, hash: Hash32, zkvm: &str, node_id: &str, rank: u16) -> Result<Claim, WireError> {
+        Ok(Claim { number, hash: hash256(hash), zkvm: name(zkvm)?, node_id: name(node_id)?, rank })
+    }
+
+    pub fn block_hash(&self) -> Hash32 {
+        hash32(&self.hash)
+    }
+
+    pub fn zkvm_name(&self) -> String {
+        text(&self.zkvm)
+    }
+
+    pub fn author(&self) -> String {
+        text(&self.node_id)
+    }
+}
+
+impl Progress {
+    pub fn new(number: u64, hash: Hash32, zkvm: &str, node_id: &str, percent: u8) -> Result<Progress, WireError> {
+        Ok(Progress { number, hash: hash256(hash), zkvm: name(zkvm)?, node_id: name(node_id)?, percent })
+    }
+
+    pub fn block_hash(&self) -> Hash32 {
+        hash32(&self.hash)
+    }
+
+    pub fn zkvm_name(&self) -> String {
+        text(&self.zkvm)
+    }
+
+    pub fn author(&self) -> String {
+        text(&self.node_id)
+    }
+}
+
+/// What a proof needs besides the prover's node id: the node's own proof,
+/// before it is put in an envelope and signed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProofParts {
+    pub number: u64,
+    pub hash: Hash32,
+    pub zkvm: String,
+    pub proving_ms: u64,
+    pub proof_type: u8,
+    pub proof: Vec<u8>,
+    pub public_values: Vec<u8>,
+}
+
+impl ProofEnvelope {
+    /// An envelope whose public input names the block (specs/p2p.md §3: until
+    /// the node builds `NewPayloadRequest`s, its root is the block hash).
+    pub fn new(node_id: &str, p: ProofParts) -> Result<ProofEnvelope, WireError> {
+        Ok(ProofEnvelope {
+            number: p.number,
+            hash: hash256(p.hash),
+            zkvm: name(&p.zkvm)?,
+            node_id: name(node_id)?,
+            proving_ms: p.proving_ms,
+            public_values: bytes(p.public_values, "public values")?,
+            proof: ExecutionProof {
+                proof_data: bytes(p.proof, "proof")?,
+                proof_type: p.proof_type,
+                public_input: PublicInput { new_payload_request_root: hash256(p.hash) },
+            },
+        })
+    }
+
+    /// `hash_tree_root`: what is signed and what an announcement names.
+    pub fn root(&self) -> Hash32 {
+        hash32(&self.tree_hash_root())
+    }
+
+    pub fn block_hash(&self) -> Hash32 {
+        hash32(&self.hash)
+    }
+
+    pub fn zkvm_name(&self) -> String {
+        text(&self.zkvm)
+    }
+
+    pub fn author(&self) -> String {
+        text(&self.node_id)
+    }
+
+    /// EIP-8025's public input names this envelope's block.
+    pub fn names_its_block(&self) -> bool {
+        self.proof.public_input.new_payload_request_root == self.hash
+    }
+
+    pub fn proof_data(&self) -> &[u8] {
+        &self.proof.proof_data
+    }
+
+    pub fn public_values(&self) -> &[u8] {
+        &self.public_values
+    }
+}
+
+impl SignedProof {
+    /// The root of the signed envelope (the signature is not part of it).
+    pub fn root(&self) -> Hash32 {
+        self.message.root()
+    }
+
+    /// A signed proof from request-response, under the proof cap.
+    pub fn decode(bytes: &[u8]) -> Result<SignedProof, WireError> {
+        decode(bytes, MAX_PROOF_MESSAGE_BYTES)
+    }
+
+    pub fn encode(&self) -> Vec<u8> {
+        encode(self)
+    }
+}
+
+impl ProofAnnouncement {
+    /// The announcement of a signed proof: names its block, zkVM, signer and root.
+    pub fn of(signed: &SignedProof) -> ProofAnnouncement {
+        let m = &signed.message;
+        ProofAnnouncement {
+            number: m.number,
+            hash: m.hash,
+            zkvm: m.zkvm.clone(),
+            node_id: m.node_id.clone(),
+            proof_bytes: m.proof.proof_data.len() as u64,
+            proof_root: m.tree_hash_root(),
+        }
+    }
+
+    pub fn block_hash(&self) -> Hash32 {
+        hash32(&self.hash)
+    }
+
+    pub fn root(&self) -> Hash32 {
+        hash32(&self.proof_root)
+    }
+
+    pub fn zkvm_name(&self) -> String {
+        text(&self.zkvm)
+    }
+
+    pub fn author(&self) -> String {
+        text(&self.node_id)
+    }
+
+    /// The request that fetches the announced proof.
+    pub fn request(&self) -> ProofsByRootRequest {
+        ProofsByRootRequest { hash: self.hash, zkvm: self.zkvm.clone() }
+    }
+}
+
+impl ProofsByRangeRequest {
+    /// Every zkVM's proofs for `count` blocks from `start`.
+    pub fn all_zkvms(start: u64, count: u64) -> ProofsByRangeRequest {
+        ProofsByRangeRequest { start, count, zkvms: VariableList::default() }
+    }
+}
+
 /// SSZ, then snappy (raw block format).
 pub fn encode<T: Encode>(message: &T) -> Vec<u8> {
     // Compressing bytes that are already in memory cannot fail.
@@ -181,12 +384,12 @@ pub fn encode<T: Encode>(message: &T) -> Vec<u8> {
 /// The claimed length is checked against `cap` before decompressing, so a
 /// small hostile message cannot make the node allocate a large buffer.
 pub fn decode<T: Decode>(bytes: &[u8], cap: usize) -> Result<T, WireError> {
-    let claimed = snap::raw::decompress_len(bytes).map_err(|e| WireError::Snappy(e.to_string()))?;
+    let claimed = snap::raw::decompress_len(bytes).map_err(WireError::Snappy)?;
     if claimed > cap {
         return Err(WireError::TooLarge { claimed, cap });
     }
-    let raw = snap::raw::Decoder::new().decompress_vec(bytes).map_err(|e| WireError::Snappy(e.to_string()))?;
-    T::from_ssz_bytes(&raw).map_err(|e| WireError::Ssz(format!("{e:?}")))
+    let raw = snap::raw::Decoder::new().decompress_vec(bytes).map_err(WireError::Snappy)?;
+    T::from_ssz_bytes(&raw).map_err(WireError::Ssz)
 }
 
 #[cfg(test)]
@@ -217,11 +420,11 @@ mod tests {
     }
 
     #[test]
-    fn hashes_round_trip_through_hex() {
+    fn hashes_convert_both_ways() {
         let hex = "0x6987698bd5b5c557891ecd8215df64fdaea8ea1d928646ff56249d608d42f27f";
-        assert_eq!(hash_hex(&hash_from_hex(hex).unwrap()), hex);
-        assert!(hash_from_hex("0x12").is_none());
-        assert!(hash_from_hex(&hex.replace('6', "g")).is_none());
+        let h: Hash32 = hex.parse().unwrap();
+        assert_eq!(hash32(&hash256(h)), h);
+        assert_eq!(hash32(&hash256(h)).to_string(), hex);
     }
 
     #[test]

@@ -1,0 +1,361 @@
+//! The node's side of the proving network (specs/p2p.md §4–§6): heartbeats
+//! and claims in, duties out; every message validated before it is
+//! forwarded; own proofs signed and announced; announced proofs fetched from
+//! the peer that forwarded them, checked (signature, block, zkVM verifier)
+//! and recorded beside the node's own.
+//!
+//! `Net` owns the coordination state and the handlers the node loop calls.
+//! The rules live in submodules that never call back into it: `coord`
+//! (state and duties), `validate` (gossip verdicts), `check` (proof checks),
+//! `fetch` (proofs from peers), `serve` (proofs to peers), `verifiers`.
+//! Data flows one way: mod → {validate → coord, fetch → check, serve,
+//! verifiers}; none of them imports this file.
+
+pub mod check;
+pub mod coord;
+pub mod error;
+pub mod fetch;
+pub mod serve;
+pub mod validate;
+pub mod verifiers;
+
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use slotproof_p2p::assign::AssignConfig;
+use slotproof_p2p::envelope;
+use slotproof_p2p::wire::{BlockTask, Claim, Heartbeat, Progress, ProofAnnouncement, ProofEnvelope, ZkvmOffer};
+use slotproof_p2p::{Client, GossipMessage, MessageAcceptance, NetEvent, NetworkConfig, PeerId, PubsubMessage};
+use slotproof_primitives::Hash32;
+use slotproof_zkvm::Prover;
+use tokio::sync::{mpsc, watch};
+use tracing::{debug, info, warn};
+
+use self::check::{CheckContext, Verifiers};
+pub use self::check::{CheckError, Checked};
+use self::coord::{Coord, Coordination, PeerState};
+pub use self::error::NetError;
+use self::fetch::CatchUp;
+use self::serve::StoreSource;
+use self::validate::{Learned, Verdict};
+pub use self::verifiers::all_verifiers;
+use crate::config::NetSettings;
+use crate::results::ResultStore;
+
+/// A proof the node made, to sign and announce.
+pub type OwnProof = slotproof_p2p::wire::ProofParts;
+
+/// Each offered zkVM: (name, version, proof type, slots).
+pub type LocalZkvm = (String, String, u8, usize);
+
+/// What `start` hands the node loop.
+pub struct Started {
+    pub net: Net,
+    pub events: mpsc::Receiver<NetEvent>,
+    pub checked: mpsc::UnboundedReceiver<Checked>,
+}
+
+pub struct Net {
+    pub client: Client,
+    /// This node's id (its peer id, as text).
+    pub me: String,
+    key: slotproof_p2p::Keypair,
+    settings: NetSettings,
+    assign: AssignConfig,
+    slot: Duration,
+    offers: Vec<ZkvmOffer>,
+    state: Coordination,
+    /// Messages about a block not known yet, held for the follower to deliver it.
+    waiting: Vec<(Instant, Hash32, GossipMessage)>,
+    hb_seq: u64,
+    last_heartbeat: Option<Instant>,
+    last_progress: Instant,
+    checked_tx: mpsc::UnboundedSender<Checked>,
+    verifiers: Verifiers,
+    store: Arc<ResultStore>,
+    caught_up_with: BTreeSet<PeerId>,
+}
+
+/// Joins the network: loads the node key, starts the swarm, and returns the
+/// handle with the channels the node loop listens on.
+pub fn start(
+    settings: NetSettings,
+    data_dir: &Path,
+    store: Arc<ResultStore>,
+    local: &[LocalZkvm],
+    verifiers: std::collections::BTreeMap<String, Arc<dyn Prover>>,
+    slot: Duration,
+    shutdown: watch::Receiver<bool>,
+) -> Result<Started, NetError> {
+    let key = slotproof_p2p::key::load_or_create(data_dir)?;
+    let mut cfg = NetworkConfig::new(settings.network.clone());
+    cfg.listen = settings.listen.clone();
+    cfg.bootnodes = settings.bootnodes.clone();
+    cfg.mdns = settings.mdns;
+    let (client, events) = slotproof_p2p::start(key.clone(), cfg, Arc::new(StoreSource(store.clone())), shutdown)?;
+    let me = client.local.to_string();
+    info!(target: "slotproof::p2p", node_id = %me, network = %settings.network, k = settings.k, replicas = settings.replicas, "joining the proving network");
+    let offers = local
+        .iter()
+        .map(|(name, version, proof_type, slots)| {
+            ZkvmOffer::new(name, version, *proof_type, u16::try_from(*slots).unwrap_or(u16::MAX))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let (checked_tx, checked) = mpsc::unbounded_channel();
+    let mine = local.iter().map(|z| z.0.clone()).collect();
+    let net = Net {
+        client,
+        key,
+        assign: AssignConfig::for_slot(slot, settings.k, settings.replicas),
+        state: Coordination::new(me.clone(), mine, settings.stale_blocks),
+        me,
+        settings,
+        slot,
+        offers,
+        waiting: Vec::new(),
+        hb_seq: 0,
+        last_heartbeat: None,
+        last_progress: Instant::now(),
+        checked_tx,
+        verifiers: Arc::new(verifiers),
+        store,
+        caught_up_with: BTreeSet::new(),
+    };
+    Ok(Started { net, events, checked })
+}
+
+impl Net {
+    fn heartbeat_every(&self) -> Duration {
+        self.slot / 4
+    }
+
+    /// Peers count as live within three heartbeat intervals (specs/p2p.md §4).
+    fn horizon(&self) -> Duration {
+        self.heartbeat_every() * 3
+    }
+
+    /// Live peers, not counting this node.
+    pub fn live_peers(&self) -> usize {
+        self.state.live_offers(self.horizon()).len() - 1
+    }
+
+    /// Distinct zkVMs the live network offers, capped at k: what "covered" means now.
+    pub fn wanted(&self) -> usize {
+        self.state.wanted(self.horizon(), self.settings.k)
+    }
+
+    async fn publish(&self, msg: PubsubMessage) {
+        let topic = msg.topic();
+        // No peers yet is normal for a lone or starting node.
+        if let Err(e) = self.client.publish(topic, msg.encode()).await {
+            debug!(target: "slotproof::p2p", %topic, error = %e, "not published");
+        }
+    }
+
+    /// A block the node queued: coordinate it and tell the network.
+    pub async fn on_block(&mut self, number: u64, hash: Hash32, parent: Hash32, slot: u64, deadline_ms: u64) {
+        self.state.head = self.state.head.max(number);
+        self.state.blocks.entry(hash).or_insert_with(|| Coord::new(number, deadline_ms));
+        self.publish(PubsubMessage::Task(BlockTask::new(number, hash, parent, slot, deadline_ms))).await;
+        // Messages that were waiting for this block.
+        let (ready, rest): (Vec<_>, Vec<_>) = std::mem::take(&mut self.waiting).into_iter().partition(|w| w.1 == hash);
+        self.waiting = rest;
+        for (_, _, msg) in ready {
+            self.on_gossip(msg).await;
+        }
+    }
+
+    /// A block left the canonical chain.
+    pub fn forget(&mut self, hash: Hash32) {
+        self.state.blocks.remove(&hash);
+    }
+
+    /// The (block, hash, zkVM) triples this node should start now; each is claimed on the network.
+    pub async fn due(&mut self, now_ms: u64) -> Vec<(u64, Hash32, String)> {
+        let offers = self.state.live_offers(self.horizon());
+        let duties = self.state.take_duties(now_ms, &offers, &self.assign);
+        for d in &duties {
+            match Claim::new(d.number, d.hash, &d.zkvm, &self.me, d.rank) {
+                Ok(claim) => self.publish(PubsubMessage::Claim(claim)).await,
+                Err(e) => warn!(target: "slotproof::p2p", zkvm = %d.zkvm, error = %e, "claim not sent"),
+            }
+            info!(target: "slotproof::p2p", block = d.number, zkvm = %d.zkvm, rank = d.rank, peers = offers.len() - 1, "claimed");
+        }
+        duties.into_iter().map(|d| (d.number, d.hash, d.zkvm)).collect()
+    }
+
+    /// Heartbeats, progress for running proofs, expiry of what waited too long.
+    pub async fn tick(&mut self, now_ms: u64, head: Option<(u64, Hash32)>) {
+        if self.last_heartbeat.is_none_or(|t| t.elapsed() >= self.heartbeat_every()) {
+            self.last_heartbeat = Some(Instant::now());
+            self.send_heartbeat(now_ms, head).await;
+        }
+        if self.last_progress.elapsed() >= self.slot / 6 {
+            self.last_progress = Instant::now();
+            self.send_progress().await;
+        }
+        self.expire_waiting().await;
+        // Coordination state is kept a few slots past each deadline.
+        let keep_ms = (self.slot * 4).as_millis() as u64;
+        self.state.blocks.retain(|_, c| now_ms <= c.deadline_ms + keep_ms);
+    }
+
+    async fn send_heartbeat(&mut self, now_ms: u64, head: Option<(u64, Hash32)>) {
+        // Wall-clock ms: a restarted node's heartbeats stay newer than its last run's.
+        self.hb_seq = now_ms.max(self.hb_seq + 1);
+        let total: usize = self.offers.iter().map(|o| o.total_slots as usize).sum();
+        let head = head.unwrap_or((0, Hash32::ZERO));
+        match Heartbeat::new(&self.me, self.hb_seq, head, self.offers.clone(), self.state.load(total)) {
+            Ok(hb) => self.publish(PubsubMessage::Heartbeat(hb)).await,
+            Err(e) => warn!(target: "slotproof::p2p", error = %e, "heartbeat not sent"),
+        }
+    }
+
+    /// Claims are renewed as progress while their proofs run (specs/p2p.md §4).
+    async fn send_progress(&self) {
+        let updates: Vec<_> = self
+            .state
+            .running()
+            .filter_map(|(hash, c, zkvm)| Progress::new(c.number, *hash, zkvm, &self.me, 50).ok())
+            .collect();
+        for p in updates {
+            self.publish(PubsubMessage::Progress(p)).await;
+        }
+    }
+
+    /// Unknown blocks get half a slot to show up; then the message is ignored.
+    async fn expire_waiting(&mut self) {
+        let hold = self.slot / 2;
+        let (expired, keep): (Vec<_>, Vec<_>) =
+            std::mem::take(&mut self.waiting).into_iter().partition(|w| w.0.elapsed() > hold);
+        self.waiting = keep;
+        for (_, hash, msg) in expired {
+            debug!(target: "slotproof::p2p", %hash, topic = %msg.topic, "message about an unknown block ignored");
+            self.client.report(msg.id, msg.from, MessageAcceptance::Ignore).await;
+        }
+    }
+
+    /// Validates one gossip message, applies what it taught, then reports accept / ignore / reject.
+    pub async fn on_gossip(&mut self, msg: GossipMessage) {
+        let author = msg.source.map(|p| p.to_string()).unwrap_or_default();
+        let store = &self.store;
+        let recorded = |number: u64, hash: Hash32| store.get(number, &hash.to_string()).ok().flatten().is_some();
+        let verdict = validate::validate(&self.state, msg.topic, &msg.data, &author, &recorded);
+        let acceptance = match verdict {
+            Verdict::Accept(learned) => {
+                self.learn(learned);
+                MessageAcceptance::Accept
+            }
+            Verdict::Ignore(why) => {
+                debug!(target: "slotproof::p2p", peer = %msg.from, topic = %msg.topic, reason = %why, "message ignored");
+                MessageAcceptance::Ignore
+            }
+            Verdict::Reject(why) => {
+                warn!(target: "slotproof::p2p", peer = %msg.from, topic = %msg.topic, reason = %why, "message rejected; the sender is penalised");
+                MessageAcceptance::Reject
+            }
+            Verdict::Wait(hash) => return self.waiting.push((Instant::now(), hash, msg)),
+            Verdict::Fetch(ann) => return self.fetch_announced(msg, *ann),
+        };
+        self.client.report(msg.id, msg.from, acceptance).await;
+    }
+
+    /// Records what an accepted message taught.
+    fn learn(&mut self, learned: Learned) {
+        match learned {
+            Learned::Nothing => {}
+            Learned::Peer { id, zkvms, seq } => {
+                if !self.state.peers.contains_key(&id) {
+                    info!(target: "slotproof::p2p", peer = %id, zkvms = ?zkvms, "new prover on the network");
+                }
+                self.state.peers.insert(id, PeerState { zkvms, seen: Instant::now(), seq });
+            }
+            Learned::Claim { hash, zkvm, peer } => {
+                if let Some(c) = self.state.blocks.get_mut(&hash) {
+                    c.claims.entry(zkvm).or_default().insert(peer, Instant::now());
+                }
+            }
+        }
+    }
+
+    /// Fetches and checks an announced proof off the loop; the result comes back as `Checked`.
+    fn fetch_announced(&self, msg: GossipMessage, ann: ProofAnnouncement) {
+        let ctx = CheckContext::load(&self.store, &self.verifiers, ann.number, ann.block_hash());
+        let (client, tx) = (self.client.clone(), self.checked_tx.clone());
+        tokio::spawn(async move {
+            let _ = tx.send(fetch::announced(client, msg, ann, ctx).await);
+        });
+    }
+
+    /// The verdict on a fetched proof: report it, remember the proof.
+    pub async fn on_checked(&mut self, c: &Checked) {
+        let acceptance = match &c.result {
+            Ok((p, _)) => {
+                if let Some(coord) = self.state.blocks.get_mut(&c.hash) {
+                    if p.verified {
+                        coord.proved.insert(p.zkvm.clone());
+                    }
+                    if let Some(root) = p.root {
+                        coord.roots.insert(Hash32(root));
+                    }
+                }
+                // Unverifiable here (an external zkVM without a verifier): not forwarded.
+                if p.verified { MessageAcceptance::Accept } else { MessageAcceptance::Ignore }
+            }
+            Err(e) => {
+                let a = e.acceptance();
+                if a == MessageAcceptance::Reject {
+                    warn!(target: "slotproof::p2p", block = c.number, reason = %e, "proof rejected; the sender is penalised");
+                } else {
+                    debug!(target: "slotproof::p2p", block = c.number, reason = %e, "proof not taken");
+                }
+                a
+            }
+        };
+        if let Some((id, from)) = &c.report {
+            self.client.report(id.clone(), *from, acceptance).await;
+        }
+    }
+
+    /// Signs, stores and announces a proof this node made.
+    pub async fn own_proof(&mut self, p: OwnProof) -> Result<(), NetError> {
+        let (number, hash, zkvm) = (p.number, p.hash, p.zkvm.clone());
+        let signed = envelope::sign(&self.key, ProofEnvelope::new(&self.me, p)?)?;
+        self.store
+            .put_signed(number, &hash.to_string(), &zkvm, &self.me, &signed.encode())
+            .map_err(|source| NetError::Store { number, source })?;
+        if let Some(c) = self.state.blocks.get_mut(&hash) {
+            c.done.insert(zkvm.clone());
+            c.proved.insert(zkvm);
+            c.roots.insert(signed.root());
+        }
+        self.publish(PubsubMessage::Proof(ProofAnnouncement::of(&signed))).await;
+        Ok(())
+    }
+
+    /// A proof this node started and could not finish: others may take it over.
+    pub fn given_up(&mut self, number: u64, zkvm: &str) {
+        for c in self.state.blocks.values_mut().filter(|c| c.number == number) {
+            c.done.insert(zkvm.to_string());
+        }
+    }
+
+    /// A new peer: ask it for the proofs of recent blocks (a restarted node catches up).
+    pub fn on_connected(&mut self, peer: PeerId, from: u64) {
+        if !self.caught_up_with.insert(peer) {
+            return;
+        }
+        let job = CatchUp {
+            client: self.client.clone(),
+            peer,
+            from,
+            settle: self.slot / 2,
+            me: self.me.clone(),
+            store: self.store.clone(),
+            verifiers: self.verifiers.clone(),
+        };
+        tokio::spawn(fetch::by_range(job, self.checked_tx.clone()));
+    }
+}
