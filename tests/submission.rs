@@ -1,0 +1,172 @@
+//! A node and `slotproof ethproofs-server` in separate processes
+//! (specs/submission.md §2, §5, §6): proofs reach the server once each across
+//! a SIGKILL and a restart, rate limits are waited out, refused requests are
+//! dead-lettered. Multi-process: the tests in this file run one at a time.
+#![allow(clippy::unwrap_used)]
+
+use std::collections::BTreeSet;
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::ops::ControlFlow;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use serde_json::Value;
+use slotproof_tests::{free_port, json_of, results, serial, slotproof, slotproof_command, spawn_listening, wait_for};
+
+/// A running `slotproof ethproofs-server`, stopped on drop.
+struct EthproofsServer {
+    child: Child,
+    port: u16,
+}
+
+impl EthproofsServer {
+    fn start(dir: &Path, extra: &[&str]) -> EthproofsServer {
+        let port = free_port();
+        let listen = format!("127.0.0.1:{port}");
+        let mut args =
+            vec!["ethproofs-server", "--listen", &listen, "--data-dir", dir.to_str().unwrap(), "--api-key", "team-key"];
+        args.extend_from_slice(extra);
+        let child = spawn_listening(slotproof_command().args(&args), port, "ethproofs-server");
+        EthproofsServer { child, port }
+    }
+
+    fn url(&self) -> String {
+        format!("http://127.0.0.1:{}/api/v0", self.port)
+    }
+
+    fn get(&self, path: &str) -> (String, Vec<u8>) {
+        let mut s = TcpStream::connect(("127.0.0.1", self.port)).unwrap();
+        write!(
+            s,
+            "GET /api/v0{path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer team-key\r\nConnection: close\r\n\r\n"
+        )
+        .unwrap();
+        let mut bytes = Vec::new();
+        s.read_to_end(&mut bytes).unwrap();
+        let split = bytes.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
+        (String::from_utf8_lossy(&bytes[..split]).into_owned(), bytes[split + 4..].to_vec())
+    }
+
+    fn proofs(&self) -> Vec<Value> {
+        let (_, body) = self.get("/proofs?limit=1000");
+        let v: Value = serde_json::from_slice(&body).unwrap();
+        v["proofs"].as_array().unwrap().clone()
+    }
+}
+
+impl Drop for EthproofsServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn node_with_ethproofs(data: &Path, url: &str, extra: &[&str]) -> Command {
+    let mut c = slotproof_command();
+    c.args([
+        "node",
+        "--slot-time",
+        "1500ms",
+        "--data-dir",
+        data.to_str().unwrap(),
+        "--http",
+        "off",
+        "--ethproofs-url",
+        url,
+    ])
+    .args(extra)
+    .env("SLOTPROOF_ETHPROOFS_TOKEN", "team-key");
+    c
+}
+
+/// Dev chain + node + ethproofs-server, the node SIGKILLed mid-run and
+/// restarted: every block the node proved is on the server as proved, once
+/// per (block, cluster), with its proving time and its proof bytes intact
+/// (specs/submission.md §2, §5).
+#[test]
+fn proofs_reach_the_ethproofs_server_once_each_across_a_sigkill() {
+    let _g = serial();
+    let dir = tempfile::tempdir().unwrap();
+    let server = EthproofsServer::start(&dir.path().join("server"), &[]);
+    let data = dir.path().join("data");
+    let mut first =
+        node_with_ethproofs(&data, &server.url(), &[]).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+    wait_for("two proved proofs on the server", Duration::from_secs(40), || {
+        let proofs = server.proofs();
+        let proved = proofs.iter().filter(|p| p["proof_status"] == "proved").count();
+        if proved >= 2 { ControlFlow::Break(()) } else { ControlFlow::Continue(format!("{proofs:?}")) }
+    });
+    first.kill().unwrap();
+    first.wait().unwrap();
+
+    let out = node_with_ethproofs(&data, &server.url(), &["--exit-after-blocks", "2"]).output().unwrap();
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{log}");
+    // A restart never creates its cluster again.
+    assert_eq!(log.matches("ethproofs cluster created").count(), 0, "{log}");
+    // The whole lifecycle went out: queued, proving (when the prover started), proved.
+    for call in ["queued", "proving", "proved"] {
+        assert!(log.contains(&format!("\"{call}\"")), "no {call} call: {log}");
+    }
+
+    let proofs = server.proofs();
+    let mut seen = BTreeSet::new();
+    for p in proofs.iter().filter(|p| p["proof_status"] == "proved") {
+        let key = (p["block_number"].as_u64().unwrap(), p["cluster_id"].as_u64().unwrap());
+        assert!(seen.insert(key), "two proved records for {key:?}");
+        assert!(p["proving_time"].as_u64().unwrap() > 0);
+        // The prover's own count (stark: its trace rows) travels to the API.
+        assert!(p["proving_cycles"].as_u64().unwrap() > 0, "{p}");
+    }
+    // Every block the node proved with stark (not simulated: not submitted) is there.
+    let node_proved: BTreeSet<u64> = results(&data)
+        .iter()
+        .filter(|b| b["proofs"].as_array().unwrap().iter().any(|p| p["zkvm"] == "stark" && p["verified"] == true))
+        .map(|b| b["block_number"].as_u64().unwrap())
+        .collect();
+    let on_server: BTreeSet<u64> = seen.iter().map(|(b, _)| *b).collect();
+    assert_eq!(node_proved, on_server, "every proof the node made, none lost");
+    assert_eq!(seen.iter().map(|(_, c)| *c).collect::<BTreeSet<_>>().len(), 1, "one cluster: stark");
+    // The bytes are intact: the STARK label and the size the server counted.
+    let p = proofs.iter().find(|p| p["proof_status"] == "proved").unwrap();
+    let (head, bytes) = server.get(&format!("/proofs/download/{}", p["proof_id"]));
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    assert!(bytes.starts_with(b"SLOTPROOF-STARK-KECCAK-HEADER-v1\0"));
+    assert_eq!(bytes.len() as u64, p["size_bytes"].as_u64().unwrap());
+}
+
+/// The server's 429 + Retry-After paces the node, which still delivers every
+/// proof; a request the service refuses (an unknown cluster) is dead-lettered
+/// with the answer, and the node keeps going.
+#[test]
+fn rate_limits_are_waited_out_and_refused_requests_are_dead_lettered() {
+    let _g = serial();
+    let dir = tempfile::tempdir().unwrap();
+    let server = EthproofsServer::start(&dir.path().join("server"), &["--rate-limit", "2/3s"]);
+    let data = dir.path().join("data");
+    let out = node_with_ethproofs(&data, &server.url(), &["--exit-after-blocks", "3", "--submit-simulated"])
+        .output()
+        .unwrap();
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{log}");
+    assert!(log.contains("ethproofs rate limit"), "the server limited: {log}");
+    let proved = server.proofs().iter().filter(|p| p["proof_status"] == "proved").count();
+    assert!(proved >= 3 * 2, "three blocks, several zkVMs each (simulated ones on request): {proved}");
+
+    // Now map stark to a cluster the team does not have.
+    let config = dir.path().join("node.toml");
+    std::fs::write(&config, "[ethproofs]\nclusters = { stark = 999 }\n").unwrap();
+    let data2 = dir.path().join("data2");
+    let out =
+        node_with_ethproofs(&data2, &server.url(), &["--config", config.to_str().unwrap(), "--exit-after-blocks", "2"])
+            .output()
+            .unwrap();
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{log}");
+    assert!(log.contains("ethproofs refused the request: dead-lettered"), "{log}");
+    let dead = json_of(&slotproof(&["queue", "dead", "--data-dir", data2.to_str().unwrap(), "--json"]));
+    let text = dead.to_string();
+    assert!(text.contains("HTTP 404") && text.contains("Cluster not found"), "{text}");
+}
