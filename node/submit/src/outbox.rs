@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use slotproof_queue::{Failure, NewTask, Queue};
-use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
 use crate::api::{Proved, StatusUpdate};
@@ -67,11 +67,19 @@ fn jitter(id: &[u8], attempt: u32, max: Duration) -> Duration {
     Duration::from_millis(r % (max.as_millis() as u64).max(1))
 }
 
-/// Drains the outbox until `stop` flips.
-pub async fn run_sender(queue: Arc<Queue>, client: Client, mut stop: watch::Receiver<bool>) {
+/// Nothing pending, delayed or leased in the outbox (dead letters stay for an operator).
+fn outbox_empty(queue: &Queue) -> bool {
+    let Ok(stats) = queue.stats() else { return false };
+    stats.queues.get(OUTBOX_QUEUE).is_none_or(|c| c.pending + c.delayed + c.leased == 0)
+}
+
+/// Sends the outbox's entries as they come. Once `drain` is cancelled it
+/// returns as soon as the outbox is empty; once `stop` is cancelled it returns
+/// at once (an entry being retried is handed back to the queue first).
+pub async fn run_sender(queue: Arc<Queue>, client: Client, drain: CancellationToken, stop: CancellationToken) {
     info!(target: "slotproof::submit", "ethproofs sender running");
     loop {
-        if *stop.borrow() {
+        if stop.is_cancelled() {
             return;
         }
         let q = queue.clone();
@@ -81,6 +89,7 @@ pub async fn run_sender(queue: Arc<Queue>, client: Client, mut stop: watch::Rece
         .await;
         let lease = match lease {
             Ok(Ok(Some(l))) => l,
+            Ok(Ok(None)) if drain.is_cancelled() && outbox_empty(&queue) => return,
             Ok(Ok(None)) => continue,
             Ok(Err(e)) => {
                 warn!(target: "slotproof::submit", error = %e, "outbox: queue error");
@@ -133,7 +142,7 @@ pub async fn run_sender(queue: Arc<Queue>, client: Client, mut stop: watch::Rece
                 warn!(target: "slotproof::submit", block, %zkvm, call = submission.name(), error = %why, attempt = lease.attempt, "ethproofs call failed; retrying");
                 tokio::select! {
                     _ = tokio::time::sleep(pause) => {}
-                    _ = stop.changed() => {}
+                    _ = stop.cancelled() => {}
                 }
                 queue.nack(lease.id, lease.token, &why, Failure::Transient).map(|_| ())
             }
