@@ -1,6 +1,8 @@
-//! The node's HTTP listener: `/health`, `/status` (JSON), `/metrics` (Prometheus).
+//! The node's HTTP listener: `/health`, `/status` (JSON), `/metrics`
+//! (Prometheus). Read-only: it never changes the node's state. It stops last
+//! on shutdown, so `/health` answers until the node has drained.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::State;
@@ -10,58 +12,43 @@ use axum::routing::get;
 use serde_json::{Value, json};
 use slotproof_queue::Queue;
 use tokio::net::TcpListener;
-use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
 use tracing::warn;
 
 use crate::metrics::Metrics;
-use crate::node::summary_of;
-use crate::results::ResultStore;
-
-#[derive(Clone, Debug, Default)]
-pub struct StatusInfo {
-    pub rpc_url: String,
-    pub rpc_up: bool,
-    pub head: Option<(u64, String)>,
-    pub gaps: Vec<Value>,
-    /// On a network: this node's id and its connected peers with their gossip scores.
-    pub network: Option<Value>,
-}
+use crate::results::{ResultStore, summary_of};
+use crate::status::SharedStatus;
 
 pub struct HttpState {
     pub store: Arc<ResultStore>,
     pub queue: Arc<Queue>,
     pub metrics: Arc<Metrics>,
-    pub status: Arc<Mutex<StatusInfo>>,
+    pub status: SharedStatus,
 }
 
 /// Blocks listed by `/status`.
 const RECENT_BLOCKS: usize = 20;
 
-pub async fn serve(listener: TcpListener, state: Arc<HttpState>, mut shutdown: watch::Receiver<bool>) {
+pub async fn serve(listener: TcpListener, state: Arc<HttpState>, shutdown: CancellationToken) {
     let app = Router::new()
         .route("/health", get(health))
         .route("/status", get(status))
         .route("/metrics", get(metrics))
         .with_state(state);
-    let result = axum::serve(listener, app)
-        .with_graceful_shutdown(async move {
-            let _ = shutdown.wait_for(|s| *s).await;
-        })
-        .await;
+    let result = axum::serve(listener, app).with_graceful_shutdown(shutdown.cancelled_owned()).await;
     if let Err(e) = result {
         warn!(target: "slotproof::http", error = %e, "HTTP listener stopped");
     }
 }
 
 async fn health(State(s): State<Arc<HttpState>>) -> Response {
-    let up = s.status.lock().unwrap_or_else(|e| e.into_inner()).rpc_up;
+    let up = s.status.snapshot().rpc_up;
     let body = json!({"status": if up { "ok" } else { "degraded" }, "rpc_up": up});
     (StatusCode::OK, axum::Json(body)).into_response()
 }
 
-async fn status(State(s): State<Arc<HttpState>>) -> Response {
-    let info = s.status.lock().unwrap_or_else(|e| e.into_inner()).clone();
-    let queues: serde_json::Map<String, Value> = match s.queue.stats() {
+fn queue_depths(queue: &Queue) -> serde_json::Map<String, Value> {
+    match queue.stats() {
         Ok(stats) => stats
             .queues
             .into_iter()
@@ -70,7 +57,11 @@ async fn status(State(s): State<Arc<HttpState>>) -> Response {
             })
             .collect(),
         Err(_) => serde_json::Map::new(),
-    };
+    }
+}
+
+async fn status(State(s): State<Arc<HttpState>>) -> Response {
+    let info = s.status.snapshot();
     let recent: Vec<Value> = s
         .store
         .recent(RECENT_BLOCKS)
@@ -83,8 +74,8 @@ async fn status(State(s): State<Arc<HttpState>>) -> Response {
             v
         })
         .collect();
-    let head = info.head.map(|(n, h)| json!({"number": n, "hash": h}));
-    let body = json!({"rpc_url": info.rpc_url, "rpc_up": info.rpc_up, "head": head, "queues": queues,
+    let head = info.head.map(|h| json!({"number": h.number, "hash": h.hash}));
+    let body = json!({"rpc_url": info.rpc_url, "rpc_up": info.rpc_up, "head": head, "queues": queue_depths(&s.queue),
         "recent_blocks": recent, "gaps": info.gaps, "network": info.network});
     axum::Json(body).into_response()
 }

@@ -4,16 +4,13 @@
 
 use std::sync::Arc;
 
+use slotproof_primitives::Hash32;
 use slotproof_zkvm::{
     CancelToken, ExecutionReport, ProofArtifact, Prover, ProverError, ProvingInput, Resources, ZkvmIdentity,
     block_input,
 };
 
 use crate::results::ResultStore;
-
-pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
 
 /// Builds the proving input of a block: the block object, with its receipts
 /// under `receipts` and its execution witness under `executionWitness` when
@@ -22,7 +19,7 @@ pub fn block_proving_input(
     block: &serde_json::Value,
     receipts: Option<&serde_json::Value>,
     witness: Option<&serde_json::Value>,
-) -> Result<ProvingInput, String> {
+) -> Result<ProvingInput, InputError> {
     let mut obj = block.clone();
     if let Some(map) = obj.as_object_mut() {
         if let Some(r) = receipts {
@@ -32,8 +29,17 @@ pub fn block_proving_input(
             map.insert("executionWitness".into(), w.clone());
         }
     }
-    let bytes = serde_json::to_vec(&obj).map_err(|e| e.to_string())?;
-    block_input(&bytes).map(|(input, _)| input).map_err(|e| e.to_string())
+    let bytes = serde_json::to_vec(&obj).map_err(InputError::Encode)?;
+    block_input(&bytes).map(|(input, _)| input).map_err(InputError::Block)
+}
+
+/// Why a block cannot be a proving input.
+#[derive(Debug, thiserror::Error)]
+pub enum InputError {
+    #[error("encoding the block as JSON")]
+    Encode(#[source] serde_json::Error),
+    #[error("the block is not a valid proving input")]
+    Block(#[source] slotproof_zkvm::BlockError),
 }
 
 type OnStart = Box<dyn Fn(u64) + Send + Sync>;
@@ -58,13 +64,14 @@ impl StoredInput {
 
     /// The input a reference names.
     pub fn load(store: &ResultStore, reference: &ProvingInput) -> Result<ProvingInput, ProverError> {
-        let digest = hex(&reference.bytes);
+        let digest = Hash32::from_slice(&reference.bytes)
+            .map_err(|e| ProverError::Permanent(format!("a task's input reference is not a digest: {e}")))?;
         let bytes = store
             .input(&digest)
             .ok_or_else(|| ProverError::Permanent(format!("proving input {digest} is not in the store")))?;
         let (input, _) =
             block_input(&bytes).map_err(|e| ProverError::Permanent(format!("stored input {digest}: {e}")))?;
-        if hex(&input.digest) != digest {
+        if input.digest != digest.0 {
             return Err(ProverError::Permanent(format!("stored input {digest} does not hash to its name")));
         }
         Ok(input)

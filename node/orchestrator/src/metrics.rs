@@ -37,6 +37,36 @@ fn overhead_buckets() -> Histogram {
     Histogram::new(exponential_buckets(0.0001, 2.0, 13))
 }
 
+/// The `outcome` label of `slotproof_proofs_total`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ProofOutcome {
+    /// Own proof, verified, inside the slot.
+    Proved,
+    /// Own proof, verified, after the deadline.
+    Late,
+    /// Own proof that did not verify.
+    Rejected,
+    /// The prover gave up (dead-lettered).
+    Failed,
+    /// From the network, verified here.
+    Received,
+    /// From the network, no verifier here.
+    ReceivedUnverified,
+}
+
+impl ProofOutcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ProofOutcome::Proved => "proved",
+            ProofOutcome::Late => "late",
+            ProofOutcome::Rejected => "rejected",
+            ProofOutcome::Failed => "failed",
+            ProofOutcome::Received => "received",
+            ProofOutcome::ReceivedUnverified => "received_unverified",
+        }
+    }
+}
+
 pub struct Metrics {
     registry: Registry,
     pub blocks_seen: Counter,
@@ -108,7 +138,7 @@ impl Metrics {
         out
     }
 
-    pub fn proof(&self, zkvm: &str, outcome: &str) {
-        self.proofs.get_or_create(&ProofLabels { zkvm: zkvm.into(), outcome: outcome.into() }).inc();
+    pub fn proof(&self, zkvm: &str, outcome: ProofOutcome) {
+        self.proofs.get_or_create(&ProofLabels { zkvm: zkvm.into(), outcome: outcome.as_str().into() }).inc();
     }
 }

@@ -33,7 +33,7 @@ pub fn node_id(data_dir: &Path) -> anyhow::Result<String> {
         return Ok(id.trim().to_string());
     }
     let seed = format!("{:?}{}{:?}", std::time::SystemTime::now(), std::process::id(), data_dir);
-    let id: String = blake3::hash(seed.as_bytes()).as_bytes()[..4].iter().map(|b| format!("{b:02x}")).collect();
+    let id = slotproof_primitives::hex::encode(&blake3::hash(seed.as_bytes()).as_bytes()[..4]);
     std::fs::write(&path, &id).with_context(|| format!("writing {}", path.display()))?;
     Ok(id)
 }

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use slotproof_queue::{Failure, Lease, NewTask, Queue, QueueError};
-use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
 use crate::api::{Proved, StatusUpdate};
@@ -68,11 +68,24 @@ fn jitter(id: &[u8], attempt: u32, max: Duration) -> Duration {
     Duration::from_millis(r % (max.as_millis() as u64).max(1))
 }
 
-/// Drains the outbox until `stop` flips.
-pub async fn run_sender(queue: Arc<Queue>, client: Client, mut stop: watch::Receiver<bool>) {
+/// Nothing pending, delayed or leased in the outbox (dead letters stay for an operator).
+fn outbox_empty(queue: &Queue) -> bool {
+    let Ok(stats) = queue.stats() else { return false };
+    stats.queues.get(OUTBOX_QUEUE).is_none_or(|c| c.pending + c.delayed + c.leased == 0)
+}
+
+/// Sends the outbox's entries as they come. Once `drain` is cancelled it
+/// returns as soon as the outbox is empty; once `stop` is cancelled it returns
+/// at once (an entry being retried is handed back to the queue first).
+pub async fn run_sender(queue: Arc<Queue>, client: Client, drain: CancellationToken, stop: CancellationToken) {
     info!(target: "slotproof::submit", "ethproofs sender running");
-    while !*stop.borrow() {
-        let Some(lease) = next_lease(&queue).await else { continue };
+    while !stop.is_cancelled() {
+        let Some(lease) = next_lease(&queue).await else {
+            if drain.is_cancelled() && outbox_empty(&queue) {
+                return;
+            }
+            continue;
+        };
         let submission: Submission = match serde_json::from_slice(&lease.payload) {
             Ok(s) => s,
             Err(e) => {
@@ -92,7 +105,7 @@ pub async fn run_sender(queue: Arc<Queue>, client: Client, mut stop: watch::Rece
             Submission::Proving(u) => client.status(StatusCall::Proving, u).await,
             Submission::Proved(p) => client.proved(p).await,
         };
-        if let Err(e) = settle(&queue, &lease, &submission, result, &mut stop).await {
+        if let Err(e) = settle(&queue, &lease, &submission, result, &stop).await {
             warn!(target: "slotproof::submit", error = %e, "outbox: could not settle an entry; it will be sent again");
         }
     }
@@ -126,7 +139,7 @@ async fn settle(
     lease: &Lease,
     submission: &Submission,
     result: Result<u64, SubmitError>,
-    stop: &mut watch::Receiver<bool>,
+    stop: &CancellationToken,
 ) -> Result<(), QueueError> {
     let (zkvm, block, call) = (&lease.target, submission.block(), submission.name());
     match result {
@@ -157,7 +170,7 @@ async fn settle(
             warn!(target: "slotproof::submit", block, %zkvm, call, error = %why, attempt = lease.attempt, "ethproofs call failed; retrying");
             tokio::select! {
                 _ = tokio::time::sleep(pause) => {}
-                _ = stop.changed() => {}
+                _ = stop.cancelled() => {}
             }
             queue.nack(lease.id, lease.token, &why, Failure::Transient).map(|_| ())
         }

@@ -1,0 +1,297 @@
+//! `slotproof node` from start to stop: build the parts (setup.rs), run the
+//! node loop until it is told to stop or `--exit-after-blocks` is done, then
+//! shut down in dependency order so nothing finished is lost: stop following,
+//! let running proofs finish within the grace period, let the recorder record
+//! them, let the outbox send, announce the last proofs, and stop serving HTTP
+//! last so `/health` answers until the node has drained. Every task the node
+//! started is tracked and awaited.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use slotproof_chain::{Canonical, Follower, FollowerConfig};
+use slotproof_pipeline::{Observer, Pipeline, RuntimeOptions, StageEvent};
+use slotproof_queue::{Queue, QueueConfig};
+use slotproof_primitives::Hash32;
+use slotproof_zkvm::Prover;
+use tokio::sync::{mpsc, watch};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tracing::{info, warn};
+
+use crate::book::RecordBook;
+use crate::clock::SlotSource;
+use crate::config::NodeConfig;
+use crate::coordination::Coordination;
+use crate::error::NodeError;
+use crate::metrics::Metrics;
+use crate::network::{self, LocalZkvm, OwnProof};
+use crate::node_loop::{Inbox, LoopParts, NetInbox, NodeLoop, resume};
+use crate::recorder::{PROOFS_QUEUE, Recorder};
+use crate::results::{BlockRecord, ResultStore, write_summary};
+use crate::setup::{self, Zkvm};
+use crate::status::{SharedStatus, StatusInfo};
+
+/// How long a proving lease lasts before a silent worker loses it.
+const LEASE_FOR: Duration = Duration::from_secs(20);
+/// Tasks still running this long after everything else stopped are reported, not awaited further.
+const LAST_TASKS: Duration = Duration::from_secs(5);
+
+/// What a run did, for `--summary-json` and the exit code.
+pub struct RunReport {
+    pub blocks: Vec<BlockRecord>,
+}
+
+/// One token per part, all children of one root, cancelled in shutdown order.
+struct Tokens {
+    root: CancellationToken,
+    chain: CancellationToken,
+    recorder: CancellationToken,
+    sender_drain: CancellationToken,
+    sender_stop: CancellationToken,
+    net: CancellationToken,
+    http: CancellationToken,
+}
+
+impl Tokens {
+    fn new() -> Tokens {
+        let root = CancellationToken::new();
+        Tokens {
+            chain: root.child_token(),
+            recorder: root.child_token(),
+            sender_drain: root.child_token(),
+            sender_stop: root.child_token(),
+            net: root.child_token(),
+            http: root.child_token(),
+            root,
+        }
+    }
+}
+
+/// Forwards stage events to the node loop.
+struct Forward(mpsc::UnboundedSender<StageEvent>);
+
+impl Observer for Forward {
+    fn on_stage(&self, event: &StageEvent) {
+        let _ = self.0.send(event.clone());
+    }
+}
+
+/// Background work the loop does not own, stopped in order at shutdown.
+struct Background {
+    store: Arc<ResultStore>,
+    queue: Arc<Queue>,
+    recorder: JoinHandle<()>,
+    sender: Option<tokio::task::JoinHandle<()>>,
+    status: SharedStatus,
+}
+
+/// The stores every part shares.
+struct Stores {
+    store: Arc<ResultStore>,
+    queue: Arc<Queue>,
+    metrics: Arc<Metrics>,
+}
+
+/// Runs the node until `shutdown` flips or `exit_after_blocks` blocks closed.
+pub async fn run(cfg: NodeConfig, shutdown: watch::Receiver<bool>) -> Result<RunReport, NodeError> {
+    std::fs::create_dir_all(&cfg.data_dir)
+        .map_err(|source| NodeError::DataDir { path: cfg.data_dir.clone(), source })?;
+    let tokens = Tokens::new();
+    let tracker = TaskTracker::new();
+    let requested = requested_by(shutdown, &tokens.root, &tracker);
+    let (mut node, mut inbox, background) = start(&cfg, &tokens, &tracker).await?;
+    let outcome = node.run(&mut inbox, &requested).await;
+    let (closed, store) = stop(&cfg, node, inbox, background, &tokens, tracker).await;
+    outcome?;
+    let mut blocks = Vec::new();
+    for (n, h) in closed {
+        if let Some(r) = store.get(n, &h)?.filter(|r| !r.orphaned) {
+            blocks.push(r);
+        }
+    }
+    if let Some(path) = &cfg.summary_json {
+        write_summary(path, &blocks)?;
+    }
+    Ok(RunReport { blocks })
+}
+
+/// A token cancelled when the caller's `shutdown` flips (the watch task ends with the node either way).
+fn requested_by(mut shutdown: watch::Receiver<bool>, root: &CancellationToken, tracker: &TaskTracker) -> CancellationToken {
+    let requested = CancellationToken::new();
+    let (token, root) = (requested.clone(), root.clone());
+    tracker.spawn(async move {
+        tokio::select! {
+            _ = shutdown.wait_for(|s| *s) => token.cancel(),
+            _ = root.cancelled() => {}
+        }
+    });
+    requested
+}
+
+fn open_stores(cfg: &NodeConfig) -> Result<Stores, NodeError> {
+    Ok(Stores {
+        store: Arc::new(ResultStore::open(&cfg.data_dir)?),
+        queue: Arc::new(Queue::open_rocksdb(&cfg.data_dir.join("queue"), QueueConfig::default())?),
+        metrics: Arc::new(Metrics::new()),
+    })
+}
+
+/// Builds and starts every part; the loop is returned ready to run.
+async fn start(cfg: &NodeConfig, tokens: &Tokens, tracker: &TaskTracker) -> Result<(NodeLoop, Inbox, Background), NodeError> {
+    let Stores { store, queue, metrics } = open_stores(cfg)?;
+    let machine = setup::machine(cfg);
+    let zkvms = setup::ready_zkvms(cfg, &machine)?;
+    let names: Vec<String> = zkvms.iter().map(|z| z.name.clone()).collect();
+    let submitting = setup::submission(cfg, &zkvms, &machine).await?;
+    let sender = submitting.as_ref().map(|s| {
+        let (drain, stop) = (tokens.sender_drain.clone(), tokens.sender_stop.clone());
+        tracker.spawn(slotproof_submit::run_sender(queue.clone(), s.client.clone(), drain, stop))
+    });
+    let provers = setup::provers(&zkvms, &store, &queue, submitting.as_ref());
+    let (coordination, net, announce) = start_network(cfg, &zkvms, &provers, &store, tokens, tracker)?;
+    let (stage_tx, stages) = mpsc::unbounded_channel();
+    let options = RuntimeOptions { lease_for: LEASE_FOR, observer: Some(Arc::new(Forward(stage_tx))) };
+    let pipeline =
+        Pipeline::start(setup::pipeline_config(&zkvms)?, queue.clone(), &setup::prover_set(&provers), options)?;
+    let book = Arc::new(RecordBook::new(store.clone()));
+    let recorder = Recorder {
+        book: book.clone(),
+        queue: queue.clone(),
+        metrics: metrics.clone(),
+        submitting: submitting.clone(),
+        zkvms: provers,
+        announce,
+    }
+    .spawn(tokens.recorder.clone())?;
+    let rpc_url = setup::chain_source(cfg, tracker, &tokens.chain).await?;
+    let slots = SlotSource::new(&rpc_url, cfg.slot_time, cfg.genesis_time).await;
+    let (canonical, open) = resume_from(&store, &pipeline, &names)?;
+    let (chain_tx, chain) = mpsc::channel(256);
+    let follower_cfg = FollowerConfig {
+        poll_interval: cfg.poll_interval,
+        max_catchup: cfg.max_catchup,
+        max_reorg_depth: cfg.max_reorg_depth,
+        ..FollowerConfig::new(rpc_url.clone())
+    };
+    tracker.spawn(Follower::new(follower_cfg, canonical, chain_tx).run(setup::watch_of(&tokens.chain, tracker)));
+    let status = SharedStatus::new(StatusInfo { rpc_url, rpc_up: true, ..Default::default() });
+    setup::http(cfg, setup::http_state(&store, &queue, &metrics, &status), tracker, &tokens.http).await?;
+    let parts = LoopParts {
+        book,
+        queue: queue.clone(),
+        metrics,
+        pipeline,
+        coordination,
+        submitting,
+        zkvms: names,
+        slots,
+        status: status.clone(),
+        open,
+        stop_chain: tokens.chain.clone(),
+        exit_after_blocks: cfg.exit_after_blocks,
+    };
+    let background = Background { store, queue, recorder, sender, status };
+    Ok((NodeLoop::new(parts), Inbox { chain, stages, net }, background))
+}
+
+/// The canonical chain recorded so far, and the blocks a previous run left open (their tasks resubmitted).
+fn resume_from(
+    store: &ResultStore,
+    pipeline: &Pipeline,
+    zkvms: &[String],
+) -> Result<(Canonical, BTreeSet<(u64, Hash32)>), NodeError> {
+    let all = store.all()?;
+    let canonical = Canonical::from_blocks(all.iter().filter(|r| !r.orphaned).map(|r| (r.block_number, r.block_hash)));
+    let open: Vec<BlockRecord> = all.into_iter().filter(|r| !r.closed && !r.orphaned).collect();
+    resume(pipeline, &open, zkvms)?;
+    if !open.is_empty() {
+        info!(target: "slotproof::node", blocks = open.len(), "resuming blocks left open by the last run");
+    }
+    Ok((canonical, open.iter().map(|r| (r.block_number, r.block_hash)).collect()))
+}
+
+type Announce = Option<mpsc::UnboundedSender<OwnProof>>;
+
+/// The proving network when configured (`[p2p]`, `--p2p-listen`, `--bootnode`); otherwise the node proves alone.
+fn start_network(
+    cfg: &NodeConfig,
+    zkvms: &[Zkvm],
+    provers: &BTreeMap<String, Arc<dyn Prover>>,
+    store: &Arc<ResultStore>,
+    tokens: &Tokens,
+    tracker: &TaskTracker,
+) -> Result<(Coordination, Option<NetInbox>, Announce), NodeError> {
+    let names = zkvms.iter().map(|z| z.name.clone()).collect();
+    let Some(settings) = cfg.p2p.clone() else { return Ok((Coordination::Alone { zkvms: names }, None, None)) };
+    let local: Vec<LocalZkvm> = zkvms
+        .iter()
+        .filter_map(|z| {
+            let id = provers.get(&z.name)?.identity().clone();
+            Some((z.name.clone(), id.version, id.proof_type, z.pool.len()))
+        })
+        .collect();
+    let sim = setup::machine(cfg).sim;
+    let all = network::all_verifiers(provers, store, sim);
+    let shutdown = setup::watch_of(&tokens.net, tracker);
+    let started = network::start(settings, &cfg.data_dir, store.clone(), &local, all, cfg.slot_time, shutdown)?;
+    let (own_tx, own) = mpsc::unbounded_channel();
+    let inbox = NetInbox { events: started.events, checked: started.checked, own };
+    Ok((Coordination::Network(Box::new(started.net)), Some(inbox), Some(own_tx)))
+}
+
+/// Stops every part in dependency order; returns the blocks this run closed.
+async fn stop(
+    cfg: &NodeConfig,
+    node: NodeLoop,
+    mut inbox: Inbox,
+    bg: Background,
+    tokens: &Tokens,
+    tracker: TaskTracker,
+) -> (Vec<(u64, Hash32)>, Arc<ResultStore>) {
+    let finished = node.finish();
+    finished.stop_chain.cancel();
+    let grace = cfg.shutdown_grace;
+    let pipeline = finished.pipeline;
+    let proofs = tokio::time::timeout(grace, tokio::task::spawn_blocking(move || pipeline.shutdown())).await;
+    if proofs.is_err() {
+        warn!(target: "slotproof::node", ?grace, "proofs still running after the grace period; their leases return to the queue for the next run");
+    }
+    // The recorder takes what finished, then stops.
+    tokens.recorder.cancel();
+    let _ = bg.queue.wake(PROOFS_QUEUE);
+    let recorder = bg.recorder;
+    let _ = tokio::time::timeout(grace, tokio::task::spawn_blocking(move || recorder.join())).await;
+    drain_outbox(bg.sender, tokens, grace).await;
+    announce_last(finished.coordination, &mut inbox).await;
+    tokens.net.cancel();
+    bg.status.update(|s| s.drained = true);
+    tokens.http.cancel();
+    tokens.root.cancel();
+    tracker.close();
+    if tokio::time::timeout(LAST_TASKS, tracker.wait()).await.is_err() {
+        warn!(target: "slotproof::node", tasks = tracker.len(), "some background tasks did not stop in time");
+    }
+    (finished.closed_this_run, bg.store)
+}
+
+/// The outbox gets the grace period to empty; what is left is sent by the next run.
+async fn drain_outbox(sender: Option<tokio::task::JoinHandle<()>>, tokens: &Tokens, grace: Duration) {
+    let Some(mut sender) = sender else { return };
+    tokens.sender_drain.cancel();
+    if tokio::time::timeout(grace, &mut sender).await.is_err() {
+        info!(target: "slotproof::submit", "outbox not empty after the grace period; the next run sends the rest");
+        tokens.sender_stop.cancel();
+        let _ = sender.await;
+    }
+}
+
+/// Proofs finished during the grace period are still signed, stored and announced.
+async fn announce_last(mut coordination: Coordination, inbox: &mut Inbox) {
+    let (Some(net), Some(rx)) = (coordination.net(), inbox.net.as_mut()) else { return };
+    while let Ok(p) = rx.own.try_recv() {
+        let _ = net.own_proof(p).await;
+    }
+}
