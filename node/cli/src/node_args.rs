@@ -14,7 +14,7 @@ use clap::parser::ValueSource;
 use clap::{ArgMatches, Args, Command, FromArgMatches};
 use slotproof_orchestrator::NodeConfig;
 use slotproof_orchestrator::config::DEFAULT_HTTP;
-use slotproof_orchestrator::network::NetSettings;
+use slotproof_orchestrator::config::NetSettings;
 use slotproof_zkvm::registry::ZkvmEntry;
 
 use crate::duration_arg::DurationArg;

@@ -40,7 +40,7 @@ fn with_signals<T>(f: impl AsyncFnOnce(watch::Receiver<bool>) -> anyhow::Result<
 
 pub fn node(args: NodeArgs) -> anyhow::Result<()> {
     let cfg = args.config()?;
-    let report = with_signals(async |shutdown| slotproof_orchestrator::run(cfg, shutdown).await)?;
+    let report = with_signals(async |shutdown| Ok(slotproof_orchestrator::run(cfg, shutdown).await?))?;
     let met = report.blocks.iter().filter(|b| b.deadline_met).count();
     info!(target: "slotproof", blocks = report.blocks.len(), deadline_met = met, "node stopped");
     Ok(())

@@ -8,8 +8,9 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, bail};
 use clap::{Args, Subcommand};
 use serde_json::{Value, json};
-use slotproof_orchestrator::network::NetSettings;
+use slotproof_orchestrator::config::NetSettings;
 use slotproof_orchestrator::results::{BlockRecord, ResultStore};
+use slotproof_primitives::Hash32;
 
 use crate::output::{JsonArgs, print_json_or, print_report};
 
@@ -56,7 +57,7 @@ pub fn run(args: P2pArgs) -> anyhow::Result<()> {
 struct NodeView {
     id: String,
     /// (number, hash) → record, canonical only.
-    blocks: BTreeMap<(u64, String), BlockRecord>,
+    blocks: BTreeMap<(u64, Hash32), BlockRecord>,
 }
 
 fn load(dir: &Path) -> anyhow::Result<NodeView> {
@@ -66,7 +67,7 @@ fn load(dir: &Path) -> anyhow::Result<NodeView> {
     let id = slotproof_p2p::key::load_or_create(dir)?.public().to_peer_id().to_string();
     let store = ResultStore::open(dir).with_context(|| format!("opening {}", dir.display()))?;
     let blocks =
-        store.all()?.into_iter().filter(|r| !r.orphaned).map(|r| ((r.block_number, r.block_hash.clone()), r)).collect();
+        store.all()?.into_iter().filter(|r| !r.orphaned).map(|r| ((r.block_number, r.block_hash), r)).collect();
     Ok(NodeView { id, blocks })
 }
 
@@ -79,7 +80,7 @@ fn verified_pairs(node: &NodeView, r: &BlockRecord) -> BTreeSet<(String, String)
 
 pub fn report(dirs: &[PathBuf], k: usize) -> anyhow::Result<Value> {
     let nodes: Vec<NodeView> = dirs.iter().map(|d| load(d)).collect::<anyhow::Result<_>>()?;
-    let all: BTreeSet<(u64, String)> = nodes.iter().flat_map(|n| n.blocks.keys().cloned()).collect();
+    let all: BTreeSet<(u64, Hash32)> = nodes.iter().flat_map(|n| n.blocks.keys().cloned()).collect();
     let mut blocks = Vec::new();
     let mut covered = 0usize;
     for key in &all {

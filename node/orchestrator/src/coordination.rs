@@ -66,7 +66,7 @@ impl Coordination {
         match self {
             Coordination::Alone { zkvms } => zkvms.clone(),
             Coordination::Network(n) => {
-                n.on_block(b.number, &b.hash, &b.parent, b.slot, b.deadline_ms).await;
+                n.on_block(b.number, b.hash, b.parent, b.slot, b.deadline_ms).await;
                 vec![]
             }
         }
@@ -75,7 +75,7 @@ impl Coordination {
     /// A block left the canonical chain.
     pub fn forget(&mut self, hash: &Hash32) {
         if let Some(n) = self.net() {
-            n.forget(hash);
+            n.forget(*hash);
         }
     }
 

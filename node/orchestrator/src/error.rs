@@ -48,7 +48,7 @@ pub enum NodeError {
     #[error("the node's pipeline")]
     Pipeline(#[from] slotproof_pipeline::PipelineError),
     #[error("zkVM registry")]
-    Registry(#[from] slotproof_zkvm::ZkvmError),
+    Registry(#[from] slotproof_zkvm::registry::RegistryError),
     #[error("no zkVM is ready to prove (see `slotproof zkvms`)")]
     NoZkvm,
     #[error("HTTP listener on {addr}")]

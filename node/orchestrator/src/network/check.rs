@@ -83,14 +83,8 @@ pub struct CheckContext {
 
 impl CheckContext {
     pub fn load(store: &ResultStore, verifiers: &Verifiers, number: u64, hash: Hash32) -> CheckContext {
-        let record = store.get(number, &hash.to_string()).ok().flatten();
-        let input_digest = record.as_ref().and_then(|r| match r.input_digest.parse::<Hash32>() {
-            Ok(d) => Some(d),
-            Err(e) => {
-                warn!(target: "slotproof::p2p", block = number, error = %e, "stored input digest is not 32 bytes of hex");
-                None
-            }
-        });
+        let record = store.get(number, &hash).ok().flatten();
+        let input_digest = record.as_ref().map(|r| r.input_digest);
         CheckContext {
             number,
             hash,

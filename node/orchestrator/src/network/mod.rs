@@ -241,7 +241,7 @@ impl Net {
     pub async fn on_gossip(&mut self, msg: GossipMessage) {
         let author = msg.source.map(|p| p.to_string()).unwrap_or_default();
         let store = &self.store;
-        let recorded = |number: u64, hash: Hash32| store.get(number, &hash.to_string()).ok().flatten().is_some();
+        let recorded = |number: u64, hash: Hash32| store.get(number, &hash).ok().flatten().is_some();
         let verdict = validate::validate(&self.state, msg.topic, &msg.data, &author, &recorded);
         let acceptance = match verdict {
             Verdict::Accept(learned) => {
@@ -324,7 +324,7 @@ impl Net {
         let (number, hash, zkvm) = (p.number, p.hash, p.zkvm.clone());
         let signed = envelope::sign(&self.key, ProofEnvelope::new(&self.me, p)?)?;
         self.store
-            .put_signed(number, &hash.to_string(), &zkvm, &self.me, &signed.encode())
+            .put_signed(number, &hash, &zkvm, &self.me, &signed.encode())
             .map_err(|source| NetError::Store { number, source })?;
         if let Some(c) = self.state.blocks.get_mut(&hash) {
             c.done.insert(zkvm.clone());

@@ -15,7 +15,7 @@ pub struct StoreSource(pub Arc<ResultStore>);
 impl ProofSource for StoreSource {
     fn by_root(&self, hash: &[u8; 32], zkvm: &str) -> Vec<Vec<u8>> {
         let hash = Hash32(*hash);
-        self.0.signed_by_root(&hash.to_string(), zkvm).unwrap_or_else(|e| {
+        self.0.signed_by_root(&hash, zkvm).unwrap_or_else(|e| {
             warn!(target: "slotproof::p2p", %hash, zkvm, error = %e, "proofs by root: store read failed");
             vec![]
         })

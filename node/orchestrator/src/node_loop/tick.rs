@@ -44,7 +44,7 @@ impl NodeLoop {
         Ok(())
     }
 
-    fn close_ready_blocks(&mut self, now: u64) -> Result<(), NodeError> {
+    pub(super) fn close_ready_blocks(&mut self, now: u64) -> Result<(), NodeError> {
         for (n, h) in self.open.clone() {
             let Some(r) = self.book.store().get(n, &h)? else {
                 self.open.remove(&(n, h));
@@ -96,7 +96,7 @@ impl NodeLoop {
     }
 
     /// With `--exit-after-blocks`: stop following once enough blocks closed, end once all work drained.
-    fn exit_check(&mut self) -> Flow {
+    pub(super) fn exit_check(&mut self) -> Flow {
         let Some(limit) = self.exit_after_blocks else { return Flow::Continue };
         if self.following && self.closed_this_run.len() as u64 >= limit {
             info!(target: "slotproof::node", blocks = self.closed_this_run.len(), "--exit-after-blocks reached: no new blocks; draining");
