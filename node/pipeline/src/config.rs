@@ -1,22 +1,20 @@
-//! Pipeline definitions in TOML (specs/pipeline.md §2): parsing, and the checks
-//! that refuse a definition before anything runs (cycles, unknown queues,
-//! missing provers), each error naming the problem and its line.
+//! Pipeline definitions as typed values (specs/pipeline.md §2): stages built in
+//! code, and the one function that checks a definition before anything runs
+//! (cycles, unknown queues, missing provers, zero concurrency, timeouts, k or
+//! attempts) and derives its input and sink queues. The TOML loader
+//! (`toml_definition.rs`) ends in that same function. Never reads text.
 
-use std::collections::{BTreeMap, BTreeSet};
-use std::ops::Range;
+use std::collections::BTreeSet;
 use std::time::Duration;
 
-pub use slotproof_primitives::duration::parse_duration;
-
-use serde::Deserialize;
-use toml::Spanned;
-
-use crate::error::{ConfigError, PipelineError};
+use crate::error::{ConfigError, Problem};
 
 /// Default attempts before a dispatcher's task is dead-lettered.
 pub const DEFAULT_MAX_ATTEMPTS: u32 = 3;
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
 
+/// A checked pipeline definition. Only `from_stages` and `parse` build one, so
+/// every value of this type passed the checks of specs/pipeline.md §2.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PipelineConfig {
     pub name: String,
@@ -65,119 +63,117 @@ pub enum Strategy {
     FirstKDistinct { k: u32, deadline: Duration },
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawPipeline {
-    name: Option<String>,
-    ordering: Option<Spanned<String>>,
-    stale_after_blocks: Option<u64>,
-    inputs: Option<Spanned<Vec<String>>>,
-    #[serde(default, rename = "stage")]
-    stages: Vec<RawStage>,
-}
-
-#[derive(Deserialize)]
-#[serde(untagged)]
-enum OneOrMany {
-    One(String),
-    Many(Vec<String>),
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawStage {
-    name: Spanned<String>,
-    kind: Spanned<String>,
-    input: Option<Spanned<OneOrMany>>,
-    output: Option<Spanned<String>>,
-    prover: Option<Spanned<String>>,
-    strategy: Option<Spanned<String>>,
-    k: Option<Spanned<u32>>,
-    deadline: Option<Spanned<String>>,
-    concurrency: Option<Spanned<u32>>,
-    timeout: Option<Spanned<String>>,
-    max_attempts: Option<Spanned<u32>>,
-}
-
-struct Source<'a>(&'a str);
-
-impl Source<'_> {
-    fn line(&self, span: Range<usize>) -> usize {
-        self.0[..span.start.min(self.0.len())].matches('\n').count() + 1
+impl StageConfig {
+    /// A dispatcher stage with the defaults a TOML stage gets: concurrency 1,
+    /// `DEFAULT_TIMEOUT`, `DEFAULT_MAX_ATTEMPTS`. Checked by `PipelineConfig::from_stages`.
+    pub fn dispatcher(
+        name: impl Into<String>,
+        input: impl Into<String>,
+        output: impl Into<String>,
+        prover: impl Into<String>,
+    ) -> StageConfig {
+        StageConfig::with_kind(
+            name.into(),
+            vec![input.into()],
+            output.into(),
+            StageKind::Dispatcher { prover: prover.into() },
+        )
     }
 
-    fn err(&self, span: Range<usize>, message: impl Into<String>) -> ConfigError {
-        ConfigError { line: Some(self.line(span)), message: message.into() }
+    /// A collector stage over `inputs`, with the same defaults as a dispatcher.
+    pub fn collector(
+        name: impl Into<String>,
+        inputs: impl IntoIterator<Item = impl Into<String>>,
+        output: impl Into<String>,
+        strategy: Strategy,
+    ) -> StageConfig {
+        let inputs = inputs.into_iter().map(Into::into).collect();
+        StageConfig::with_kind(name.into(), inputs, output.into(), StageKind::Collector { strategy })
+    }
+
+    fn with_kind(name: String, inputs: Vec<String>, output: String, kind: StageKind) -> StageConfig {
+        StageConfig {
+            name,
+            kind,
+            inputs,
+            output,
+            concurrency: 1,
+            timeout: DEFAULT_TIMEOUT,
+            max_attempts: DEFAULT_MAX_ATTEMPTS,
+        }
+    }
+
+    /// Workers sharing this stage's input (dispatchers).
+    pub fn concurrency(mut self, workers: u32) -> StageConfig {
+        self.concurrency = workers;
+        self
+    }
+
+    /// How long one prover run may take before it is cancelled and retried.
+    pub fn timeout(mut self, timeout: Duration) -> StageConfig {
+        self.timeout = timeout;
+        self
+    }
+
+    /// Attempts before a task of this stage is dead-lettered.
+    pub fn max_attempts(mut self, attempts: u32) -> StageConfig {
+        self.max_attempts = attempts;
+        self
+    }
+
+    /// The prover a dispatcher runs; None for a collector.
+    pub fn prover(&self) -> Option<&str> {
+        match &self.kind {
+            StageKind::Dispatcher { prover } => Some(prover),
+            StageKind::Collector { .. } => None,
+        }
     }
 }
 
 impl PipelineConfig {
-    /// Parses and checks a definition. `known_prover` says whether a prover name
-    /// can be built by this node.
-    pub fn parse(text: &str, known_prover: &dyn Fn(&str) -> bool) -> Result<PipelineConfig, PipelineError> {
-        let src = Source(text);
-        let raw: RawPipeline = toml::from_str(text).map_err(|e| {
-            let line = e.span().map(|s| src.line(s));
-            ConfigError { line, message: e.message().to_string() }
-        })?;
-        let ordering = match raw.ordering.as_ref().map(|o| (o.get_ref().as_str(), o.span())) {
-            None | Some(("realtime", _)) => {
-                Ordering::Realtime { stale_after_blocks: raw.stale_after_blocks.unwrap_or(32) }
-            }
-            Some(("sequential", _)) => Ordering::Sequential,
-            Some((other, span)) => {
-                return Err(src
-                    .err(span, format!("unknown ordering {other:?}: expected sequential or realtime"))
-                    .into());
-            }
-        };
-        if raw.stages.is_empty() {
-            return Err(ConfigError { line: None, message: "no [[stage]] defined".into() }.into());
-        }
-        let mut stages = Vec::new();
-        let mut lines = BTreeMap::new();
-        for s in &raw.stages {
-            let stage = parse_stage(&src, s, known_prover)?;
-            if lines.insert(stage.name.clone(), src.line(s.name.span())).is_some() {
-                return Err(src.err(s.name.span(), format!("stage name {:?} is used twice", stage.name)).into());
-            }
-            stages.push(stage);
-        }
+    /// Checks a definition built in code and derives its input queues (those
+    /// no stage writes) and sinks (those no stage reads). `has_prover` says
+    /// whether this node can build a prover name. Errors name the stage.
+    pub fn from_stages(
+        name: impl Into<String>,
+        ordering: Ordering,
+        stages: Vec<StageConfig>,
+        has_prover: &dyn Fn(&str) -> bool,
+    ) -> Result<PipelineConfig, ConfigError> {
+        PipelineConfig::checked(name.into(), ordering, stages, None, has_prover).map_err(ConfigError::new)
+    }
 
-        let written: BTreeSet<&str> = stages.iter().map(|s| s.output.as_str()).collect();
-        let read: BTreeSet<&str> = stages.iter().flat_map(|s| s.inputs.iter().map(String::as_str)).collect();
-        let inputs: Vec<String> = match &raw.inputs {
-            Some(declared) => {
-                for name in declared.get_ref() {
-                    slotproof_queue::validate_queue_name(name).map_err(|e| src.err(declared.span(), e.to_string()))?;
-                }
-                for (stage, s) in stages.iter().zip(&raw.stages) {
-                    for q in &stage.inputs {
-                        if !written.contains(q.as_str()) && !declared.get_ref().contains(q) {
-                            let span = s.input.as_ref().map_or(s.name.span(), |i| i.span());
-                            return Err(src
-                                .err(span, format!("stage {:?} reads unknown queue {q:?}: no stage writes it and it is not in `inputs`", stage.name))
-                                .into());
-                        }
-                    }
-                }
-                declared.get_ref().clone()
+    /// The checks every definition passes, typed or TOML. `declared` is the
+    /// TOML's optional `inputs`: with it, a queue read but neither written nor
+    /// declared is an unknown queue (a typo) rather than a new input.
+    pub(crate) fn checked(
+        name: String,
+        ordering: Ordering,
+        stages: Vec<StageConfig>,
+        declared: Option<Vec<String>>,
+        has_prover: &dyn Fn(&str) -> bool,
+    ) -> Result<PipelineConfig, Problem> {
+        if stages.is_empty() {
+            return Err(Problem::NoStages);
+        }
+        let mut names = BTreeSet::new();
+        for stage in &stages {
+            check_stage(stage, has_prover)?;
+            if !names.insert(stage.name.as_str()) {
+                return Err(Problem::DuplicateStage(stage.name.clone()));
             }
-            None => read.iter().filter(|q| !written.contains(*q)).map(|q| q.to_string()).collect(),
-        };
+        }
+        let inputs = input_queues(&stages, declared)?;
         if inputs.is_empty() {
-            return Err(ConfigError {
-                line: None,
-                message: "no input queue: every queue read is written by a stage, so no work can enter".into(),
-            }
-            .into());
+            return Err(Problem::NoInputQueue);
         }
         if let Some(cycle) = find_cycle(&stages) {
-            let line = lines.get(&cycle[0]).copied();
-            return Err(ConfigError { line, message: format!("cycle: {}", cycle.join(" -> ")) }.into());
+            return Err(Problem::Cycle(cycle));
         }
-        let sinks = written.iter().filter(|q| !read.contains(*q)).map(|q| q.to_string()).collect();
-        Ok(PipelineConfig { name: raw.name.unwrap_or_else(|| "default".into()), ordering, stages, inputs, sinks })
+        let read: BTreeSet<&str> = stages.iter().flat_map(|s| s.inputs.iter().map(String::as_str)).collect();
+        let written: BTreeSet<&str> = stages.iter().map(|s| s.output.as_str()).collect();
+        let sinks = written.difference(&read).map(|q| q.to_string()).collect();
+        Ok(PipelineConfig { name, ordering, stages, inputs, sinks })
     }
 
     /// Stages that read `queue`.
@@ -186,118 +182,64 @@ impl PipelineConfig {
     }
 }
 
-fn parse_stage(
-    src: &Source<'_>,
-    s: &RawStage,
-    known_prover: &dyn Fn(&str) -> bool,
-) -> Result<StageConfig, PipelineError> {
-    let name = s.name.get_ref().clone();
-    let at_name = s.name.span();
-    if name.is_empty() {
-        return Err(src.err(at_name, "stage name is empty").into());
+/// The checks of one stage on its own: names, queues, prover, positive values.
+fn check_stage(s: &StageConfig, has_prover: &dyn Fn(&str) -> bool) -> Result<(), Problem> {
+    let stage = || s.name.clone();
+    if s.name.is_empty() {
+        return Err(Problem::EmptyName);
     }
-    let Some(input) = &s.input else {
-        return Err(src.err(at_name, format!("stage {name:?} has no input")).into());
-    };
-    let inputs = match input.get_ref() {
-        OneOrMany::One(q) => vec![q.clone()],
-        OneOrMany::Many(qs) => qs.clone(),
-    };
-    let Some(output) = &s.output else {
-        return Err(src.err(at_name, format!("stage {name:?} has no output")).into());
-    };
-    for q in inputs.iter().chain(std::iter::once(output.get_ref())) {
-        slotproof_queue::validate_queue_name(q).map_err(|e| src.err(input.span(), format!("stage {name:?}: {e}")))?;
+    if s.inputs.is_empty() {
+        return Err(Problem::EmptyInputList { stage: stage() });
     }
-    if inputs.is_empty() {
-        return Err(src.err(input.span(), format!("stage {name:?} has an empty input list")).into());
+    for q in s.inputs.iter().chain(std::iter::once(&s.output)) {
+        slotproof_queue::validate_queue_name(q).map_err(|source| Problem::StageQueueName { stage: stage(), source })?;
     }
-    let duration = |d: &Option<Spanned<String>>, default: Duration| -> Result<Duration, ConfigError> {
-        d.as_ref().map_or(Ok(default), |d| parse_duration(d.get_ref()).map_err(|e| src.err(d.span(), e.to_string())))
+    match &s.kind {
+        StageKind::Dispatcher { prover } => {
+            if !has_prover(prover) {
+                return Err(Problem::UnknownProver { stage: stage(), prover: prover.clone() });
+            }
+            if s.inputs.len() != 1 {
+                return Err(Problem::DispatcherInputs { stage: stage() });
+            }
+        }
+        StageKind::Collector { strategy } => match *strategy {
+            Strategy::Match if s.inputs.len() < 2 => return Err(Problem::MatchInputs { stage: stage() }),
+            Strategy::FanIn { k: 0 } | Strategy::FirstKDistinct { k: 0, .. } => {
+                return Err(Problem::ZeroK { stage: stage() });
+            }
+            _ => {}
+        },
+    }
+    if s.concurrency == 0 {
+        return Err(Problem::ZeroConcurrency { stage: stage() });
+    }
+    if s.max_attempts == 0 {
+        return Err(Problem::ZeroMaxAttempts { stage: stage() });
+    }
+    if s.timeout.is_zero() {
+        return Err(Problem::ZeroTimeout { stage: stage() });
+    }
+    Ok(())
+}
+
+/// Where work enters: the declared inputs (every queue read must then be
+/// written or declared), or else every queue read that no stage writes.
+fn input_queues(stages: &[StageConfig], declared: Option<Vec<String>>) -> Result<Vec<String>, Problem> {
+    let written: BTreeSet<&str> = stages.iter().map(|s| s.output.as_str()).collect();
+    let Some(declared) = declared else {
+        let read: BTreeSet<&str> = stages.iter().flat_map(|s| s.inputs.iter().map(String::as_str)).collect();
+        return Ok(read.difference(&written).map(|q| q.to_string()).collect());
     };
-    let kind = match s.kind.get_ref().as_str() {
-        "dispatcher" => {
-            let Some(prover) = &s.prover else {
-                return Err(src.err(at_name, format!("dispatcher stage {name:?} has no prover")).into());
-            };
-            if !known_prover(prover.get_ref()) {
-                return Err(src
-                    .err(prover.span(), format!("stage {name:?}: unknown prover {:?}", prover.get_ref()))
-                    .into());
-            }
-            if inputs.len() != 1 {
-                return Err(src.err(input.span(), format!("dispatcher stage {name:?} reads exactly one queue")).into());
-            }
-            if let Some(st) = &s.strategy {
-                return Err(src
-                    .err(st.span(), format!("dispatcher stage {name:?} takes a prover, not a strategy"))
-                    .into());
-            }
-            StageKind::Dispatcher { prover: prover.get_ref().clone() }
+    for q in &declared {
+        slotproof_queue::validate_queue_name(q).map_err(Problem::DeclaredQueueName)?;
+    }
+    for s in stages {
+        if let Some(q) = s.inputs.iter().find(|q| !written.contains(q.as_str()) && !declared.contains(q)) {
+            return Err(Problem::UnknownQueue { stage: s.name.clone(), queue: q.clone() });
         }
-        "collector" => {
-            let Some(strategy) = &s.strategy else {
-                return Err(src.err(at_name, format!("collector stage {name:?} has no strategy")).into());
-            };
-            if let Some(p) = &s.prover {
-                return Err(src
-                    .err(p.span(), format!("collector stage {name:?} takes a strategy, not a prover"))
-                    .into());
-            }
-            let k = |what: &str| -> Result<u32, ConfigError> {
-                match &s.k {
-                    Some(k) if *k.get_ref() >= 1 => Ok(*k.get_ref()),
-                    Some(k) => Err(src.err(k.span(), format!("stage {name:?}: k must be at least 1"))),
-                    None => Err(src.err(strategy.span(), format!("stage {name:?}: strategy {what} needs k"))),
-                }
-            };
-            let strategy = match strategy.get_ref().as_str() {
-                "fan-in" => Strategy::FanIn { k: k("fan-in")? },
-                "match" if inputs.len() >= 2 => Strategy::Match,
-                "match" => {
-                    return Err(src
-                        .err(input.span(), format!("stage {name:?}: match joins two or more input queues"))
-                        .into());
-                }
-                "first-k-distinct" => Strategy::FirstKDistinct {
-                    k: k("first-k-distinct")?,
-                    deadline: duration(&s.deadline, Duration::from_secs(12))?,
-                },
-                other => {
-                    return Err(src
-                        .err(
-                            strategy.span(),
-                            format!(
-                                "stage {name:?}: unknown strategy {other:?}: expected fan-in, match or first-k-distinct"
-                            ),
-                        )
-                        .into());
-                }
-            };
-            StageKind::Collector { strategy }
-        }
-        other => {
-            return Err(src
-                .err(s.kind.span(), format!("stage {name:?}: unknown kind {other:?}: expected dispatcher or collector"))
-                .into());
-        }
-    };
-    let positive = |v: &Option<Spanned<u32>>, what: &str, default: u32| -> Result<u32, ConfigError> {
-        match v {
-            None => Ok(default),
-            Some(v) if *v.get_ref() >= 1 => Ok(*v.get_ref()),
-            Some(v) => Err(src.err(v.span(), format!("stage {name:?}: {what} must be at least 1"))),
-        }
-    };
-    Ok(StageConfig {
-        kind,
-        inputs,
-        output: output.get_ref().clone(),
-        concurrency: positive(&s.concurrency, "concurrency", 1)?,
-        timeout: duration(&s.timeout, DEFAULT_TIMEOUT)?,
-        max_attempts: positive(&s.max_attempts, "max_attempts", DEFAULT_MAX_ATTEMPTS)?,
-        name,
-    })
+    }
+    Ok(declared)
 }
 
 /// A cycle of stages (A writes a queue B reads ... back to A), if any, as names in order.
@@ -340,108 +282,149 @@ mod tests {
         p == "noop" || p.starts_with("sleep:")
     }
 
-    fn parse(text: &str) -> Result<PipelineConfig, PipelineError> {
-        PipelineConfig::parse(text, &known)
+    fn build(stages: Vec<StageConfig>) -> Result<PipelineConfig, ConfigError> {
+        PipelineConfig::from_stages("t", Ordering::Sequential, stages, &known)
     }
 
-    fn err(text: &str) -> String {
-        parse(text).err().map(|e| e.to_string()).unwrap_or_default()
+    fn refused(stages: Vec<StageConfig>) -> Problem {
+        match build(stages) {
+            Ok(c) => panic!("accepted: {c:?}"),
+            Err(e) => {
+                assert_eq!(e.line, None, "a definition built in code has no line");
+                e.problem
+            }
+        }
     }
 
+    fn prove(name: &str, input: &str, output: &str) -> StageConfig {
+        StageConfig::dispatcher(name, input, output, "noop")
+    }
+
+    /// The node's shape (one dispatcher per zkVM into one proofs queue), built
+    /// both ways: the same `PipelineConfig`.
     #[test]
-    fn the_minimal_form_loads() {
-        let c = parse(
-            "[[stage]]\nname = \"a\"\nkind = \"dispatcher\"\ninput = \"q1\"\noutput = \"q2\"\nprover = \"noop\"\n",
+    fn a_typed_definition_equals_the_same_definition_in_toml() {
+        let typed = PipelineConfig::from_stages(
+            "node",
+            Ordering::Realtime { stale_after_blocks: 64 },
+            vec![
+                StageConfig::dispatcher("prove-0", "prove:a", "proofs", "noop")
+                    .concurrency(2)
+                    .timeout(Duration::from_millis(1500))
+                    .max_attempts(3),
+                StageConfig::dispatcher("prove-1", "prove:b", "proofs", "sleep:5"),
+                StageConfig::collector(
+                    "close",
+                    ["proofs"],
+                    "results",
+                    Strategy::FirstKDistinct { k: 2, deadline: Duration::from_secs(12) },
+                ),
+            ],
+            &known,
         )
         .unwrap();
-        assert_eq!(c.inputs, vec!["q1"]);
-        assert_eq!(c.sinks, vec!["q2"]);
-        assert_eq!(c.stages[0].kind, StageKind::Dispatcher { prover: "noop".into() });
-        assert_eq!(c.ordering, Ordering::Realtime { stale_after_blocks: 32 });
-    }
-
-    #[test]
-    fn the_three_stage_pattern_loads() {
-        let c = parse(
+        let toml = PipelineConfig::parse(
             r#"
-name = "bench"
-ordering = "sequential"
+name = "node"
+ordering = "realtime"
+stale_after_blocks = 64
 [[stage]]
-name = "d1"
+name = "prove-0"
 kind = "dispatcher"
-input = "q1"
-output = "q2"
+input = "prove:a"
+output = "proofs"
 prover = "noop"
-concurrency = 4
+concurrency = 2
+timeout = "1500ms"
+max_attempts = 3
 [[stage]]
-name = "d2"
+name = "prove-1"
 kind = "dispatcher"
-input = "q2"
-output = "q3"
+input = "prove:b"
+output = "proofs"
 prover = "sleep:5"
-timeout = "2s"
-max_attempts = 5
 [[stage]]
-name = "join"
+name = "close"
 kind = "collector"
-input = ["q3"]
-output = "done"
-strategy = "fan-in"
-k = 4
+input = "proofs"
+output = "results"
+strategy = "first-k-distinct"
+k = 2
 "#,
+            &known,
         )
         .unwrap();
-        assert_eq!(c.ordering, Ordering::Sequential);
-        assert_eq!(c.stages[1].timeout, Duration::from_secs(2));
-        assert_eq!(c.stages[2].kind, StageKind::Collector { strategy: Strategy::FanIn { k: 4 } });
-        assert_eq!(c.stages[0].concurrency, 4);
+        assert_eq!(typed, toml);
+        assert_eq!(typed.inputs, vec!["prove:a", "prove:b"]);
+        assert_eq!(typed.sinks, vec!["results"]);
+        assert_eq!(typed.stages[1].concurrency, 1);
+        assert_eq!(typed.stages[1].timeout, DEFAULT_TIMEOUT);
+        assert_eq!(typed.stages[1].max_attempts, DEFAULT_MAX_ATTEMPTS);
+        assert_eq!(typed.stages[1].prover(), Some("sleep:5"));
+        assert_eq!(typed.stages[2].prover(), None);
     }
 
     #[test]
-    fn a_cycle_is_named_with_its_stages_and_line() {
-        let e = err(
-            "[[stage]]\nname = \"a\"\nkind = \"dispatcher\"\ninput = \"q1\"\noutput = \"q2\"\nprover = \"noop\"\n\
-                     [[stage]]\nname = \"b\"\nkind = \"dispatcher\"\ninput = \"q2\"\noutput = \"q1\"\nprover = \"noop\"\n\
-                     [[stage]]\nname = \"c\"\nkind = \"dispatcher\"\ninput = \"in\"\noutput = \"q1\"\nprover = \"noop\"\n",
-        );
-        assert!(e.contains("cycle: a -> b -> a"), "{e}");
-        assert!(e.starts_with("line 2:"), "{e}");
-        let self_loop =
-            err("[[stage]]\nname = \"s\"\nkind = \"dispatcher\"\ninput = \"q\"\noutput = \"q\"\nprover = \"noop\"\n");
-        assert!(self_loop.contains("cycle: s -> s") || self_loop.contains("no input queue"), "{self_loop}");
+    fn a_cycle_is_refused_naming_its_stages() {
+        let p = refused(vec![prove("a", "q1", "q2"), prove("b", "q2", "q1"), prove("c", "in", "q1")]);
+        assert!(matches!(&p, Problem::Cycle(names) if names == &["a", "b", "a"]), "{p:?}");
+        assert_eq!(p.to_string(), "cycle: a -> b -> a");
     }
 
     #[test]
-    fn unknown_queue_and_missing_prover_are_named() {
-        let e = err(
-            "inputs = [\"blocks\"]\n[[stage]]\nname = \"a\"\nkind = \"dispatcher\"\ninput = \"blokcs\"\noutput = \"q2\"\nprover = \"noop\"\n",
-        );
-        assert!(e.contains("unknown queue \"blokcs\"") && e.starts_with("line 5:"), "{e}");
-        let e = err("[[stage]]\nname = \"a\"\nkind = \"dispatcher\"\ninput = \"q1\"\noutput = \"q2\"\n");
-        assert!(e.contains("dispatcher stage \"a\" has no prover") && e.starts_with("line 2:"), "{e}");
-        let e =
-            err("[[stage]]\nname = \"a\"\nkind = \"dispatcher\"\ninput = \"q1\"\noutput = \"q2\"\nprover = \"sp9\"\n");
-        assert!(e.contains("unknown prover \"sp9\"") && e.starts_with("line 6:"), "{e}");
+    fn a_pipeline_with_no_way_in_is_refused() {
+        assert!(matches!(refused(vec![prove("s", "q", "q")]), Problem::NoInputQueue));
+        assert!(matches!(refused(vec![]), Problem::NoStages));
     }
 
     #[test]
-    fn bad_values_are_refused_with_lines() {
-        let base = "[[stage]]\nname = \"a\"\nkind = \"collector\"\ninput = [\"x\", \"y\"]\noutput = \"z\"\n";
-        assert!(err(&format!("{base}strategy = \"fan-in\"\n")).contains("needs k"));
-        assert!(err(&format!("{base}strategy = \"fan-in\"\nk = 0\n")).contains("k must be at least 1"));
-        assert!(err(&format!("{base}strategy = \"zip\"\n")).contains("unknown strategy"));
-        assert!(
-            err(&format!("{base}strategy = \"first-k-distinct\"\nk = 2\ndeadline = \"soon\"\n"))
-                .contains("invalid duration")
-        );
-        assert!(err(&format!("{base}strategy = \"match\"\nprover = \"noop\"\n")).contains("not a prover"));
-        assert!(err(&format!("{base}strategy = \"match\"\ncolour = 1\n")).contains("unknown field"));
-        assert!(
-            err("[[stage]]\nname = \"a\"\nkind = \"collector\"\ninput = \"x\"\noutput = \"z\"\nstrategy = \"match\"\n")
-                .contains("two or more")
-        );
-        assert!(err("ordering = \"fifo\"\n[[stage]]\nname = \"a\"\nkind = \"dispatcher\"\ninput = \"q1\"\noutput = \"q2\"\nprover = \"noop\"\n").starts_with("line 1: unknown ordering"));
-        assert!(err("[[stage]\n").starts_with("line 1:"));
-        assert!(err("").contains("no [[stage]]"));
+    fn an_unknown_prover_is_refused_naming_the_stage() {
+        let p = refused(vec![StageConfig::dispatcher("prove-sp1", "in", "out", "sp9")]);
+        assert_eq!(p.to_string(), "stage \"prove-sp1\": unknown prover \"sp9\"");
+    }
+
+    #[test]
+    fn zero_concurrency_attempts_timeout_and_k_are_refused() {
+        let p = refused(vec![prove("a", "in", "out").concurrency(0)]);
+        assert!(matches!(&p, Problem::ZeroConcurrency { stage } if stage == "a"), "{p:?}");
+        let p = refused(vec![prove("a", "in", "out").max_attempts(0)]);
+        assert!(matches!(&p, Problem::ZeroMaxAttempts { stage } if stage == "a"), "{p:?}");
+        let p = refused(vec![prove("a", "in", "out").timeout(Duration::ZERO)]);
+        assert!(matches!(&p, Problem::ZeroTimeout { stage } if stage == "a"), "{p:?}");
+        for strategy in [Strategy::FanIn { k: 0 }, Strategy::FirstKDistinct { k: 0, deadline: Duration::from_secs(1) }]
+        {
+            let p = refused(vec![prove("a", "in", "mid"), StageConfig::collector("j", ["mid"], "out", strategy)]);
+            assert!(matches!(&p, Problem::ZeroK { stage } if stage == "j"), "{p:?}");
+        }
+    }
+
+    #[test]
+    fn stage_shapes_are_checked() {
+        let p = refused(vec![prove("a", "in", "x"), prove("a", "x", "out")]);
+        assert!(matches!(&p, Problem::DuplicateStage(name) if name == "a"), "{p:?}");
+        assert!(matches!(refused(vec![prove("", "in", "out")]), Problem::EmptyName));
+        let mut two = prove("a", "in", "out");
+        two.inputs.push("in2".into());
+        assert!(matches!(refused(vec![two]), Problem::DispatcherInputs { .. }));
+        let p = refused(vec![StageConfig::collector("j", ["in"], "out", Strategy::Match)]);
+        assert!(matches!(p, Problem::MatchInputs { .. }), "{p:?}");
+        let p = refused(vec![StageConfig::collector("j", Vec::<String>::new(), "out", Strategy::Match)]);
+        assert!(matches!(p, Problem::EmptyInputList { .. }), "{p:?}");
+        let p = refused(vec![prove("a", "in", "bad queue")]);
+        assert!(matches!(&p, Problem::StageQueueName { stage, .. } if stage == "a"), "{p:?}");
+        assert!(std::error::Error::source(&p).is_some(), "the queue's error is kept as the cause");
+    }
+
+    #[test]
+    fn a_match_join_of_two_flows_is_accepted() {
+        let c = build(vec![
+            prove("left", "a", "a-out"),
+            prove("right", "b", "b-out"),
+            StageConfig::collector("join", ["a-out", "b-out"], "joined", Strategy::Match),
+        ])
+        .unwrap();
+        assert_eq!(c.inputs, vec!["a", "b"]);
+        assert_eq!(c.sinks, vec!["joined"]);
+        assert_eq!(c.readers("a-out").map(|s| s.name.as_str()).collect::<Vec<_>>(), vec!["join"]);
     }
 }

@@ -26,6 +26,9 @@ const EMITTED_MARKERS: &str = "emitted";
 #[derive(Clone, Debug)]
 pub struct StageEvent {
     pub stage: String,
+    /// The prover a dispatcher stage runs (its name in the node's `ProverSet`,
+    /// the zkVM for a proving stage); None for a collector.
+    pub prover: Option<String>,
     pub block: u64,
     pub inputs: Vec<TaskId>,
     pub outputs: Vec<TaskId>,
@@ -411,6 +414,7 @@ impl Dispatcher {
     ) {
         self.ctx.emit(StageEvent {
             stage: self.stage.name.clone(),
+            prover: self.stage.prover().map(str::to_string),
             block: lease.block_number,
             inputs: vec![lease.id],
             outputs,
@@ -524,6 +528,7 @@ impl Collector {
             }
             self.ctx.emit(StageEvent {
                 stage: self.stage.name.clone(),
+                prover: None,
                 block: key.0,
                 inputs: vec![id],
                 outputs: vec![],
@@ -650,6 +655,7 @@ impl Collector {
                 let outcome = if partial { Outcome::Partial } else { Outcome::Done };
                 self.ctx.emit(StageEvent {
                     stage: self.stage.name.clone(),
+                    prover: None,
                     block: key.0,
                     inputs,
                     outputs: out.iter().map(Enqueued::id).collect(),

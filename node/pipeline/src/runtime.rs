@@ -135,7 +135,7 @@ fn spawn(name: &str, f: impl FnOnce() + Send + 'static) -> Result<JoinHandle<()>
     thread::Builder::new()
         .name(name.to_string())
         .spawn(f)
-        .map_err(|e| PipelineError::Panicked(format!("spawning {name}: {e}")))
+        .map_err(|source| PipelineError::Spawn { name: name.to_string(), source })
 }
 
 fn dispatch_loop(d: &Dispatcher, worker: &str, stop: &AtomicBool) {

@@ -339,7 +339,13 @@ fn timeouts_and_cancellation_stop_provers(s: Setup) {
     assert!(dead[0].last_error.as_deref().unwrap_or("").contains("timed out"), "{:?}", dead[0].last_error);
 
     p.submit(vec![block_task("in", 2, 0).with_max_attempts(1)]).unwrap();
-    std::thread::sleep(Duration::from_millis(100));
+    // Cancel only once the hung prover holds block 2's lease, so the
+    // cancellation has a running prover to stop.
+    let submitted = Instant::now();
+    while s.queue.stats().unwrap().queues["in"].leased == 0 {
+        assert!(submitted.elapsed() < Duration::from_secs(10), "block 2 was never leased");
+        std::thread::sleep(Duration::from_millis(5));
+    }
     assert!(p.cancel_block(2, "reorged out").unwrap() >= 1);
     let cancelled_at = Instant::now();
     while events.count("d", Outcome::Cancelled) == 0 && cancelled_at.elapsed() < Duration::from_secs(5) {
@@ -401,7 +407,13 @@ fn simulated_zkvms_close_each_block_once(s: Setup) {
     p.submit((0..blocks).flat_map(|b| ["for-pico", "for-sp1", "for-zisk"].map(|q| block_task(q, b, 0))).collect())
         .unwrap();
     let out = wait_sink(&s.queue, "results", blocks);
-    std::thread::sleep(Duration::from_millis(200)); // let stragglers arrive as late members
+    // Stragglers arrive after their block closed: wait until the collector has
+    // taken every proof (each zkVM proves each block once), late ones included.
+    let give_up = Instant::now() + Duration::from_secs(20);
+    while s.queue.stats().unwrap().queues.get("proofs").is_none_or(|c| c.done < 3 * blocks) {
+        assert!(Instant::now() < give_up, "not every proof reached the collector");
+        std::thread::sleep(Duration::from_millis(5));
+    }
     p.shutdown();
     assert_eq!(out.len() as u64, blocks);
     let closed = s.queue.view().unwrap().list(Some("results"), StateFilter::All, usize::MAX, s.queue.now_ms()).len();
