@@ -435,7 +435,7 @@ fn a_hostile_peer_is_rejected_penalised_and_cut_off() {
                 }
                 _ = check.tick() => {
                     // Blocking HTTP to the nodes: off the async workers.
-                    match tokio::task::block_in_place(&done) {
+                    match tokio::task::block_in_place(done) {
                         ControlFlow::Break(()) => break (attacked, None),
                         ControlFlow::Continue(state) if tokio::time::Instant::now() >= until => {
                             break (attacked, Some(state));
