@@ -47,6 +47,10 @@ pub enum NodeError {
     Queue(#[from] slotproof_queue::QueueError),
     #[error("the node's pipeline")]
     Pipeline(#[from] slotproof_pipeline::PipelineError),
+    #[error("the node's pipeline definition")]
+    PipelineDefinition(#[from] slotproof_pipeline::ConfigError),
+    #[error("the proving network")]
+    Network(#[from] crate::network::NetError),
     #[error("zkVM registry")]
     Registry(#[from] slotproof_zkvm::registry::RegistryError),
     #[error("no zkVM is ready to prove (see `slotproof zkvms`)")]

@@ -15,7 +15,6 @@ use slotproof_p2p::wire::SignedProof;
 use slotproof_p2p::{MessageAcceptance, MessageId, P2pError, PeerId};
 use slotproof_primitives::{Hash32, now_ms};
 use slotproof_zkvm::{ProofArtifact, Prover, ProverError, ProvingInput};
-use tracing::warn;
 
 use crate::results::{ReceivedProof, ResultStore};
 
