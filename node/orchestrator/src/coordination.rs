@@ -112,7 +112,9 @@ impl Coordination {
         match self {
             Coordination::Alone { .. } => {
                 r.all_proved()
-                    && r.zkvms.iter().all(|z| r.proofs.get(z).is_some_and(|p| p.status == ProofStatus::Proved && p.within_deadline))
+                    && r.zkvms
+                        .iter()
+                        .all(|z| r.proofs.get(z).is_some_and(|p| p.status == ProofStatus::Proved && p.within_deadline))
             }
             Coordination::Network(_) => r.verified_zkvms(true).len() >= r.wanted.max(1),
         }
@@ -129,7 +131,8 @@ mod tests {
     }
 
     fn proved(r: &mut BlockRecord, zkvm: &str, within: bool) {
-        let p = ProofRecord { status: ProofStatus::Proved, verified: true, within_deadline: within, ..Default::default() };
+        let p =
+            ProofRecord { status: ProofStatus::Proved, verified: true, within_deadline: within, ..Default::default() };
         r.proofs.insert(zkvm.into(), p);
     }
 

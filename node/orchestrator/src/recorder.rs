@@ -92,9 +92,13 @@ impl Recorder {
         let proof = ProofPayload::decode(payload).context("undecodable proof payload")?;
         let recorded_ms = now_ms();
         // Which record: the one (at this height) whose input reference hashes to the proof's input.
-        let Some(record) = self.book.store().at_height(block)?.into_iter().find(|r| {
-            ProvingInput::new(block, r.input_digest.as_bytes().to_vec()).digest == proof.input_digest
-        }) else {
+        let Some(record) = self
+            .book
+            .store()
+            .at_height(block)?
+            .into_iter()
+            .find(|r| ProvingInput::new(block, r.input_digest.as_bytes().to_vec()).digest == proof.input_digest)
+        else {
             bail!("no block {block} record for this proof's input");
         };
         let verdict = self.verify(&proof, block, &record.input_digest, record.deadline_ms);

@@ -13,8 +13,8 @@ use std::time::Duration;
 
 use slotproof_chain::{Canonical, Follower, FollowerConfig};
 use slotproof_pipeline::{Observer, Pipeline, RuntimeOptions, StageEvent};
-use slotproof_queue::{Queue, QueueConfig};
 use slotproof_primitives::Hash32;
+use slotproof_queue::{Queue, QueueConfig};
 use slotproof_zkvm::Prover;
 use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
@@ -119,7 +119,11 @@ pub async fn run(cfg: NodeConfig, shutdown: watch::Receiver<bool>) -> Result<Run
 }
 
 /// A token cancelled when the caller's `shutdown` flips (the watch task ends with the node either way).
-fn requested_by(mut shutdown: watch::Receiver<bool>, root: &CancellationToken, tracker: &TaskTracker) -> CancellationToken {
+fn requested_by(
+    mut shutdown: watch::Receiver<bool>,
+    root: &CancellationToken,
+    tracker: &TaskTracker,
+) -> CancellationToken {
     let requested = CancellationToken::new();
     let (token, root) = (requested.clone(), root.clone());
     tracker.spawn(async move {
@@ -140,7 +144,11 @@ fn open_stores(cfg: &NodeConfig) -> Result<Stores, NodeError> {
 }
 
 /// Builds and starts every part; the loop is returned ready to run.
-async fn start(cfg: &NodeConfig, tokens: &Tokens, tracker: &TaskTracker) -> Result<(NodeLoop, Inbox, Background), NodeError> {
+async fn start(
+    cfg: &NodeConfig,
+    tokens: &Tokens,
+    tracker: &TaskTracker,
+) -> Result<(NodeLoop, Inbox, Background), NodeError> {
     let Stores { store, queue, metrics } = open_stores(cfg)?;
     let machine = setup::machine(cfg);
     let zkvms = setup::ready_zkvms(cfg, &machine)?;

@@ -206,6 +206,11 @@ pub async fn http(
 }
 
 /// What HTTP handlers read.
-pub fn http_state(store: &Arc<ResultStore>, queue: &Arc<Queue>, metrics: &Arc<Metrics>, status: &SharedStatus) -> HttpState {
+pub fn http_state(
+    store: &Arc<ResultStore>,
+    queue: &Arc<Queue>,
+    metrics: &Arc<Metrics>,
+    status: &SharedStatus,
+) -> HttpState {
     HttpState { store: store.clone(), queue: queue.clone(), metrics: metrics.clone(), status: status.clone() }
 }

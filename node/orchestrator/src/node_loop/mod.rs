@@ -168,9 +168,11 @@ impl NodeLoop {
                 self.dead.insert((e.block, zkvm), err.clone());
             }
             Outcome::Done => {
-                if let (Some(start), Some(end), Some(queued)) = (e.prover_start, e.prover_end, self.queued_at.get(&e.block))
+                if let (Some(start), Some(end), Some(queued)) =
+                    (e.prover_start, e.prover_end, self.queued_at.get(&e.block))
                 {
-                    let overhead = start.saturating_duration_since(*queued) + e.committed.saturating_duration_since(end);
+                    let overhead =
+                        start.saturating_duration_since(*queued) + e.committed.saturating_duration_since(end);
                     self.metrics.overhead_seconds.observe(overhead.as_secs_f64());
                 }
             }

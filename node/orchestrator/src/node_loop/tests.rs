@@ -7,7 +7,9 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use slotproof_chain::{ChainEvent, FetchedBlock};
-use slotproof_pipeline::{Ordering, Outcome, Pipeline, PipelineConfig, ProverSet, RuntimeOptions, StageConfig, StageEvent};
+use slotproof_pipeline::{
+    Ordering, Outcome, Pipeline, PipelineConfig, ProverSet, RuntimeOptions, StageConfig, StageEvent,
+};
 use slotproof_primitives::Hash32;
 use slotproof_queue::{Queue, QueueConfig};
 use slotproof_zkvm::testing::TestProver;
@@ -44,7 +46,8 @@ fn pipeline(queue: &Arc<Queue>) -> Pipeline {
         })
         .collect();
     let known = |n: &str| ZKVMS.contains(&n);
-    let cfg = PipelineConfig::from_stages("test", Ordering::Realtime { stale_after_blocks: 64 }, stages, &known).unwrap();
+    let cfg =
+        PipelineConfig::from_stages("test", Ordering::Realtime { stale_after_blocks: 64 }, stages, &known).unwrap();
     Pipeline::start(cfg, queue.clone(), &provers, RuntimeOptions::default()).unwrap()
 }
 
@@ -179,7 +182,8 @@ async fn a_block_closes_early_once_every_zkvm_proved_in_time() {
     h.node.on_chain_event(new_block(b.number)).await.unwrap();
     let book = RecordBook::new(h.store.clone());
     for z in ZKVMS {
-        let p = ProofRecord { status: ProofStatus::Proved, verified: true, within_deadline: true, ..Default::default() };
+        let p =
+            ProofRecord { status: ProofStatus::Proved, verified: true, within_deadline: true, ..Default::default() };
         book.update(b.number, &b.hash, |r| {
             r.proofs.insert(z.into(), p);
         })

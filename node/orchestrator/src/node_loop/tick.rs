@@ -65,7 +65,9 @@ impl NodeLoop {
             r.deadline_met = coordination.deadline_met(r);
             for z in r.zkvms.clone() {
                 r.proofs.entry(z.clone()).or_insert_with(|| match dead.get(&(n, z)) {
-                    Some(err) => ProofRecord { status: ProofStatus::Failed, error: Some(err.clone()), ..Default::default() },
+                    Some(err) => {
+                        ProofRecord { status: ProofStatus::Failed, error: Some(err.clone()), ..Default::default() }
+                    }
                     None => ProofRecord { status: ProofStatus::Missed, ..Default::default() },
                 });
             }

@@ -76,8 +76,8 @@ impl ResultStore {
     }
 
     pub fn put(&self, r: &BlockRecord) -> Result<()> {
-        let value = serde_json::to_vec(r)
-            .map_err(|source| ResultsError::Corrupt { key: r.block_hash.to_string(), source })?;
+        let value =
+            serde_json::to_vec(r).map_err(|source| ResultsError::Corrupt { key: r.block_hash.to_string(), source })?;
         let mut opts = rocksdb::WriteOptions::default();
         opts.set_sync(false);
         self.db.put_opt(key(r.block_number, &r.block_hash), value, &opts).map_err(|e| self.err(e))
@@ -172,8 +172,7 @@ impl ResultStore {
                 break;
             }
             let root_key = &k[10..];
-            let zkvm_ok =
-                zkvms.is_empty() || zkvm_of_root_key(root_key).is_some_and(|z| zkvms.iter().any(|w| w == z));
+            let zkvm_ok = zkvms.is_empty() || zkvm_of_root_key(root_key).is_some_and(|z| zkvms.iter().any(|w| w == z));
             if zkvm_ok && let Some(v) = self.db.get(root_key).map_err(|e| self.err(e))? {
                 out.push(v);
             }
@@ -216,8 +215,7 @@ mod tests {
         {
             let s = ResultStore::open(dir.path()).unwrap();
             for n in [5u64, 3, 4] {
-                s.put(&BlockRecord { block_number: n, block_hash: h(n), ..Default::default() })
-                    .unwrap();
+                s.put(&BlockRecord { block_number: n, block_hash: h(n), ..Default::default() }).unwrap();
             }
             let mut r = s.get(4, &h(4)).unwrap().unwrap();
             r.closed = true;

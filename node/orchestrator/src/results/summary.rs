@@ -133,10 +133,25 @@ mod tests {
             "stark".into(),
             ProofRecord { status: ProofStatus::Proved, verified: true, proving_ms: Some(800), ..Default::default() },
         );
-        r.received.push(ReceivedProof { zkvm: "sim:zisk-8x5090".into(), node: "peer".into(), verified: true, ..Default::default() });
+        r.received.push(ReceivedProof {
+            zkvm: "sim:zisk-8x5090".into(),
+            node: "peer".into(),
+            verified: true,
+            ..Default::default()
+        });
         let v = summary_of(&r);
         let keys: Vec<&str> = v.as_object().unwrap().keys().map(String::as_str).collect();
-        for k in ["block_number", "block_hash", "slot", "deadline_met", "arrival_ms", "deadline_ms", "proofs", "network_proofs", "verified_zkvms"] {
+        for k in [
+            "block_number",
+            "block_hash",
+            "slot",
+            "deadline_met",
+            "arrival_ms",
+            "deadline_ms",
+            "proofs",
+            "network_proofs",
+            "verified_zkvms",
+        ] {
             assert!(keys.contains(&k), "{k} missing from {keys:?}");
         }
         assert_eq!(v["block_hash"], format!("0x{:064x}", 1));
