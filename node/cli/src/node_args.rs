@@ -269,7 +269,7 @@ impl NetworkArgs {
             Some(pick("k", self.k, base.k)),
             Some(pick("replicas", self.replicas, base.replicas)),
         )
-        .map_err(|e| anyhow::anyhow!("p2p: {e}"))?;
+        .map_err(|e| anyhow::Error::new(e).context("p2p"))?;
         c.p2p = Some(settings);
         Ok(())
     }

@@ -6,10 +6,10 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde::Deserialize;
-use slotproof_primitives::duration::parse_duration;
-use slotproof_zkvm::registry::{ZkvmEntry, parse_entries};
-
 use slotproof_p2p::Multiaddr;
+use slotproof_primitives::DurationError;
+use slotproof_primitives::duration::parse_duration;
+use slotproof_zkvm::registry::{RegistryError, ZkvmEntry, parse_entries};
 
 /// What a config file may set, as written.
 #[derive(Clone, Debug, Default, Deserialize)]
@@ -150,6 +150,22 @@ impl Default for NodeConfig {
     }
 }
 
+/// Why `[p2p]` values (or the same values from flags) were refused.
+#[derive(Debug, thiserror::Error)]
+pub enum NetSettingsError {
+    #[error("network {0:?}: use letters, digits, - and _")]
+    Network(String),
+    #[error("k and replicas must be at least 1")]
+    Zero,
+    #[error("{what} {addr:?} is not a multiaddr")]
+    Addr {
+        what: &'static str,
+        addr: String,
+        #[source]
+        source: <Multiaddr as std::str::FromStr>::Err,
+    },
+}
+
 /// Checks `[p2p]` values (and the same values from flags).
 pub fn net_settings(
     network: Option<String>,
@@ -158,17 +174,19 @@ pub fn net_settings(
     mdns: bool,
     k: Option<usize>,
     replicas: Option<usize>,
-) -> Result<NetSettings, String> {
+) -> Result<NetSettings, NetSettingsError> {
     let d = NetSettings::default();
-    let addr = |what: &str, a: &String| a.parse().map_err(|e| format!("{what} {a:?} is not a multiaddr: {e}"));
+    let addr = |what: &'static str, a: &String| {
+        a.parse().map_err(|source| NetSettingsError::Addr { what, addr: a.clone(), source })
+    };
     let network = network.unwrap_or(d.network);
     if network.is_empty() || !network.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
-        return Err(format!("network {network:?}: use letters, digits, - and _"));
+        return Err(NetSettingsError::Network(network));
     }
     let k = k.unwrap_or(d.k);
     let replicas = replicas.unwrap_or(d.replicas);
     if k == 0 || replicas == 0 {
-        return Err("k and replicas must be at least 1".into());
+        return Err(NetSettingsError::Zero);
     }
     Ok(NetSettings {
         network,
@@ -181,17 +199,59 @@ pub fn net_settings(
     })
 }
 
+/// A config file that cannot be used, naming the file and the key.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    #[error("reading config {0}: {1}")]
-    Read(PathBuf, std::io::Error),
-    #[error("config {0}: {1}")]
-    Invalid(PathBuf, String),
+    #[error("reading config {path}")]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("config {path}: not a valid node config")]
+    Toml {
+        path: PathBuf,
+        #[source]
+        source: Box<toml::de::Error>,
+    },
+    #[error("config {path}: {key}")]
+    Duration {
+        path: PathBuf,
+        key: &'static str,
+        #[source]
+        source: DurationError,
+    },
+    #[error("config {path}: http_listen: {value:?} is not host:port")]
+    HttpListen {
+        path: PathBuf,
+        value: String,
+        #[source]
+        source: std::net::AddrParseError,
+    },
+    #[error("config {path}: sim_time_scale must be a positive number")]
+    SimTimeScale { path: PathBuf },
+    #[error("config {path}: [[zkvm]]")]
+    Zkvm {
+        path: PathBuf,
+        #[source]
+        source: Box<RegistryError>,
+    },
+    #[error("config {path}: [p2p]")]
+    P2p {
+        path: PathBuf,
+        #[source]
+        source: NetSettingsError,
+    },
 }
 
-fn duration(path: &Path, key: &str, value: &Option<String>, default: Duration) -> Result<Duration, ConfigError> {
+fn duration(
+    path: &Path,
+    key: &'static str,
+    value: &Option<String>,
+    default: Duration,
+) -> Result<Duration, ConfigError> {
     match value {
-        Some(v) => parse_duration(v).map_err(|e| ConfigError::Invalid(path.into(), format!("{key}: {e}"))),
+        Some(v) => parse_duration(v).map_err(|source| ConfigError::Duration { path: path.into(), key, source }),
         None => Ok(default),
     }
 }
@@ -199,20 +259,21 @@ fn duration(path: &Path, key: &str, value: &Option<String>, default: Duration) -
 impl NodeConfig {
     /// The defaults with a config file applied.
     pub fn from_file(path: &Path) -> Result<NodeConfig, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|e| ConfigError::Read(path.into(), e))?;
-        let file: FileConfig = toml::from_str(&text)
-            .map_err(|e| ConfigError::Invalid(path.into(), e.to_string().trim().replace('\n', " ")))?;
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.into(), source })?;
+        let file: FileConfig =
+            toml::from_str(&text).map_err(|e| ConfigError::Toml { path: path.into(), source: Box::new(e) })?;
         let d = NodeConfig::default();
         let http_listen = match file.http_listen.as_deref() {
             None => d.http_listen,
             Some("") | Some("off") => None,
-            Some(a) => Some(
-                a.parse()
-                    .map_err(|_| ConfigError::Invalid(path.into(), format!("http_listen: {a:?} is not host:port")))?,
-            ),
+            Some(a) => Some(a.parse().map_err(|source| ConfigError::HttpListen {
+                path: path.into(),
+                value: a.to_string(),
+                source,
+            })?),
         };
         if file.sim_time_scale.is_some_and(|s| !(s > 0.0 && s.is_finite())) {
-            return Err(ConfigError::Invalid(path.into(), "sim_time_scale must be a positive number".into()));
+            return Err(ConfigError::SimTimeScale { path: path.into() });
         }
         Ok(NodeConfig {
             data_dir: file.data_dir.unwrap_or(d.data_dir),
@@ -226,14 +287,14 @@ impl NodeConfig {
             genesis_time: file.genesis_time.unwrap_or(d.genesis_time),
             sim_time_scale: file.sim_time_scale,
             sim_seed: file.sim_seed.unwrap_or(d.sim_seed),
-            zkvms: parse_entries(&text).map_err(|e| ConfigError::Invalid(path.into(), e.to_string()))?,
+            zkvms: parse_entries(&text).map_err(|e| ConfigError::Zkvm { path: path.into(), source: Box::new(e) })?,
             exit_after_blocks: None,
             summary_json: None,
             // Kept without a URL too: `--ethproofs-url` may supply it.
             p2p: match file.p2p {
                 Some(p) => Some(
                     net_settings(p.network, &p.listen, &p.bootnodes, p.mdns, p.k, p.replicas)
-                        .map_err(|e| ConfigError::Invalid(path.into(), format!("[p2p] {e}")))?,
+                        .map_err(|source| ConfigError::P2p { path: path.into(), source })?,
                 ),
                 None => None,
             },
@@ -359,8 +420,14 @@ mod tests {
             ("[p2p]\nnetwork = \"a b\"\n", "network"),
         ] {
             std::fs::write(&p, text).unwrap();
-            let e = NodeConfig::from_file(&p).unwrap_err().to_string();
-            assert!(e.contains(key), "{text:?}: {e}");
+            let e = NodeConfig::from_file(&p).unwrap_err();
+            let mut chain = e.to_string();
+            let mut cause = std::error::Error::source(&e);
+            while let Some(c) = cause {
+                chain.push_str(&format!(": {c}"));
+                cause = c.source();
+            }
+            assert!(chain.contains(key), "{text:?}: {chain}");
         }
     }
 }

@@ -243,8 +243,8 @@ fn start_network(
         .collect();
     let sim = setup::machine(cfg).sim;
     let all = network::all_verifiers(provers, store, sim);
-    let shutdown = setup::watch_of(&tokens.net, tracker);
-    let started = network::start(settings, &cfg.data_dir, store.clone(), &local, all, cfg.slot_time, shutdown)?;
+    let tasks = network::Tasks { shutdown: setup::watch_of(&tokens.net, tracker), tracker: tracker.clone() };
+    let started = network::start(settings, &cfg.data_dir, store.clone(), &local, all, cfg.slot_time, tasks)?;
     let (own_tx, own) = mpsc::unbounded_channel();
     let inbox = NetInbox { events: started.events, checked: started.checked, own };
     Ok((Coordination::Network(Box::new(started.net)), Some(inbox), Some(own_tx)))

@@ -26,4 +26,4 @@ pub use libp2p::gossipsub::{MessageAcceptance, MessageId};
 pub use libp2p::identity::Keypair;
 pub use libp2p::{Multiaddr, PeerId};
 pub use pubsub::PubsubMessage;
-pub use service::{Client, GossipMessage, NetEvent, NetworkConfig, PeerInfo, ProofSource, start};
+pub use service::{Client, GossipMessage, NetEvent, NetworkConfig, PeerInfo, ProofSource, start, start_owned};

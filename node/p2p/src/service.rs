@@ -212,6 +212,16 @@ pub fn start(
     source: Arc<dyn ProofSource>,
     shutdown: watch::Receiver<bool>,
 ) -> Result<(Client, mpsc::Receiver<NetEvent>), P2pError> {
+    start_owned(key, cfg, source, shutdown).map(|(client, events, _task)| (client, events))
+}
+
+/// [`start`], also handing back the swarm's task, for a caller that awaits it on shutdown.
+pub fn start_owned(
+    key: Keypair,
+    cfg: NetworkConfig,
+    source: Arc<dyn ProofSource>,
+    shutdown: watch::Receiver<bool>,
+) -> Result<(Client, mpsc::Receiver<NetEvent>, tokio::task::JoinHandle<()>), P2pError> {
     let behaviour = build_behaviour(&key, &cfg)?;
     let mut swarm = libp2p::SwarmBuilder::with_existing_identity(key.clone())
         .with_tokio()
@@ -249,8 +259,8 @@ pub fn start(
         blocked: HashSet::new(),
         last_bootstrap: None,
     };
-    tokio::spawn(event_loop.run(shutdown));
-    Ok((Client { tx, local }, events))
+    let task = tokio::spawn(event_loop.run(shutdown));
+    Ok((Client { tx, local }, events, task))
 }
 
 struct EventLoop {

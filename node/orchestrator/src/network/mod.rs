@@ -31,6 +31,7 @@ use slotproof_p2p::{Client, GossipMessage, MessageAcceptance, NetEvent, NetworkC
 use slotproof_primitives::Hash32;
 use slotproof_zkvm::Prover;
 use tokio::sync::{mpsc, watch};
+use tokio_util::task::TaskTracker;
 use tracing::{debug, info, warn};
 
 use self::check::{CheckContext, Verifiers};
@@ -76,6 +77,15 @@ pub struct Net {
     verifiers: Verifiers,
     store: Arc<ResultStore>,
     caught_up_with: BTreeSet<PeerId>,
+    /// Fetches and catch-ups run as tracked tasks: the node awaits them on shutdown.
+    tracker: TaskTracker,
+}
+
+/// How the network's tasks are stopped and awaited: the swarm stops when
+/// `shutdown` flips; every task it starts is tracked by `tracker`.
+pub struct Tasks {
+    pub shutdown: watch::Receiver<bool>,
+    pub tracker: TaskTracker,
 }
 
 /// Joins the network: loads the node key, starts the swarm, and returns the
@@ -87,14 +97,20 @@ pub fn start(
     local: &[LocalZkvm],
     verifiers: std::collections::BTreeMap<String, Arc<dyn Prover>>,
     slot: Duration,
-    shutdown: watch::Receiver<bool>,
+    tasks: Tasks,
 ) -> Result<Started, NetError> {
+    let Tasks { shutdown, tracker } = tasks;
     let key = slotproof_p2p::key::load_or_create(data_dir)?;
     let mut cfg = NetworkConfig::new(settings.network.clone());
     cfg.listen = settings.listen.clone();
     cfg.bootnodes = settings.bootnodes.clone();
     cfg.mdns = settings.mdns;
-    let (client, events) = slotproof_p2p::start(key.clone(), cfg, Arc::new(StoreSource(store.clone())), shutdown)?;
+    let source = Arc::new(StoreSource(store.clone()));
+    let (client, events, swarm) = slotproof_p2p::start_owned(key.clone(), cfg, source, shutdown)?;
+    // The swarm stops on `shutdown`; tracked so the node waits for it.
+    tracker.spawn(async move {
+        let _ = swarm.await;
+    });
     let me = client.local.to_string();
     info!(target: "slotproof::p2p", node_id = %me, network = %settings.network, k = settings.k, replicas = settings.replicas, "joining the proving network");
     let offers = local
@@ -122,6 +138,7 @@ pub fn start(
         verifiers: Arc::new(verifiers),
         store,
         caught_up_with: BTreeSet::new(),
+        tracker,
     };
     Ok(Started { net, events, checked })
 }
@@ -284,7 +301,7 @@ impl Net {
     fn fetch_announced(&self, msg: GossipMessage, ann: ProofAnnouncement) {
         let ctx = CheckContext::load(&self.store, &self.verifiers, ann.number, ann.block_hash());
         let (client, tx) = (self.client.clone(), self.checked_tx.clone());
-        tokio::spawn(async move {
+        self.tracker.spawn(async move {
             let _ = tx.send(fetch::announced(client, msg, ann, ctx).await);
         });
     }
@@ -356,6 +373,6 @@ impl Net {
             store: self.store.clone(),
             verifiers: self.verifiers.clone(),
         };
-        tokio::spawn(fetch::by_range(job, self.checked_tx.clone()));
+        self.tracker.spawn(fetch::by_range(job, self.checked_tx.clone()));
     }
 }
