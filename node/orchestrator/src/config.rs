@@ -421,12 +421,7 @@ mod tests {
         ] {
             std::fs::write(&p, text).unwrap();
             let e = NodeConfig::from_file(&p).unwrap_err();
-            let mut chain = e.to_string();
-            let mut cause = std::error::Error::source(&e);
-            while let Some(c) = cause {
-                chain.push_str(&format!(": {c}"));
-                cause = c.source();
-            }
+            let chain = slotproof_primitives::ErrorChain(&e).to_string();
             assert!(chain.contains(key), "{text:?}: {chain}");
         }
     }

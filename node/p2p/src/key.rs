@@ -81,13 +81,7 @@ mod tests {
 
     /// The error and its causes, as `{:#}` prints them for an operator.
     fn chain(e: P2pError) -> String {
-        let mut out = e.to_string();
-        let mut cause = std::error::Error::source(&e);
-        while let Some(c) = cause {
-            out.push_str(&format!(": {c}"));
-            cause = c.source();
-        }
-        out
+        slotproof_primitives::ErrorChain(&e).to_string()
     }
 
     #[test]

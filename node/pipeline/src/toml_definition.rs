@@ -231,13 +231,7 @@ mod tests {
     /// The error and its causes, as `{:#}` of anyhow prints them.
     fn err(text: &str) -> String {
         let Err(e) = parse(text) else { return String::new() };
-        let mut out = e.to_string();
-        let mut cause = std::error::Error::source(&e);
-        while let Some(c) = cause {
-            out.push_str(&format!(": {c}"));
-            cause = c.source();
-        }
-        out
+        slotproof_primitives::ErrorChain(&e).to_string()
     }
 
     #[test]

@@ -78,3 +78,19 @@ pub enum HeaderError {
     /// which needs `HexError` from here).
     HashMismatch { claimed: String, computed: String },
 }
+
+/// An error and all its causes on one line (`outer: cause: root`), as
+/// anyhow's `{:#}` prints them: for logs and for tests that check a message.
+pub struct ErrorChain<'a>(pub &'a (dyn std::error::Error + 'static));
+
+impl std::fmt::Display for ErrorChain<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.0)?;
+        let mut source = self.0.source();
+        while let Some(e) = source {
+            write!(f, ": {e}")?;
+            source = e.source();
+        }
+        Ok(())
+    }
+}

@@ -13,7 +13,7 @@ pub mod keccak;
 pub mod time;
 pub mod wire;
 
-pub use error::{DurationError, HeaderError, HexError, WireError};
+pub use error::{DurationError, ErrorChain, HeaderError, HexError, WireError};
 pub use hash::Hash32;
 pub use header::Header;
 pub use keccak::keccak256;

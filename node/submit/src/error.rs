@@ -71,21 +71,7 @@ pub enum TokenError {
     Missing,
 }
 
-/// An error and its sources joined with `: `, for logs and dead-letter
-/// reasons, where only one line of text can go.
-pub struct ErrorChain<'a>(pub &'a (dyn std::error::Error + 'static));
-
-impl std::fmt::Display for ErrorChain<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}", self.0)?;
-        let mut source = self.0.source();
-        while let Some(e) = source {
-            write!(f, ": {e}")?;
-            source = e.source();
-        }
-        Ok(())
-    }
-}
+pub use slotproof_primitives::ErrorChain;
 
 #[cfg(test)]
 mod tests {

@@ -71,7 +71,7 @@ pub struct Duty {
 
 /// The coordination state behind `Net`.
 #[derive(Debug)]
-pub struct Coordination {
+pub struct NetState {
     /// This node's id (its peer id).
     pub me: String,
     /// The zkVMs this node offers.
@@ -84,9 +84,9 @@ pub struct Coordination {
     pub stale_blocks: u64,
 }
 
-impl Coordination {
-    pub fn new(me: String, mine: BTreeSet<String>, stale_blocks: u64) -> Coordination {
-        Coordination { me, mine, peers: BTreeMap::new(), blocks: BTreeMap::new(), head: 0, stale_blocks }
+impl NetState {
+    pub fn new(me: String, mine: BTreeSet<String>, stale_blocks: u64) -> NetState {
+        NetState { me, mine, peers: BTreeMap::new(), blocks: BTreeMap::new(), head: 0, stale_blocks }
     }
 
     /// Peers heard from within `horizon`, and this node.
@@ -151,8 +151,8 @@ impl Coordination {
 mod tests {
     use super::*;
 
-    fn state(me: &str, mine: &[&str]) -> Coordination {
-        Coordination::new(me.into(), mine.iter().map(|z| z.to_string()).collect(), 32)
+    fn state(me: &str, mine: &[&str]) -> NetState {
+        NetState::new(me.into(), mine.iter().map(|z| z.to_string()).collect(), 32)
     }
 
     fn peer(zkvms: &[&str], ago: Duration) -> PeerState {

@@ -36,7 +36,7 @@ use tracing::{debug, info, warn};
 
 use self::check::{CheckContext, Verifiers};
 pub use self::check::{CheckError, Checked};
-use self::coord::{Coord, Coordination, PeerState};
+use self::coord::{Coord, NetState, PeerState};
 pub use self::error::NetError;
 use self::fetch::CatchUp;
 use self::serve::StoreSource;
@@ -67,7 +67,7 @@ pub struct Net {
     assign: AssignConfig,
     slot: Duration,
     offers: Vec<ZkvmOffer>,
-    state: Coordination,
+    state: NetState,
     /// Messages about a block not known yet, held for the follower to deliver it.
     waiting: Vec<(Instant, Hash32, GossipMessage)>,
     hb_seq: u64,
@@ -125,7 +125,7 @@ pub fn start(
         client,
         key,
         assign: AssignConfig::for_slot(slot, settings.k, settings.replicas),
-        state: Coordination::new(me.clone(), mine, settings.stale_blocks),
+        state: NetState::new(me.clone(), mine, settings.stale_blocks),
         me,
         settings,
         slot,

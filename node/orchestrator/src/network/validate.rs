@@ -12,7 +12,7 @@ use slotproof_p2p::wire::ProofAnnouncement;
 use slotproof_p2p::{DecodeError, PubsubMessage};
 use slotproof_primitives::Hash32;
 
-use super::coord::Coordination;
+use super::coord::NetState;
 
 /// What to do with a gossip message.
 #[derive(Debug)]
@@ -96,7 +96,7 @@ impl fmt::Display for Reason {
 /// when unsigned); `recorded` says whether the node holds a record of a block
 /// it no longer (or, after a restart, never) coordinates.
 pub fn validate(
-    state: &Coordination,
+    state: &NetState,
     topic: Topic,
     data: &[u8],
     author: &str,
@@ -124,7 +124,7 @@ fn forged(named: String, author: &str) -> Verdict {
     Verdict::Reject(Reason::ForgedAuthor { named, signed_by: author.to_string() })
 }
 
-fn heartbeat(state: &Coordination, id: String, seq: u64, zkvms: BTreeSet<String>, author: &str) -> Verdict {
+fn heartbeat(state: &NetState, id: String, seq: u64, zkvms: BTreeSet<String>, author: &str) -> Verdict {
     if id != author {
         return forged(id, author);
     }
@@ -140,7 +140,7 @@ fn heartbeat(state: &Coordination, id: String, seq: u64, zkvms: BTreeSet<String>
 /// Claims and progress: the named node must be the author; the block must be
 /// held under the same number, or recorded, or else waited for (unless stale).
 fn claim(
-    state: &Coordination,
+    state: &NetState,
     (number, hash): (u64, Hash32),
     zkvm: String,
     node: String,
@@ -162,7 +162,7 @@ fn claim(
 /// Proof announcements: fetched unless the root is already held; staleness
 /// only for blocks this node does not hold (a held block can be checked).
 fn announcement(
-    state: &Coordination,
+    state: &NetState,
     ann: ProofAnnouncement,
     author: &str,
     recorded: &dyn Fn(u64, Hash32) -> bool,
@@ -200,8 +200,8 @@ mod tests {
     const UNKNOWN: Hash32 = Hash32([9; 32]);
 
     /// A node at head 100 holding block 100 (`HELD`) with one proof root.
-    fn state() -> Coordination {
-        let mut s = Coordination::new(ME.into(), BTreeSet::from(["stark".to_string()]), 32);
+    fn state() -> NetState {
+        let mut s = NetState::new(ME.into(), BTreeSet::from(["stark".to_string()]), 32);
         s.head = 100;
         let mut c = Coord::new(100, u64::MAX);
         c.roots.insert(Hash32([7; 32]));
@@ -213,7 +213,7 @@ mod tests {
         false
     }
 
-    fn run(s: &Coordination, m: &PubsubMessage, author: &str) -> Verdict {
+    fn run(s: &NetState, m: &PubsubMessage, author: &str) -> Verdict {
         validate(s, m.topic(), &m.encode(), author, &nothing_recorded)
     }
 
