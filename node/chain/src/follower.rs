@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 use slotproof_primitives::Hash32;
+use slotproof_primitives::redact::redact_url;
 use tokio::sync::{mpsc, watch};
 use tracing::{info, warn};
 
@@ -117,7 +118,7 @@ impl Follower {
             // Every new kind of failure is logged; a repeat of the last one is not.
             let text = e.to_string();
             if text != last_error {
-                warn!(target: "slotproof::chain", rpc = %self.cfg.rpc_url, error = %text, retry_in = ?backoff, "RPC unavailable or answering badly; retrying with backoff");
+                warn!(target: "slotproof::chain", rpc = %redact_url(&self.cfg.rpc_url), error = %text, retry_in = ?backoff, "RPC unavailable or answering badly; retrying with backoff");
                 last_error = text;
             }
             tokio::select! {
@@ -135,7 +136,7 @@ impl Follower {
         if !self.up {
             self.up = true;
             *backoff = self.cfg.backoff_min;
-            info!(target: "slotproof::chain", rpc = %self.cfg.rpc_url, "RPC back");
+            info!(target: "slotproof::chain", rpc = %redact_url(&self.cfg.rpc_url), "RPC back");
             self.emit(ChainEvent::Connection { up: true, detail: "reconnected".into() }).await?;
         }
         if rpc.is_ws() {
@@ -148,7 +149,7 @@ impl Follower {
                         Ok(Err(tokio::sync::broadcast::error::RecvError::Lagged(_))) => self.sync(&rpc).await?,
                         Ok(Err(tokio::sync::broadcast::error::RecvError::Closed)) => {
                             return Err(ChainError::Rpc {
-                                url: rpc.url().into(),
+                                url: redact_url(rpc.url()),
                                 message: "subscription closed".into(),
                             });
                         }

@@ -12,6 +12,7 @@ use alloy::providers::{Provider, ProviderBuilder, RootProvider};
 use alloy::pubsub::Subscription;
 use alloy::transports::ws::WsConnect;
 use serde_json::Value;
+use slotproof_primitives::redact::{redact_in, redact_url};
 use slotproof_primitives::{Hash32, Header};
 use tracing::info;
 
@@ -88,6 +89,11 @@ fn checked(v: Value, what: &str) -> Result<FetchedBlock, ChainError> {
     Ok(FetchedBlock { number, hash, parent_hash, timestamp, json: Arc::new(v) })
 }
 
+/// An RPC failure, with the URL's secrets (keys, passwords) hidden from the message.
+fn rpc_error(url: &str, message: impl AsRef<str>) -> ChainError {
+    ChainError::Rpc { url: redact_url(url), message: redact_in(message.as_ref(), url) }
+}
+
 impl Rpc {
     /// Connects to `url` (http(s):// or ws(s)://).
     pub async fn connect(url: &str) -> Result<Rpc, ChainError> {
@@ -103,8 +109,8 @@ impl Rpc {
         };
         let provider = tokio::time::timeout(CALL_TIMEOUT, connecting)
             .await
-            .map_err(|_| ChainError::Rpc { url: url.into(), message: "connect timed out".into() })?
-            .map_err(|e| ChainError::Rpc { url: url.into(), message: e.to_string() })?;
+            .map_err(|_| rpc_error(url, "connect timed out"))?
+            .map_err(|e| rpc_error(url, e.to_string()))?;
         Ok(Rpc { url: url.into(), provider, receipts: Arc::new(AtomicU8::new(0)), witness: Arc::new(AtomicU8::new(0)) })
     }
 
@@ -119,8 +125,8 @@ impl Rpc {
     async fn call(&self, method: &'static str, params: Value) -> Result<Value, ChainError> {
         tokio::time::timeout(CALL_TIMEOUT, self.provider.raw_request::<_, Value>(method.into(), params))
             .await
-            .map_err(|_| ChainError::Rpc { url: self.url.clone(), message: format!("{method} timed out") })?
-            .map_err(|e| ChainError::Rpc { url: self.url.clone(), message: format!("{method}: {e}") })
+            .map_err(|_| rpc_error(&self.url, format!("{method} timed out")))?
+            .map_err(|e| rpc_error(&self.url, format!("{method}: {e}")))
     }
 
     pub async fn client_version(&self) -> Result<String, ChainError> {
@@ -172,7 +178,7 @@ impl Rpc {
                 let never =
                     e.to_string().contains("-32601") || e.to_string().to_ascii_lowercase().contains("not found");
                 if never && self.receipts.swap(2, Ordering::Relaxed) != 2 {
-                    info!(target: "slotproof::chain", rpc = %self.url, "the RPC does not serve eth_getBlockReceipts; inputs go without receipts");
+                    info!(target: "slotproof::chain", rpc = %redact_url(&self.url), "the RPC does not serve eth_getBlockReceipts; inputs go without receipts");
                 }
                 None
             }
@@ -202,7 +208,7 @@ impl Rpc {
             }
             Ok(Err(e)) if method_missing(&e) => {
                 if self.witness.swap(2, Ordering::Relaxed) != 2 {
-                    info!(target: "slotproof::chain", rpc = %self.url, "the RPC serves no execution witnesses; inputs go without them");
+                    info!(target: "slotproof::chain", rpc = %redact_url(&self.url), "the RPC serves no execution witnesses; inputs go without them");
                 }
                 None
             }
@@ -214,8 +220,8 @@ impl Rpc {
     pub async fn subscribe_heads(&self) -> Result<Subscription<Value>, ChainError> {
         tokio::time::timeout(CALL_TIMEOUT, async { self.provider.subscribe::<_, Value>(("newHeads",)).await })
             .await
-            .map_err(|_| ChainError::Rpc { url: self.url.clone(), message: "eth_subscribe timed out".into() })?
-            .map_err(|e| ChainError::Rpc { url: self.url.clone(), message: format!("eth_subscribe newHeads: {e}") })
+            .map_err(|_| rpc_error(&self.url, "eth_subscribe timed out"))?
+            .map_err(|e| rpc_error(&self.url, format!("eth_subscribe newHeads: {e}")))
     }
 }
 
@@ -263,5 +269,21 @@ mod tests {
         assert!(matches!(&e, ChainError::Header { source: HeaderError::HashMismatch { .. }, .. }), "{e}");
         assert!(e.to_string().contains("not the Keccak-256 of the header"), "{e}");
         assert!(std::error::Error::source(&e).is_some(), "the header error is kept as the cause");
+    }
+
+    /// An RPC URL's key never reaches an error message (and so never a log line or `/status`).
+    #[tokio::test]
+    async fn errors_do_not_carry_the_rpc_urls_secrets() {
+        let key = "0123456789abcdef0123456789abcdef";
+        // Nothing listens on port 9: every call fails, and says why.
+        for url in [format!("http://127.0.0.1:9/v3/{key}"), format!("http://admin:{key}@127.0.0.1:9/")] {
+            let err = match Rpc::connect(&url).await {
+                Ok(rpc) => rpc.client_version().await.expect_err("nothing listens there"),
+                Err(e) => e,
+            };
+            let text = slotproof_primitives::ErrorChain(&err).to_string();
+            assert!(!text.contains(key), "{text}");
+            assert!(text.contains("127.0.0.1:9"), "the endpoint is still named: {text}");
+        }
     }
 }

@@ -185,7 +185,9 @@ async fn start(
         ..FollowerConfig::new(rpc_url.clone())
     };
     tracker.spawn(Follower::new(follower_cfg, canonical, chain_tx).run(setup::watch_of(&tokens.chain, tracker)));
-    let status = SharedStatus::new(StatusInfo { rpc_url, rpc_up: true, ..Default::default() });
+    // The URL may carry a provider key: `/status` shows it redacted.
+    let shown = slotproof_primitives::redact::redact_url(&rpc_url);
+    let status = SharedStatus::new(StatusInfo { rpc_url: shown, rpc_up: true, ..Default::default() });
     setup::http(cfg, setup::http_state(&store, &queue, &metrics, &status), tracker, &tokens.http).await?;
     let parts = LoopParts {
         book,

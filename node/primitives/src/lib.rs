@@ -10,6 +10,7 @@ pub mod hash;
 pub mod header;
 pub mod hex;
 pub mod keccak;
+pub mod redact;
 pub mod time;
 pub mod wire;
 
