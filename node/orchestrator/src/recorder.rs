@@ -9,10 +9,10 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use anyhow::{Context, bail};
+use slotproof_pipeline::PipelineError;
 use slotproof_pipeline::payload::ProofPayload;
-use slotproof_primitives::{Hash32, now_ms};
-use slotproof_queue::Queue;
+use slotproof_primitives::{ErrorChain, Hash32, now_ms};
+use slotproof_queue::{Failure, Queue, QueueError};
 use slotproof_zkvm::{Prover, ProvingInput};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -22,7 +22,7 @@ use crate::book::RecordBook;
 use crate::error::NodeError;
 use crate::metrics::{Metrics, ProofOutcome, ZkvmLabel};
 use crate::network::OwnProof;
-use crate::results::{ProofRecord, ProofStatus};
+use crate::results::{ProofRecord, ProofStatus, ResultsError};
 use crate::submission::Submitting;
 
 /// The queue every dispatcher writes its proofs to; the recorder reads it.
@@ -39,6 +39,31 @@ pub struct Recorder {
     pub zkvms: BTreeMap<String, Arc<dyn Prover>>,
     /// With a network: own verified proofs go to the loop to be signed and announced.
     pub announce: Option<mpsc::UnboundedSender<OwnProof>>,
+}
+
+/// Why a proof was not recorded. A proof is never acked unrecorded: what may
+/// pass (a store or outbox write) is retried, what cannot (an undecodable
+/// payload, a proof of no block this node holds) is dead-lettered, kept for an
+/// operator to inspect.
+#[derive(Debug, thiserror::Error)]
+pub enum RecordError {
+    #[error("undecodable proof payload")]
+    Payload(#[source] PipelineError),
+    #[error("no block {0} record for this proof's input")]
+    NoRecord(u64),
+    #[error("results store")]
+    Store(#[from] ResultsError),
+    #[error("ethproofs outbox")]
+    Outbox(#[source] QueueError),
+}
+
+impl RecordError {
+    fn failure(&self) -> Failure {
+        match self {
+            RecordError::Payload(_) | RecordError::NoRecord(_) => Failure::Permanent,
+            RecordError::Store(_) | RecordError::Outbox(_) => Failure::Transient,
+        }
+    }
 }
 
 /// The verdict on one proof.
@@ -58,11 +83,16 @@ impl Recorder {
             let wait = Duration::from_millis(250);
             match self.queue.lease_wait(PROOFS_QUEUE, "recorder", Duration::from_secs(30), wait) {
                 Ok(Some(lease)) => {
-                    if let Err(e) = self.record(lease.block_number, &lease.payload) {
-                        warn!(target: "slotproof::node", block = lease.block_number, error = %format!("{e:#}"), "recorder: proof not recorded");
-                    }
-                    if let Err(e) = self.queue.ack(lease.id, lease.token) {
-                        warn!(target: "slotproof::node", error = %e, "recorder: ack failed; the proof will be recorded again (same entry)");
+                    let settled = match self.record(lease.block_number, &lease.payload) {
+                        Ok(()) => self.queue.ack(lease.id, lease.token),
+                        Err(e) => {
+                            let why = ErrorChain(&e).to_string();
+                            warn!(target: "slotproof::node", block = lease.block_number, error = %why, failure = ?e.failure(), "recorder: proof not recorded; kept in the queue");
+                            self.queue.nack(lease.id, lease.token, &why, e.failure()).map(|_| ())
+                        }
+                    };
+                    if let Err(e) = settled {
+                        warn!(target: "slotproof::node", error = %e, "recorder: could not settle a proof; it comes back when its lease ends (same entry)");
                     }
                 }
                 // Drained: on shutdown the loop only ends once nothing is left to record.
@@ -88,8 +118,8 @@ impl Recorder {
         Verdict { verified, within: now_ms() <= deadline_ms }
     }
 
-    fn record(&self, block: u64, payload: &[u8]) -> anyhow::Result<()> {
-        let proof = ProofPayload::decode(payload).context("undecodable proof payload")?;
+    fn record(&self, block: u64, payload: &[u8]) -> Result<(), RecordError> {
+        let proof = ProofPayload::decode(payload).map_err(RecordError::Payload)?;
         let recorded_ms = now_ms();
         // Which record: the one (at this height) whose input reference hashes to the proof's input.
         let Some(record) = self
@@ -99,7 +129,7 @@ impl Recorder {
             .into_iter()
             .find(|r| ProvingInput::new(block, r.input_digest.as_bytes().to_vec()).digest == proof.input_digest)
         else {
-            bail!("no block {block} record for this proof's input");
+            return Err(RecordError::NoRecord(block));
         };
         let verdict = self.verify(&proof, block, &record.input_digest, record.deadline_ms);
         let proving_ms = (proof.proving_us / 1000).max(1);
@@ -140,11 +170,11 @@ impl Recorder {
 
     /// A verified proof goes to the outbox (before the proof's ack: a crash in
     /// between re-enqueues the same entry, which the queue drops) and to the announcer.
-    fn hand_on(&self, block: u64, hash: Hash32, proving_ms: u64, proof: ProofPayload) -> anyhow::Result<()> {
+    fn hand_on(&self, block: u64, hash: Hash32, proving_ms: u64, proof: ProofPayload) -> Result<(), RecordError> {
         if let Some(task) =
             self.submitting.as_ref().and_then(|s| s.proved(block, &proof.zkvm, proving_ms, proof.cycles, &proof.proof))
         {
-            self.queue.enqueue_one(task)?;
+            self.queue.enqueue_one(task).map_err(RecordError::Outbox)?;
         }
         if let Some(tx) = &self.announce {
             let proof_type = self.zkvms.get(&proof.zkvm).map_or(0, |p| p.identity().proof_type);
@@ -160,5 +190,102 @@ impl Recorder {
             });
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::results::{BlockRecord, ResultStore};
+    use slotproof_queue::{NewTask, QueueConfig};
+    use slotproof_zkvm::CancelToken;
+    use slotproof_zkvm::testing::TestProver;
+
+    struct Setup {
+        store: Arc<ResultStore>,
+        queue: Arc<Queue>,
+        _dir: tempfile::TempDir,
+    }
+
+    /// Runs a recorder over what is queued, until it has drained the proofs queue.
+    fn record_all(s: &Setup) {
+        let zkvms: BTreeMap<String, Arc<dyn Prover>> =
+            BTreeMap::from([("noop".to_string(), Arc::new(TestProver::noop()) as Arc<dyn Prover>)]);
+        let recorder = Recorder {
+            book: Arc::new(RecordBook::new(s.store.clone())),
+            queue: s.queue.clone(),
+            metrics: Arc::new(Metrics::new()),
+            submitting: None,
+            zkvms,
+            announce: None,
+        };
+        let stop = CancellationToken::new();
+        stop.cancel();
+        recorder.spawn(stop).unwrap().join().unwrap();
+    }
+
+    fn setup() -> Setup {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(ResultStore::open(dir.path()).unwrap());
+        Setup { store, queue: Arc::new(Queue::memory(QueueConfig::default())), _dir: dir }
+    }
+
+    /// A proof payload from the test prover over the input named by `digest`.
+    fn proof(block: u64, digest: Hash32) -> Vec<u8> {
+        let reference = ProvingInput::new(block, digest.as_bytes().to_vec());
+        let a = TestProver::noop().prove(&reference, &CancelToken::new()).unwrap();
+        let p = ProofPayload {
+            zkvm: "noop".into(),
+            simulated: true,
+            proving_us: 1_000,
+            input_digest: reference.digest,
+            proof: a.proof,
+            public_values: a.public_values,
+            cycles: None,
+        };
+        p.encode()
+    }
+
+    fn counts(q: &Queue) -> (u64, u64) {
+        let stats = q.stats().unwrap();
+        let c = stats.queues.get(PROOFS_QUEUE).cloned().unwrap_or_default();
+        (c.done, c.dead)
+    }
+
+    #[test]
+    fn a_proof_is_recorded_then_acked() {
+        let s = setup();
+        let (hash, digest) = (Hash32([1; 32]), Hash32([2; 32]));
+        let record = BlockRecord {
+            block_number: 7,
+            block_hash: hash,
+            input_digest: digest,
+            deadline_ms: u64::MAX,
+            zkvms: vec!["noop".into()],
+            ..Default::default()
+        };
+        s.store.put(&record).unwrap();
+        s.queue.enqueue_one(NewTask::new(PROOFS_QUEUE, 7, proof(7, digest))).unwrap();
+        record_all(&s);
+        let r = s.store.get(7, &hash).unwrap().unwrap();
+        assert_eq!(r.proofs["noop"].status, ProofStatus::Proved);
+        assert!(r.proofs["noop"].verified && r.proofs["noop"].within_deadline);
+        assert_eq!(counts(&s.queue), (1, 0));
+    }
+
+    /// specs/chain.md §5: a proof the recorder cannot record is never acked
+    /// (deleted); one that can never be recorded is dead-lettered, kept.
+    #[test]
+    fn a_proof_that_cannot_be_recorded_is_kept_not_acked() {
+        let s = setup();
+        s.queue.enqueue_one(NewTask::new(PROOFS_QUEUE, 8, proof(8, Hash32([3; 32])))).unwrap();
+        s.queue.enqueue_one(NewTask::new(PROOFS_QUEUE, 9, b"not a proof".to_vec())).unwrap();
+        record_all(&s);
+        assert_eq!(counts(&s.queue), (0, 2), "both dead-lettered with the reason, none deleted");
+        let view = s.queue.view().unwrap();
+        let dead = view.list(Some(PROOFS_QUEUE), slotproof_queue::StateFilter::Dead, 10, s.queue.now_ms());
+        let errors: Vec<String> = dead.iter().filter_map(|t| t.last_error.clone()).collect();
+        assert!(errors.iter().any(|e| e.contains("no block 8 record")), "{errors:?}");
+        assert!(errors.iter().any(|e| e.contains("undecodable proof payload")), "{errors:?}");
     }
 }
