@@ -82,9 +82,11 @@ impl Limiter {
         if s.1.is_some_and(|until| until > now) { 0 } else { self.requests.saturating_sub(live) }
     }
 
+    /// Pauses every call on the key for `d` (at most [`MAX_RETRY_AFTER`]).
     pub async fn pause(&self, d: Duration) {
         let mut s = self.state.lock().await;
-        let until = Instant::now() + d;
+        let now = Instant::now();
+        let until = now.checked_add(d.min(MAX_RETRY_AFTER)).unwrap_or(now);
         s.1 = Some(s.1.map_or(until, |u| u.max(until)));
     }
 }
@@ -97,14 +99,18 @@ pub struct Client {
     limiter: Arc<Limiter>,
 }
 
-/// Seconds from `Retry-After` (or the JSON body's `retryAfter`), at least 1.
+/// The longest pause a `Retry-After` can impose: a service (or anyone between)
+/// answering with days or `u64::MAX` must not stall the outbox for ever.
+pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(300);
+
+/// Seconds from `Retry-After` (or the JSON body's `retryAfter`), from 1 s to [`MAX_RETRY_AFTER`].
 fn retry_after(headers: &reqwest::header::HeaderMap, body: &str) -> Duration {
     let from_header = headers
         .get(reqwest::header::RETRY_AFTER)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse::<u64>().ok());
     let from_body = serde_json::from_str::<Value>(body).ok().and_then(|v| v["retryAfter"].as_u64());
-    Duration::from_secs(from_header.or(from_body).unwrap_or(1).max(1))
+    Duration::from_secs(from_header.or(from_body).unwrap_or(1).max(1)).min(MAX_RETRY_AFTER)
 }
 
 impl Client {
@@ -233,5 +239,20 @@ mod tests {
     #[test]
     fn status_calls_name_their_paths() {
         assert_eq!((StatusCall::Queued.as_str(), StatusCall::Proving.as_str()), ("queued", "proving"));
+    }
+
+    /// A `Retry-After` of days, or of `u64::MAX` seconds, neither panics the
+    /// sender (`Instant + Duration` overflow) nor stalls it for ever.
+    #[tokio::test]
+    async fn a_huge_retry_after_is_capped() {
+        let mut headers = reqwest::header::HeaderMap::new();
+        for value in ["18446744073709551615", "864000"] {
+            headers.insert(reqwest::header::RETRY_AFTER, value.parse().unwrap());
+            assert_eq!(retry_after(&headers, ""), MAX_RETRY_AFTER, "{value}");
+        }
+        assert_eq!(retry_after(&reqwest::header::HeaderMap::new(), r#"{"retryAfter": 7}"#), Duration::from_secs(7));
+        let limiter = Limiter::new(1, Duration::from_secs(60));
+        limiter.pause(Duration::MAX).await;
+        assert_eq!(limiter.remaining().await, 0, "paused");
     }
 }

@@ -142,7 +142,9 @@ impl NetState {
 
     /// Busy share of this node's slots, in percent.
     pub fn load(&self, total_slots: usize) -> u8 {
-        let busy: usize = self.blocks.values().map(|c| c.started.len() - c.done.len()).sum();
+        // Running = started and not done; `done` also holds zkVMs this node never
+        // started here (given up, or proved before a restart), so no subtraction.
+        let busy: usize = self.blocks.values().map(|c| c.started.difference(&c.done).count()).sum();
         (busy * 100 / total_slots.max(1)).min(100) as u8
     }
 }
@@ -160,6 +162,22 @@ mod tests {
     }
 
     const HORIZON: Duration = Duration::from_secs(9);
+
+    /// A zkVM marked done that this run never started (given up, or proved
+    /// before a restart) must not make the load underflow.
+    #[test]
+    fn load_counts_running_proofs_only() {
+        let mut s = state("me", &["stark"]);
+        let mut c = Coord::new(7, u64::MAX);
+        c.done.insert("stark".into());
+        s.blocks.insert(Hash32([7; 32]), c);
+        assert_eq!(s.load(4), 0);
+        let mut c = Coord::new(8, u64::MAX);
+        c.started.extend(["stark".to_string(), "sp1".to_string()]);
+        c.done.insert("sp1".into());
+        s.blocks.insert(Hash32([8; 32]), c);
+        assert_eq!(s.load(4), 25, "one of four slots busy");
+    }
 
     /// specs/p2p.md §4: live peers are those heard within three heartbeat intervals.
     #[test]
