@@ -286,7 +286,10 @@ impl DevChain {
     ) -> Result<(), ChainError> {
         let addr: Option<SocketAddr> = listener.local_addr().ok();
         info!(target: "slotproof::devchain", ?addr, blocks = self.blocks.len(), slot_time = ?self.slot_time, "dev chain serving JSON-RPC (HTTP and WebSocket)");
-        let app = Router::new().route("/", post(http_rpc).get(ws_rpc)).with_state(self);
+        let app = Router::new()
+            .route("/", post(http_rpc).get(ws_rpc))
+            .layer(axum::extract::DefaultBodyLimit::max(MAX_REQUEST_BYTES))
+            .with_state(self);
         axum::serve(listener, app)
             .with_graceful_shutdown(async move {
                 let _ = shutdown.wait_for(|stop| *stop).await;
@@ -326,8 +329,18 @@ fn answer(chain: &DevChain, request: &Value) -> Value {
     reply(id, chain.handle(method, request.get("params").unwrap_or(&Value::Null)))
 }
 
+/// Requests in one JSON-RPC batch: each may answer a whole block, so an
+/// unbounded batch would be an unbounded response.
+pub const MAX_BATCH: usize = 100;
+/// A request body or WebSocket message larger than this is refused.
+pub const MAX_REQUEST_BYTES: usize = 1 << 20;
+
 fn answer_text(chain: &DevChain, body: &str) -> Value {
     match serde_json::from_str::<Value>(body) {
+        Ok(Value::Array(batch)) if batch.len() > MAX_BATCH => {
+            let message = format!("a batch of {} requests: at most {MAX_BATCH}", batch.len());
+            reply(Value::Null, Err(RpcError { code: -32600, message }))
+        }
         Ok(Value::Array(batch)) => Value::Array(batch.iter().map(|r| answer(chain, r)).collect()),
         Ok(request) => answer(chain, &request),
         Err(e) => reply(Value::Null, Err(RpcError { code: -32700, message: format!("parse error: {e}") })),
@@ -339,7 +352,7 @@ async fn http_rpc(State(chain): State<Arc<DevChain>>, body: String) -> Response 
 }
 
 async fn ws_rpc(State(chain): State<Arc<DevChain>>, upgrade: WebSocketUpgrade) -> Response {
-    upgrade.on_upgrade(move |socket| ws_session(chain, socket))
+    upgrade.max_message_size(MAX_REQUEST_BYTES).on_upgrade(move |socket| ws_session(chain, socket))
 }
 
 /// One WebSocket client: requests answered in order; `eth_subscribe newHeads`
@@ -420,5 +433,19 @@ mod tests {
         // A block the replay has not announced yet is absent.
         let later = chain.blocks[1]["hash"].clone();
         assert_eq!(result(&chain, "eth_getBlockByHash", json!([later, false])).unwrap(), Value::Null);
+    }
+
+    /// specs/chain.md §4: a batch is answered request by request up to
+    /// MAX_BATCH; a larger one is one error, not an unbounded response.
+    #[test]
+    fn batches_are_bounded() {
+        let chain = DevChain::embedded(Duration::from_secs(12), None).unwrap();
+        let request = json!({"jsonrpc": "2.0", "id": 1, "method": "eth_chainId", "params": []});
+        let two = answer_text(&chain, &json!([request, request]).to_string());
+        assert_eq!(two.as_array().map(Vec::len), Some(2));
+        let too_many = Value::Array(vec![request; MAX_BATCH + 1]).to_string();
+        let refused = answer_text(&chain, &too_many);
+        assert_eq!(refused["error"]["code"], -32600, "{refused}");
+        assert!(refused["error"]["message"].as_str().unwrap().contains("at most 100"), "{refused}");
     }
 }
