@@ -15,6 +15,8 @@ use std::time::Duration;
 use serde_json::Value;
 use slotproof_tests::{free_port, json_of, results, serial, slotproof, slotproof_command, spawn_listening, wait_for};
 
+const KEYS_ENV: &str = "SLOTPROOF_ETHPROOFS_API_KEYS";
+
 /// A running `slotproof ethproofs-server`, stopped on drop.
 struct EthproofsServer {
     child: Child,
@@ -23,12 +25,23 @@ struct EthproofsServer {
 
 impl EthproofsServer {
     fn start(dir: &Path, extra: &[&str]) -> EthproofsServer {
+        let mut args = vec!["--api-key", "team-key"];
+        args.extend_from_slice(extra);
+        EthproofsServer::start_with(dir, &args, None)
+    }
+
+    /// With `args` after the listen address and data dir, and
+    /// `SLOTPROOF_ETHPROOFS_API_KEYS` set to `env_keys` (unset without).
+    fn start_with(dir: &Path, args: &[&str], env_keys: Option<&str>) -> EthproofsServer {
         let port = free_port();
         let listen = format!("127.0.0.1:{port}");
-        let mut args =
-            vec!["ethproofs-server", "--listen", &listen, "--data-dir", dir.to_str().unwrap(), "--api-key", "team-key"];
-        args.extend_from_slice(extra);
-        let child = spawn_listening(slotproof_command().args(&args), port, "ethproofs-server");
+        let mut cmd = slotproof_command();
+        cmd.args(["ethproofs-server", "--listen", &listen, "--data-dir", dir.to_str().unwrap()]).args(args);
+        match env_keys {
+            Some(keys) => cmd.env(KEYS_ENV, keys),
+            None => cmd.env_remove(KEYS_ENV),
+        };
+        let child = spawn_listening(&mut cmd, port, "ethproofs-server");
         EthproofsServer { child, port }
     }
 
@@ -37,12 +50,14 @@ impl EthproofsServer {
     }
 
     fn get(&self, path: &str) -> (String, Vec<u8>) {
+        self.get_as(path, "team-key")
+    }
+
+    /// `GET /api/v0{path}` with `key`: the response head and body.
+    fn get_as(&self, path: &str, key: &str) -> (String, Vec<u8>) {
         let mut s = TcpStream::connect(("127.0.0.1", self.port)).unwrap();
-        write!(
-            s,
-            "GET /api/v0{path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer team-key\r\nConnection: close\r\n\r\n"
-        )
-        .unwrap();
+        write!(s, "GET /api/v0{path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {key}\r\nConnection: close\r\n\r\n")
+            .unwrap();
         let mut bytes = Vec::new();
         s.read_to_end(&mut bytes).unwrap();
         let split = bytes.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
@@ -169,4 +184,38 @@ fn rate_limits_are_waited_out_and_refused_requests_are_dead_lettered() {
     let dead = json_of(&slotproof(&["queue", "dead", "--data-dir", data2.to_str().unwrap(), "--json"]));
     let text = dead.to_string();
     assert!(text.contains("HTTP 404") && text.contains("Cluster not found"), "{text}");
+}
+
+/// API keys kept out of `ps` (specs/submission.md §4): from a keys file and
+/// from the environment, none on the command line, each one a team; with no
+/// key from any source the server does not start, and says where keys go
+/// without printing one.
+#[test]
+fn the_ethproofs_server_takes_api_keys_from_a_file_and_the_environment() {
+    let _g = serial();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("keys");
+    std::fs::write(&file, "# one team per line\n\nfile-key\n").unwrap();
+    let file_arg = file.to_str().unwrap();
+    let server =
+        EthproofsServer::start_with(&dir.path().join("server"), &["--api-keys-file", file_arg], Some("env-a, env-b"));
+    for key in ["file-key", "env-a", "env-b"] {
+        let (head, _) = server.get_as("/clusters", key);
+        assert!(head.starts_with("HTTP/1.1 200"), "{key}: {head}");
+    }
+    let (head, body) = server.get_as("/clusters", "team-key");
+    assert!(head.starts_with("HTTP/1.1 401") && body == b"Invalid API key", "{head}");
+    drop(server);
+
+    let data = dir.path().join("none");
+    let none = ["ethproofs-server", "--listen", "127.0.0.1:0", "--data-dir", data.to_str().unwrap()];
+    let out = slotproof_command().args(none).env_remove(KEYS_ENV).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "started without a key: {err}");
+    assert!(err.contains("--api-key") && err.contains("--api-keys-file") && err.contains(KEYS_ENV), "{err}");
+    std::fs::write(&file, "secret-one two\n").unwrap();
+    let out = slotproof_command().args(none).args(["--api-keys-file", file_arg]).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.contains("line 1"), "{err}");
+    assert!(!err.contains("secret"), "a key is never printed: {err}");
 }

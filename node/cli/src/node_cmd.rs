@@ -256,9 +256,15 @@ pub struct EthproofsServerArgs {
     /// Where the server keeps teams, clusters and proofs across restarts.
     #[arg(long)]
     data_dir: PathBuf,
-    /// An API key; repeat for several teams (one team per key).
-    #[arg(long = "api-key", required = true)]
+    /// An API key; repeat for several teams (one team per key). Visible to
+    /// other users in `ps`: prefer --api-keys-file or
+    /// SLOTPROOF_ETHPROOFS_API_KEYS (comma-separated). Keys from every source
+    /// are used; at least one is needed.
+    #[arg(long = "api-key")]
     api_keys: Vec<String>,
+    /// A file of API keys, one per line; blank lines and `#` comments are skipped.
+    #[arg(long)]
+    api_keys_file: Option<PathBuf>,
     /// Requests per window per key for the status calls and GET /proofs, e.g. 60/60s.
     #[arg(long, default_value = "60/60s")]
     rate_limit: String,
@@ -277,9 +283,19 @@ pub fn ethproofs_server(args: EthproofsServerArgs) -> anyhow::Result<()> {
     if rate_limit.requests == 0 || rate_limit.window.is_zero() {
         bail!("--rate-limit must allow at least one request per non-zero window");
     }
+    let env_keys = match std::env::var(slotproof_ethproofs_server::API_KEYS_ENV) {
+        Ok(keys) => Some(keys),
+        Err(std::env::VarError::NotPresent) => None,
+        Err(std::env::VarError::NotUnicode(_)) => bail!("{} is not UTF-8", slotproof_ethproofs_server::API_KEYS_ENV),
+    };
+    let api_keys = slotproof_ethproofs_server::api_keys(&slotproof_ethproofs_server::KeySources {
+        args: &args.api_keys,
+        file: args.api_keys_file.as_deref(),
+        env: env_keys.as_deref(),
+    })?;
     let state = slotproof_ethproofs_server::state(slotproof_ethproofs_server::ServerConfig {
         data_dir: args.data_dir,
-        api_keys: args.api_keys,
+        api_keys,
         rate_limit,
         rpc_url: args.rpc_url,
     })?;

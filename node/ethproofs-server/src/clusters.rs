@@ -4,8 +4,9 @@
 
 use std::sync::Arc;
 
+use axum::Extension;
 use axum::extract::{Path as UrlPath, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 use slotproof_primitives::now_ms;
@@ -13,24 +14,28 @@ use slotproof_submit::api::iso8601;
 use tracing::info;
 
 use crate::reply::{Fields, Refusal, body_object, failed, invalid, refuse};
-use crate::state::AppState;
+use crate::state::{AppState, Team};
 use crate::store::{Cluster, cluster_key, cluster_prefix, uuid_of};
 
-pub async fn create_cluster(State(s): State<Arc<AppState>>, headers: HeaderMap, body: axum::body::Bytes) -> Response {
-    create(&s, &headers, &body).unwrap_or_else(|r| *r)
+pub async fn create_cluster(
+    State(s): State<Arc<AppState>>,
+    Extension(team): Extension<Arc<Team>>,
+    body: axum::body::Bytes,
+) -> Response {
+    create(&s, &team.id, &body).unwrap_or_else(|r| *r)
 }
 
-pub async fn list_clusters(State(s): State<Arc<AppState>>, headers: HeaderMap) -> Response {
-    list(&s, &headers).unwrap_or_else(|r| *r)
+pub async fn list_clusters(State(s): State<Arc<AppState>>, Extension(team): Extension<Arc<Team>>) -> Response {
+    list(&s, &team.id).unwrap_or_else(|r| *r)
 }
 
 pub async fn update_cluster(
     State(s): State<Arc<AppState>>,
+    Extension(team): Extension<Arc<Team>>,
     UrlPath(id): UrlPath<String>,
-    headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
-    update(&s, &id, &headers, &body).unwrap_or_else(|r| *r)
+    update(&s, &team.id, &id, &body).unwrap_or_else(|r| *r)
 }
 
 /// The checked fields of a `POST /clusters` body.
@@ -55,14 +60,13 @@ fn parse_new(f: &Fields<'_>) -> Result<NewCluster, Refusal> {
     Ok(NewCluster { name, zkvm_version_id, num_gpus, hardware_description, deployment_type })
 }
 
-fn create(s: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<Response, Refusal> {
-    let team = s.team(headers)?;
+fn create(s: &AppState, team: &str, body: &[u8]) -> Result<Response, Refusal> {
     let new = parse_new(&Fields(&body_object(body)?))?;
     let _w = s.write_lock();
     let index = s.store.next_id(&format!("counter/cluster/{team}")).map_err(failed)?;
     let cluster = Cluster {
         index,
-        uuid: uuid_of(&[&team, &index.to_string()]),
+        uuid: uuid_of(&[team, &index.to_string()]),
         name: new.name,
         zkvm_version_id: new.zkvm_version_id,
         num_gpus: new.num_gpus,
@@ -73,14 +77,13 @@ fn create(s: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<Response, Re
         version: 1,
         created_at: iso8601(now_ms()),
     };
-    s.store.put(&cluster_key(&team, index), &cluster).map_err(failed)?;
+    s.store.put(&cluster_key(team, index), &cluster).map_err(failed)?;
     info!(target: "slotproof::ethproofs_server", team = %team, cluster = index, name = %cluster.name, "cluster created");
     Ok(axum::Json(json!({"id": index})).into_response())
 }
 
-fn list(s: &AppState, headers: &HeaderMap) -> Result<Response, Refusal> {
-    let team = s.team(headers)?;
-    let clusters = s.store.scan::<Cluster>(&cluster_prefix(&team)).map_err(failed)?;
+fn list(s: &AppState, team: &str) -> Result<Response, Refusal> {
+    let clusters = s.store.scan::<Cluster>(&cluster_prefix(team)).map_err(failed)?;
     let rows: Vec<_> = clusters
         .iter()
         .map(|c| json!({"id": c.index, "name": c.name, "hardware_description": c.hardware_description}))
@@ -88,15 +91,14 @@ fn list(s: &AppState, headers: &HeaderMap) -> Result<Response, Refusal> {
     Ok(axum::Json(rows).into_response())
 }
 
-fn update(s: &AppState, id: &str, headers: &HeaderMap, body: &[u8]) -> Result<Response, Refusal> {
-    let team = s.team(headers)?;
+fn update(s: &AppState, team: &str, id: &str, body: &[u8]) -> Result<Response, Refusal> {
     let Ok(index) = id.parse::<u64>() else { return Err(refuse(StatusCode::NOT_FOUND, "Cluster not found")) };
     let obj = body_object(body)?;
     if obj.is_empty() {
         return Err(refuse(StatusCode::BAD_REQUEST, "No fields to update"));
     }
     let _w = s.write_lock();
-    let key = cluster_key(&team, index);
+    let key = cluster_key(team, index);
     let Some(mut cluster) = s.store.get::<Cluster>(&key).map_err(failed)? else {
         return Err(refuse(StatusCode::NOT_FOUND, "Cluster not found"));
     };

@@ -6,8 +6,20 @@ use std::path::PathBuf;
 /// Why the server cannot start.
 #[derive(Debug, thiserror::Error)]
 pub enum ServerError {
-    #[error("ethproofs server: at least one --api-key is needed (one team per key)")]
+    #[error(
+        "ethproofs server: no API key: give --api-key, --api-keys-file or {} (one team per key)",
+        crate::config::API_KEYS_ENV
+    )]
     NoApiKeys,
+    #[error("ethproofs server: reading the API keys file {path}")]
+    ApiKeysFile {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// Names where the key came from, never the key.
+    #[error("ethproofs server: the API key {origin} is not a bearer token (printable ASCII, no spaces)")]
+    BadApiKey { origin: String },
     #[error("ethproofs server: creating the data dir {path}")]
     DataDir {
         path: PathBuf,

@@ -1,5 +1,7 @@
-//! `/`: an HTML table of every block with each cluster's status, proving
-//! time and proof size, newest block first. Read-only.
+//! `/`: an HTML table of the newest proofs, by block, with each cluster's
+//! status, proving time and proof size, newest block first. Read-only and
+//! unauthenticated, so bounded: it reads [`PAGE_ROWS`] proof rows at most,
+//! however many the store holds.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -11,12 +13,16 @@ use crate::reply::internal;
 use crate::state::AppState;
 use crate::store::{ProofRow, proof_prefix};
 
+/// How many proof rows the page shows: the newest blocks' (the oldest block
+/// shown may be cut short).
+pub const PAGE_ROWS: usize = 200;
+
 fn escape(t: &str) -> String {
     t.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
 }
 
 pub async fn index_page(State(s): State<Arc<AppState>>) -> Response {
-    let rows: Vec<ProofRow> = match s.store.scan(&proof_prefix(None)) {
+    let rows: Vec<ProofRow> = match s.store.scan_newest(&proof_prefix(None), PAGE_ROWS) {
         Ok(rows) => rows,
         Err(e) => return internal(&e),
     };
@@ -24,10 +30,11 @@ pub async fn index_page(State(s): State<Arc<AppState>>) -> Response {
     for r in &rows {
         by_block.entry(r.block_number).or_default().push(r);
     }
-    let mut html = String::from(
+    let mut html = format!(
         "<!doctype html><html><head><meta charset=\"utf-8\"><title>slotproof ethproofs-server</title>\
-         <style>body{font-family:sans-serif}td,th{padding:2px 8px;text-align:left}</style></head><body>\
-         <h1>Blocks</h1><table><tr><th>block</th><th>cluster</th><th>status</th><th>proving time</th><th>size</th></tr>",
+         <style>body{{font-family:sans-serif}}td,th{{padding:2px 8px;text-align:left}}</style></head><body>\
+         <h1>Blocks</h1><p>The newest proofs, {PAGE_ROWS} at most.</p>\
+         <table><tr><th>block</th><th>cluster</th><th>status</th><th>proving time</th><th>size</th></tr>",
     );
     for (block, rs) in by_block.iter().rev() {
         for r in rs {

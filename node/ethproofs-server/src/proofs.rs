@@ -6,8 +6,9 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use axum::Extension;
 use axum::extract::{Path as UrlPath, Query, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
@@ -17,31 +18,41 @@ use slotproof_submit::api::iso8601;
 
 use crate::blocks::{ensure_block, number_of_hash};
 use crate::reply::{Fields, Refusal, body_object, failed, invalid, query_error, refuse};
-use crate::state::AppState;
+use crate::state::{AppState, Team};
 use crate::store::{Cluster, ProofRow, ProofStatus, block_key, cluster_key, proof_key, proof_prefix};
 
-pub async fn queued(State(s): State<Arc<AppState>>, h: HeaderMap, b: axum::body::Bytes) -> Response {
-    lifecycle(&s, &h, &b, ProofStatus::Queued).await.unwrap_or_else(|r| *r)
-}
-
-pub async fn proving(State(s): State<Arc<AppState>>, h: HeaderMap, b: axum::body::Bytes) -> Response {
-    lifecycle(&s, &h, &b, ProofStatus::Proving).await.unwrap_or_else(|r| *r)
-}
-
-pub async fn proved(State(s): State<Arc<AppState>>, h: HeaderMap, b: axum::body::Bytes) -> Response {
-    lifecycle(&s, &h, &b, ProofStatus::Proved).await.unwrap_or_else(|r| *r)
-}
-
-pub async fn list_proofs(
+pub async fn queued(
     State(s): State<Arc<AppState>>,
-    headers: HeaderMap,
-    Query(q): Query<BTreeMap<String, String>>,
+    Extension(t): Extension<Arc<Team>>,
+    b: axum::body::Bytes,
 ) -> Response {
-    list(&s, &headers, &q).unwrap_or_else(|r| *r)
+    lifecycle(&s, &t.id, &b, ProofStatus::Queued).await.unwrap_or_else(|r| *r)
 }
 
-pub async fn download(State(s): State<Arc<AppState>>, headers: HeaderMap, UrlPath(id): UrlPath<String>) -> Response {
-    proof_bytes(&s, &headers, &id).unwrap_or_else(|r| *r)
+pub async fn proving(
+    State(s): State<Arc<AppState>>,
+    Extension(t): Extension<Arc<Team>>,
+    b: axum::body::Bytes,
+) -> Response {
+    lifecycle(&s, &t.id, &b, ProofStatus::Proving).await.unwrap_or_else(|r| *r)
+}
+
+pub async fn proved(
+    State(s): State<Arc<AppState>>,
+    Extension(t): Extension<Arc<Team>>,
+    b: axum::body::Bytes,
+) -> Response {
+    lifecycle(&s, &t.id, &b, ProofStatus::Proved).await.unwrap_or_else(|r| *r)
+}
+
+/// Any team's proofs: authenticated and rate-limited by the layers in front.
+pub async fn list_proofs(State(s): State<Arc<AppState>>, Query(q): Query<BTreeMap<String, String>>) -> Response {
+    list(&s, &q).unwrap_or_else(|r| *r)
+}
+
+/// Any team's proof bytes: authenticated by the layer in front.
+pub async fn download(State(s): State<Arc<AppState>>, UrlPath(id): UrlPath<String>) -> Response {
+    proof_bytes(&s, &id).unwrap_or_else(|r| *r)
 }
 
 /// What a `proved` call adds to its row.
@@ -94,16 +105,14 @@ fn new_row(proof_id: u64, block: u64, team: &str, cluster: &Cluster, status: Pro
     }
 }
 
-async fn lifecycle(s: &AppState, headers: &HeaderMap, body: &[u8], status: ProofStatus) -> Result<Response, Refusal> {
-    let team = s.team(headers)?;
-    s.rate_limit(headers)?;
+async fn lifecycle(s: &AppState, team: &str, body: &[u8], status: ProofStatus) -> Result<Response, Refusal> {
     let (block, index, proved) = parse_lifecycle(&Fields(&body_object(body)?), status)?;
-    let Some(cluster) = s.store.get::<Cluster>(&cluster_key(&team, index)).map_err(failed)? else {
+    let Some(cluster) = s.store.get::<Cluster>(&cluster_key(team, index)).map_err(failed)? else {
         return Err(refuse(StatusCode::NOT_FOUND, "Cluster not found"));
     };
     ensure_block(s, block).await.map_err(failed)?;
     let _w = s.write_lock();
-    let key = proof_key(block, &team, index, cluster.version);
+    let key = proof_key(block, team, index, cluster.version);
     let existing: Option<ProofRow> = s.store.get(&key).map_err(failed)?;
     if existing.as_ref().is_some_and(|r| r.proof_status == ProofStatus::Proved) {
         return Err(refuse(StatusCode::CONFLICT, "Proof already proved"));
@@ -111,7 +120,7 @@ async fn lifecycle(s: &AppState, headers: &HeaderMap, body: &[u8], status: Proof
     let now = iso8601(now_ms());
     let mut row = match existing {
         Some(r) => r,
-        None => new_row(s.store.next_id("counter/proof").map_err(failed)?, block, &team, &cluster, status, &now),
+        None => new_row(s.store.next_id("counter/proof").map_err(failed)?, block, team, &cluster, status, &now),
     };
     row.proof_status = status;
     match status {
@@ -189,9 +198,7 @@ fn block_filter(s: &AppState, q: &BTreeMap<String, String>) -> Result<BlockFilte
     }
 }
 
-fn list(s: &AppState, headers: &HeaderMap, q: &BTreeMap<String, String>) -> Result<Response, Refusal> {
-    s.team(headers)?;
-    s.rate_limit(headers)?;
+fn list(s: &AppState, q: &BTreeMap<String, String>) -> Result<Response, Refusal> {
     let (limit, offset) = page_of(q)?;
     let block = match block_filter(s, q)? {
         BlockFilter::All => None,
@@ -209,8 +216,7 @@ fn list(s: &AppState, headers: &HeaderMap, q: &BTreeMap<String, String>) -> Resu
     Ok(axum::Json(json!({"proofs": page, "total_count": rows.len(), "limit": limit, "offset": offset})).into_response())
 }
 
-fn proof_bytes(s: &AppState, headers: &HeaderMap, id: &str) -> Result<Response, Refusal> {
-    s.team(headers)?;
+fn proof_bytes(s: &AppState, id: &str) -> Result<Response, Refusal> {
     let Ok(id) = id.parse::<u64>() else { return Err(refuse(StatusCode::NOT_FOUND, "No proof found")) };
     match s.store.proof_bytes(id).map_err(failed)? {
         Some(bytes) => Ok(([(header::CONTENT_TYPE, "application/octet-stream")], bytes).into_response()),

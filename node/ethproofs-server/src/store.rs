@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use rocksdb::{DB, Direction, IteratorMode, Options};
+use rocksdb::{DB, Direction, IteratorMode, Options, ReadOptions};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
@@ -105,6 +105,19 @@ pub fn uuid_of(parts: &[&str]) -> String {
     format!("{}-{}-4{}-8{}-{}", &x[0..8], &x[8..12], &x[13..16], &x[17..20], &x[20..32])
 }
 
+/// The first key after every key that starts with `prefix`, if there is one
+/// (none when the prefix is all 0xff bytes).
+fn after_prefix(prefix: &[u8]) -> Option<Vec<u8>> {
+    let mut end = prefix.to_vec();
+    while let Some(last) = end.pop() {
+        if last < u8::MAX {
+            end.push(last + 1);
+            return Some(end);
+        }
+    }
+    None
+}
+
 pub struct Store {
     db: DB,
 }
@@ -147,6 +160,23 @@ impl Store {
         Ok(out)
     }
 
+    /// The last `limit` records under `prefix`, last key first: what is read
+    /// is `limit` records, however many the prefix holds.
+    pub fn scan_newest<T: DeserializeOwned>(&self, prefix: &str, limit: usize) -> Result<Vec<T>, StoreError> {
+        let mut opts = ReadOptions::default();
+        opts.set_iterate_lower_bound(prefix.as_bytes());
+        if let Some(end) = after_prefix(prefix.as_bytes()) {
+            opts.set_iterate_upper_bound(end);
+        }
+        let mut out = Vec::new();
+        for item in self.db.iterator_opt(IteratorMode::End, opts).take(limit) {
+            let (k, v) = item.map_err(|source| StoreError::Db { key: prefix.into(), source })?;
+            let key = String::from_utf8_lossy(&k);
+            out.push(serde_json::from_slice(&v).map_err(|source| StoreError::Decode { key: key.into(), source })?);
+        }
+        Ok(out)
+    }
+
     /// The next number of `counter`, from 1. Callers hold the write lock.
     pub fn next_id(&self, counter: &str) -> Result<u64, StoreError> {
         let n: u64 = self.get(counter)?.unwrap_or(0) + 1;
@@ -179,6 +209,30 @@ mod tests {
         assert_eq!(id, uuid_of(&["team", "key-a"]));
         assert_ne!(id, uuid_of(&["team", "key-b"]));
         assert_ne!(uuid_of(&["ab", "c"]), uuid_of(&["a", "bc"]), "parts are separated");
+    }
+
+    #[test]
+    fn the_newest_records_of_a_prefix_come_last_key_first_and_no_more_than_asked() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        for n in [1u64, 2, 3, 10, 11] {
+            store.put(&format!("proof/{n:020}/t"), &n).unwrap();
+        }
+        // Neighbours on both sides of the prefix are never read.
+        store.put("proo", &0u64).unwrap();
+        store.put("proof0", &99u64).unwrap();
+        store.put("proof.", &98u64).unwrap();
+        assert_eq!(store.scan_newest::<u64>("proof/", 3).unwrap(), [11, 10, 3]);
+        assert_eq!(store.scan_newest::<u64>("proof/", 100).unwrap(), [11, 10, 3, 2, 1]);
+        assert_eq!(store.scan_newest::<u64>(&proof_prefix(Some(2)), 100).unwrap(), [2]);
+        assert!(store.scan_newest::<u64>("proof/", 0).unwrap().is_empty());
+    }
+
+    #[test]
+    fn the_key_after_a_prefix_carries_past_0xff() {
+        assert_eq!(after_prefix(b"proof/"), Some(b"proof0".to_vec()));
+        assert_eq!(after_prefix(&[b'a', 0xff, 0xff]), Some(vec![b'b']));
+        assert_eq!(after_prefix(&[0xff]), None);
     }
 
     #[test]
