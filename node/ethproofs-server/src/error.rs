@@ -6,9 +6,9 @@ use std::path::PathBuf;
 /// Why the server cannot start.
 #[derive(Debug, thiserror::Error)]
 pub enum ServerError {
+    /// Names `config::API_KEYS_ENV` (a test there checks it).
     #[error(
-        "ethproofs server: no API key: give --api-key, --api-keys-file or {} (one team per key)",
-        crate::config::API_KEYS_ENV
+        "ethproofs server: no API key: give --api-key, --api-keys-file or SLOTPROOF_ETHPROOFS_API_KEYS (one team per key)"
     )]
     NoApiKeys,
     #[error("ethproofs server: reading the API keys file {path}")]
