@@ -207,6 +207,28 @@ impl Heartbeat {
     }
 }
 
+/// The accessors every message about one (block, zkVM) by one node shares:
+/// the block's hash as `Hash32`, the zkVM's name and the author's node id as text.
+macro_rules! about_a_block_by_a_node {
+    ($($message:ty),+) => {$(
+        impl $message {
+            pub fn block_hash(&self) -> Hash32 {
+                hash32(&self.hash)
+            }
+
+            pub fn zkvm_name(&self) -> String {
+                text(&self.zkvm)
+            }
+
+            pub fn author(&self) -> String {
+                text(&self.node_id)
+            }
+        }
+    )+};
+}
+
+about_a_block_by_a_node!(Claim, Progress, ProofEnvelope, ProofAnnouncement);
+
 impl BlockTask {
     pub fn new(number: u64, hash: Hash32, parent: Hash32, slot: u64, deadline_ms: u64) -> BlockTask {
         BlockTask { number, hash: hash256(hash), parent_hash: hash256(parent), slot, deadline_ms }
@@ -221,35 +243,11 @@ impl Claim {
     pub fn new(number: u64, hash: Hash32, zkvm: &str, node_id: &str, rank: u16) -> Result<Claim, WireError> {
         Ok(Claim { number, hash: hash256(hash), zkvm: name(zkvm)?, node_id: name(node_id)?, rank })
     }
-
-    pub fn block_hash(&self) -> Hash32 {
-        hash32(&self.hash)
-    }
-
-    pub fn zkvm_name(&self) -> String {
-        text(&self.zkvm)
-    }
-
-    pub fn author(&self) -> String {
-        text(&self.node_id)
-    }
 }
 
 impl Progress {
     pub fn new(number: u64, hash: Hash32, zkvm: &str, node_id: &str, percent: u8) -> Result<Progress, WireError> {
         Ok(Progress { number, hash: hash256(hash), zkvm: name(zkvm)?, node_id: name(node_id)?, percent })
-    }
-
-    pub fn block_hash(&self) -> Hash32 {
-        hash32(&self.hash)
-    }
-
-    pub fn zkvm_name(&self) -> String {
-        text(&self.zkvm)
-    }
-
-    pub fn author(&self) -> String {
-        text(&self.node_id)
     }
 }
 
@@ -288,18 +286,6 @@ impl ProofEnvelope {
     /// `hash_tree_root`: what is signed and what an announcement names.
     pub fn root(&self) -> Hash32 {
         hash32(&self.tree_hash_root())
-    }
-
-    pub fn block_hash(&self) -> Hash32 {
-        hash32(&self.hash)
-    }
-
-    pub fn zkvm_name(&self) -> String {
-        text(&self.zkvm)
-    }
-
-    pub fn author(&self) -> String {
-        text(&self.node_id)
     }
 
     /// EIP-8025's public input names this envelope's block.
@@ -346,20 +332,8 @@ impl ProofAnnouncement {
         }
     }
 
-    pub fn block_hash(&self) -> Hash32 {
-        hash32(&self.hash)
-    }
-
     pub fn root(&self) -> Hash32 {
         hash32(&self.proof_root)
-    }
-
-    pub fn zkvm_name(&self) -> String {
-        text(&self.zkvm)
-    }
-
-    pub fn author(&self) -> String {
-        text(&self.node_id)
     }
 
     /// The request that fetches the announced proof.
