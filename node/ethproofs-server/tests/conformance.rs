@@ -186,6 +186,17 @@ fn closed_schemas_refuse_fields_the_document_does_not_name() {
     assert!(!errors(&schema, &list(block)).is_empty(), "an undocumented block field fails");
 }
 
+/// A cluster request with only the required fields.
+fn minimal_cluster(name: &str) -> CreateCluster {
+    CreateCluster {
+        name: name.into(),
+        zkvm_version_id: 1,
+        num_gpus: 1,
+        hardware_description: None,
+        deployment_type: None,
+    }
+}
+
 #[tokio::test]
 async fn requests_and_responses_match_the_published_schemas() {
     let doc = openapi();
@@ -320,13 +331,7 @@ async fn refusals_have_the_documented_status_and_shape() {
 
     // 409 on a proved block, then 429 once the key's five calls are spent.
     let client = Client::new(&s.base, "key-a", Arc::new(Limiter::ethproofs())).unwrap();
-    let create = CreateCluster {
-        name: "c".into(),
-        zkvm_version_id: 1,
-        num_gpus: 1,
-        hardware_description: None,
-        deployment_type: None,
-    };
+    let create = minimal_cluster("c");
     let cluster = client.create_cluster(&create).await.unwrap();
     let proved = json!({"block_number": 5, "cluster_id": cluster, "proving_time": 3, "proof": "AA=="});
     assert_eq!(raw(post.clone(), &url("/proofs/proved"), Some("key-a"), Some(proved.clone())).await.code, 200);
@@ -378,13 +383,7 @@ async fn auth_validation_and_unknown_clusters_answer_as_the_service_does() {
     // Teams do not see each other's clusters.
     let client_a = Client::new(&s.base, "key-a", Arc::new(Limiter::ethproofs())).unwrap();
     let client_b = Client::new(&s.base, "key-b", Arc::new(Limiter::ethproofs())).unwrap();
-    let create = CreateCluster {
-        name: "a".into(),
-        zkvm_version_id: 1,
-        num_gpus: 1,
-        hardware_description: None,
-        deployment_type: None,
-    };
+    let create = minimal_cluster("a");
     client_a.create_cluster(&create).await.unwrap();
     assert!(client_b.list_clusters().await.unwrap().is_empty());
     let _ = s.stop.send(true);
@@ -396,13 +395,7 @@ async fn rate_limited_clients_wait_for_retry_after_then_succeed() {
     let s = start(RateLimit { requests: 3, window: Duration::from_secs(2) }, None).await;
     let url = format!("{}/proofs/queued", s.base);
     let client = Client::new(&s.base, "key-a", Arc::new(Limiter::new(100, Duration::from_secs(60)))).unwrap();
-    let create = CreateCluster {
-        name: "c".into(),
-        zkvm_version_id: 1,
-        num_gpus: 1,
-        hardware_description: None,
-        deployment_type: None,
-    };
+    let create = minimal_cluster("c");
     let cluster = client.create_cluster(&create).await.unwrap();
     let body = json!({"block_number": 7, "cluster_id": cluster});
     for _ in 0..3 {
