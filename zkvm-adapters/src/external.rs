@@ -259,6 +259,10 @@ impl Prover for ExternalProver {
         })
     }
 
+    fn can_verify(&self) -> bool {
+        self.cfg.verify_command.is_some()
+    }
+
     fn verify(&self, artifact: &ProofArtifact, input: &ProvingInput) -> Result<(), ProverError> {
         let Some(cmd) = &self.cfg.verify_command else {
             return Err(ProverError::Permanent(format!(

@@ -55,7 +55,7 @@ pub fn block_input(json: &[u8]) -> Result<(ProvingInput, BlockMeta), BlockError>
         _ => return Err(BlockError::Field { field: "transactions", problem: "missing or not an array".into() }),
     };
     let canonical = serde_json::to_vec(&value).map_err(|e| BlockError::Json(e.to_string()))?;
-    let input = ProvingInput::new(number, canonical).with_gas(gas_used);
+    let input = ProvingInput::new(number, canonical).with_gas(gas_used).with_block_hash(hash.0);
     Ok((input, BlockMeta { number, hash: hash.to_string(), gas_used, transactions }))
 }
 

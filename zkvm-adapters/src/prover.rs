@@ -32,13 +32,27 @@ pub struct ProvingInput {
     pub bytes: Arc<[u8]>,
     /// blake3 of `bytes`.
     pub digest: [u8; 32],
+    /// The block's hash, when the input is a block: what every node agrees
+    /// on, whichever parts (receipts, witness) its RPC added to `bytes`.
+    pub block_hash: Option<[u8; 32]>,
 }
 
 impl ProvingInput {
     pub fn new(block_number: u64, bytes: impl Into<Arc<[u8]>>) -> Self {
         let bytes = bytes.into();
         let digest = *blake3::hash(&bytes).as_bytes();
-        ProvingInput { block_number, gas_used: None, bytes, digest }
+        ProvingInput { block_number, gas_used: None, bytes, digest, block_hash: None }
+    }
+
+    pub fn with_block_hash(mut self, hash: [u8; 32]) -> Self {
+        self.block_hash = Some(hash);
+        self
+    }
+
+    /// What a statement about this input is bound to: the block hash when
+    /// known, else the input's digest.
+    pub fn binding(&self) -> [u8; 32] {
+        self.block_hash.unwrap_or(self.digest)
     }
 
     pub fn with_gas(mut self, gas_used: u64) -> Self {
@@ -73,4 +87,10 @@ pub trait Prover: Send + Sync {
     /// Checks `artifact` against the input it claims to prove. Provers that
     /// need the block itself (`stark`) read `input.bytes`; others its digest.
     fn verify(&self, artifact: &ProofArtifact, input: &ProvingInput) -> Result<(), ProverError>;
+    /// Whether `verify` can ever accept: false for an external zkVM without a
+    /// `verify_command`, whose proofs the node then neither wants from peers
+    /// nor counts as verified (specs/p2p.md §5).
+    fn can_verify(&self) -> bool {
+        true
+    }
 }

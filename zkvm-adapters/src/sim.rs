@@ -147,16 +147,18 @@ impl SimProver {
 
     /// The full-scale proving time this prover will take for `input` (attempt 0), or None for a crash.
     pub fn planned(&self, input: &ProvingInput, attempt: u64) -> Option<Duration> {
-        let [u1, u2, u3] = uniforms(self.opts.seed, &input.digest, &self.id.name, attempt);
+        let [u1, u2, u3] = uniforms(self.opts.seed, &input.binding(), &self.id.name, attempt);
         let profile = SimProfile { crash: self.opts.failure_rate.unwrap_or(self.profile.crash), ..self.profile };
         profile.draw(input.gas_used.unwrap_or(DEFAULT_GAS), u1, u2, u3).map(Duration::from_secs_f64)
     }
 
-    fn proof_bytes(&self, digest: &[u8; 32]) -> Vec<u8> {
+    /// Bound to the block hash and the zkVM (specs/p2p.md §5): every node
+    /// derives the same bytes, whatever its RPC put in the input.
+    fn proof_bytes(&self, input: &ProvingInput) -> Vec<u8> {
         let mut out = SIM_PROOF_LABEL.to_vec();
         out.extend_from_slice(self.id.name.as_bytes());
         out.push(0);
-        out.extend_from_slice(digest);
+        out.extend_from_slice(&input.binding());
         out
     }
 }
@@ -181,7 +183,7 @@ impl Prover for SimProver {
         // crash draws again, and a rerun with the same seed repeats the sequence.
         let attempt = {
             let mut calls = self.calls.lock().unwrap_or_else(|e| e.into_inner());
-            let n = calls.entry(input.digest).or_insert(0);
+            let n = calls.entry(input.binding()).or_insert(0);
             *n += 1;
             *n - 1
         };
@@ -194,7 +196,7 @@ impl Prover for SimProver {
         }
         Ok(ProofArtifact {
             zkvm: self.id.name.clone(),
-            proof: self.proof_bytes(&input.digest),
+            proof: self.proof_bytes(input),
             public_values: input.block_number.to_be_bytes().to_vec(),
             cycles: input.gas_used,
             proving_time: start.elapsed(),
@@ -206,9 +208,9 @@ impl Prover for SimProver {
         if !artifact.proof.starts_with(SIM_PROOF_LABEL) {
             return Err(ProverError::Invalid(format!("{}: not a simulated proof (label missing)", self.id.name)));
         }
-        if artifact.proof != self.proof_bytes(&input.digest) {
+        if artifact.proof != self.proof_bytes(input) {
             return Err(ProverError::Invalid(format!(
-                "{}: simulated proof is for another input or zkVM",
+                "{}: simulated proof is for another block or zkVM",
                 self.id.name
             )));
         }
@@ -291,5 +293,27 @@ mod tests {
         assert!(p.verify(&forged, &input).is_err());
         let other = SimProver::from_name("sim:sp1-hypercube", opts).unwrap();
         assert!(other.verify(&a, &input).is_err(), "a proof names its zkVM");
+    }
+
+    /// specs/p2p.md §5: two nodes whose RPCs differ (one serves receipts, one
+    /// does not) build inputs with different digests for the same block; a
+    /// simulated proof from one verifies on the other, and not for another block.
+    #[test]
+    fn proofs_verify_across_nodes_whose_inputs_differ() {
+        let dir = std::path::PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").unwrap());
+        let bytes = std::fs::read(dir.join("../testdata/blocks/21230866.json")).unwrap();
+        let mut with_receipts: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+        with_receipts["receipts"] = serde_json::json!([{ "status": "0x1" }]);
+        let (plain, _) = crate::block_input(&bytes).unwrap();
+        let (richer, _) = crate::block_input(&serde_json::to_vec(&with_receipts).unwrap()).unwrap();
+        assert_ne!(plain.digest, richer.digest, "the inputs differ");
+        let opts = SimOptions { time_scale: 0.0, ..Default::default() };
+        let p = SimProver::from_name("sim:pico-prism", opts).unwrap();
+        let proof = p.prove(&richer, &CancelToken::new()).unwrap();
+        assert!(p.verify(&proof, &plain).is_ok(), "same block hash, same zkVM");
+        let mut other_block: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+        other_block["hash"] = serde_json::json!(format!("0x{}", "11".repeat(32)));
+        let (other, _) = crate::block_input(&serde_json::to_vec(&other_block).unwrap()).unwrap();
+        assert!(p.verify(&proof, &other).is_err(), "bound to the block hash");
     }
 }

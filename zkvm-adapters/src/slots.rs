@@ -111,4 +111,8 @@ impl Prover for SlotPool {
             None => Err(ProverError::Permanent("no worker slot".into())),
         }
     }
+
+    fn can_verify(&self) -> bool {
+        self.slots.first().is_some_and(|(_, p)| p.can_verify())
+    }
 }

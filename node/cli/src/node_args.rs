@@ -133,6 +133,14 @@ struct NetworkArgs {
     /// Provers per wanted zkVM.
     #[arg(long, default_value_t = NetSettings::default().replicas)]
     replicas: usize,
+    /// A node id with standing from the start (repeat): a permissioned network's prover set.
+    /// Others earn standing by delivering proofs this node verifies (specs/p2p.md §4).
+    #[arg(long = "p2p-prover", env = "SLOTPROOF_P2P_PROVERS", value_name = "NODE_ID", value_delimiter = ',')]
+    provers: Vec<String>,
+    /// Dial peers' private addresses (10/8, 192.168/16, 127/8, ...). On by itself when a
+    /// listen or bootnode address is private (a local testnet).
+    #[arg(long = "p2p-allow-private")]
+    allow_private: bool,
 }
 
 // Where proofs are submitted (specs/submission.md).
@@ -241,6 +249,8 @@ impl NetworkArgs {
             || self.mdns
             || given.has("k")
             || given.has("replicas")
+            || !self.provers.is_empty()
+            || self.allow_private
     }
 
     /// Flags over the config's `[p2p]`; a flag not given keeps the file's value.
@@ -270,6 +280,12 @@ impl NetworkArgs {
             Some(pick("replicas", self.replicas, base.replicas)),
         )
         .map_err(|e| anyhow::Error::new(e).context("p2p"))?;
+        let provers =
+            if self.provers.is_empty() { base.provers.iter().cloned().collect() } else { self.provers.clone() };
+        let settings = settings
+            .with_provers(&provers)
+            .map_err(|e| anyhow::Error::new(e).context("p2p"))?
+            .allow_private(self.allow_private || base.allow_private);
         c.p2p = Some(settings);
         Ok(())
     }

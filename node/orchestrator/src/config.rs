@@ -43,6 +43,10 @@ pub struct P2pFile {
     pub mdns: bool,
     pub k: Option<usize>,
     pub replicas: Option<usize>,
+    /// Node ids with standing from the start (specs/p2p.md §4).
+    pub provers: Vec<String>,
+    /// Dial peers' private addresses (specs/p2p.md §6).
+    pub allow_private_addrs: bool,
 }
 
 /// `[ethproofs]` (specs/submission.md §5).
@@ -73,6 +77,27 @@ pub struct NetSettings {
     pub replicas: usize,
     /// Messages about blocks this many below the head are ignored.
     pub stale_blocks: u64,
+    /// The network's configured prover set: standing from the start (specs/p2p.md §4).
+    pub provers: std::collections::BTreeSet<String>,
+    /// Dial peers' private addresses; also on when a listen or bootnode address is private.
+    pub allow_private: bool,
+}
+
+impl NetSettings {
+    /// The configured prover set, each a node id (specs/p2p.md §3 names rule).
+    pub fn with_provers(mut self, provers: &[String]) -> Result<NetSettings, NetSettingsError> {
+        for p in provers {
+            slotproof_primitives::names::check_node_id(p)
+                .map_err(|source| NetSettingsError::Prover { id: p.clone(), source })?;
+        }
+        self.provers = provers.iter().cloned().collect();
+        Ok(self)
+    }
+
+    pub fn allow_private(mut self, allow: bool) -> NetSettings {
+        self.allow_private = allow;
+        self
+    }
 }
 
 impl Default for NetSettings {
@@ -85,6 +110,8 @@ impl Default for NetSettings {
             k: 2,
             replicas: 1,
             stale_blocks: 32,
+            provers: Default::default(),
+            allow_private: false,
         }
     }
 }
@@ -157,6 +184,12 @@ pub enum NetSettingsError {
     Network(String),
     #[error("k and replicas must be at least 1")]
     Zero,
+    #[error("prover {id:?} is not a node id")]
+    Prover {
+        id: String,
+        #[source]
+        source: slotproof_primitives::NameError,
+    },
     #[error("{what} {addr:?} is not a multiaddr")]
     Addr {
         what: &'static str,
@@ -294,7 +327,9 @@ impl NodeConfig {
             p2p: match file.p2p {
                 Some(p) => Some(
                     net_settings(p.network, &p.listen, &p.bootnodes, p.mdns, p.k, p.replicas)
-                        .map_err(|source| ConfigError::P2p { path: path.into(), source })?,
+                        .and_then(|n| n.with_provers(&p.provers))
+                        .map_err(|source| ConfigError::P2p { path: path.into(), source })?
+                        .allow_private(p.allow_private_addrs),
                 ),
                 None => None,
             },

@@ -102,4 +102,8 @@ impl Prover for StoredInput {
     fn verify(&self, artifact: &ProofArtifact, input: &ProvingInput) -> Result<(), ProverError> {
         self.inner.verify(artifact, &Self::load(&self.store, input)?)
     }
+
+    fn can_verify(&self) -> bool {
+        self.inner.can_verify()
+    }
 }

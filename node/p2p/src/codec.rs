@@ -18,6 +18,9 @@ pub const MAX_RESPONSE_CHUNKS: usize = 512;
 /// All chunks of one response together.
 pub const MAX_RESPONSE_BYTES: usize = 64 * 1024 * 1024;
 pub const MAX_RANGE_COUNT: u64 = 128;
+/// What a node serves in one response at most: half of what clients accept
+/// (`MAX_RESPONSE_BYTES`), so an honest reply is never refused (specs/p2p.md §6).
+pub const MAX_SERVED_BYTES: usize = MAX_RESPONSE_BYTES / 2;
 
 pub fn by_root_protocol(network: &str) -> StreamProtocol {
     StreamProtocol::try_from_owned(format!("/slotproof/{network}/proof_by_root/1")).expect("starts with a slash")
@@ -73,9 +76,9 @@ impl libp2p::request_response::Codec for ProofCodec {
     ) -> io::Result<ProofRequest> {
         let bytes = read_chunk(io, MAX_REQUEST_BYTES).await?.ok_or(CodecError::EmptyRequest)?;
         if protocol.as_ref().ends_with("/proof_by_root/1") {
-            Ok(ProofRequest::ByRoot(wire::decode(&bytes, MAX_REQUEST_BYTES).map_err(CodecError::from)?))
+            Ok(ProofRequest::ByRoot(wire::decode_checked(&bytes, MAX_REQUEST_BYTES).map_err(CodecError::from)?))
         } else {
-            let r: ProofsByRangeRequest = wire::decode(&bytes, MAX_REQUEST_BYTES).map_err(CodecError::from)?;
+            let r: ProofsByRangeRequest = wire::decode_checked(&bytes, MAX_REQUEST_BYTES).map_err(CodecError::from)?;
             if r.count > MAX_RANGE_COUNT {
                 return Err(CodecError::RangeTooLong { count: r.count, max: MAX_RANGE_COUNT }.into());
             }

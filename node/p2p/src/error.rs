@@ -88,6 +88,8 @@ pub enum WireError {
     Ssz(ssz::DecodeError),
     #[error("{what} longer than its bound")]
     Bound { what: &'static str },
+    #[error("a name outside the names rule")]
+    BadName(#[source] slotproof_primitives::NameError),
 }
 
 /// A gossip message that does not decode as its topic's message.

@@ -13,12 +13,14 @@ pub mod assign;
 pub mod codec;
 pub mod envelope;
 pub mod error;
+pub mod inbound;
 pub mod key;
 pub mod pubsub;
 pub mod ratelimit;
 pub mod scoring;
 pub mod service;
 pub mod topics;
+pub mod transport;
 pub mod wire;
 
 pub use error::{CodecError, DecodeError, KeyError, P2pError, SignError, WireError};

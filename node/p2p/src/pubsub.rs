@@ -25,11 +25,11 @@ impl PubsubMessage {
         let cap = topic.cap();
         let wrap = |source| DecodeError { topic, source };
         Ok(match topic {
-            Topic::Heartbeat => PubsubMessage::Heartbeat(wire::decode(data, cap).map_err(wrap)?),
-            Topic::Task => PubsubMessage::Task(wire::decode(data, cap).map_err(wrap)?),
-            Topic::Claim => PubsubMessage::Claim(wire::decode(data, cap).map_err(wrap)?),
-            Topic::Progress => PubsubMessage::Progress(wire::decode(data, cap).map_err(wrap)?),
-            Topic::Proof => PubsubMessage::Proof(wire::decode(data, cap).map_err(wrap)?),
+            Topic::Heartbeat => PubsubMessage::Heartbeat(wire::decode_checked(data, cap).map_err(wrap)?),
+            Topic::Task => PubsubMessage::Task(wire::decode_checked(data, cap).map_err(wrap)?),
+            Topic::Claim => PubsubMessage::Claim(wire::decode_checked(data, cap).map_err(wrap)?),
+            Topic::Progress => PubsubMessage::Progress(wire::decode_checked(data, cap).map_err(wrap)?),
+            Topic::Proof => PubsubMessage::Proof(wire::decode_checked(data, cap).map_err(wrap)?),
         })
     }
 
@@ -140,13 +140,59 @@ mod tests {
     /// gossipsub's own fields, the per-message transmit size.
     #[test]
     fn the_largest_control_message_fits_the_gossip_caps() {
-        let name = |i: u8| -> String { (0..64u8).map(|j| (b'!' + (i.wrapping_mul(31) ^ j) % 90) as char).collect() };
-        let offers: Vec<ZkvmOffer> = (0..16).map(|i| ZkvmOffer::new(&name(i), &name(i + 100), 1, 9).unwrap()).collect();
-        let hb = Heartbeat::new(&name(200), u64::MAX, (u64::MAX, h(0xee)), offers, 100).unwrap();
+        // Built field by field: the largest message a hostile peer can send, names past the names rule.
+        let name = |i: u8| -> wire::Name {
+            wire::name(&(0..64u8).map(|j| (b'!' + (i.wrapping_mul(31) ^ j) % 90) as char).collect::<String>()).unwrap()
+        };
+        let offer =
+            |i: u8| ZkvmOffer { name: name(i), version: name(i + 100), proof_type: 1, free_slots: 9, total_slots: 9 };
+        let hb = Heartbeat {
+            node_id: name(200),
+            seq: u64::MAX,
+            head_number: u64::MAX,
+            head_hash: wire::hash256(h(0xee)),
+            zkvms: ssz_types::VariableList::new((0..16).map(offer).collect()).unwrap(),
+            load: 100,
+        };
         let raw = ssz::Encode::as_ssz_bytes(&hb);
         assert!(raw.len() <= MAX_CONTROL_MESSAGE_BYTES, "{} bytes", raw.len());
         let sent = PubsubMessage::Heartbeat(hb).encode();
         assert!(sent.len() + 1024 <= MAX_GOSSIP_MESSAGE_BYTES, "{} bytes", sent.len());
         assert!(Heartbeat::new("a", 1, (1, h(1)), vec![ZkvmOffer::new("z", "v", 1, 1).unwrap(); 17], 0).is_err());
+    }
+
+    /// specs/p2p.md §3: a zkVM name or node id outside the names rule (a key
+    /// separator, a path, a control byte, not UTF-8, too long) makes the
+    /// message undecodable, on every topic that carries one.
+    #[test]
+    fn injected_names_make_a_message_undecodable() {
+        let bad_names: [&[u8]; 5] = [b"stark/0", b"../x", b"stark\0", b"\xff\xfe", b"a b"];
+        for bad in bad_names {
+            let n = || wire::Name::new(bad.to_vec()).unwrap();
+            let offer = ZkvmOffer {
+                name: n(),
+                version: wire::name("v").unwrap(),
+                proof_type: 1,
+                free_slots: 1,
+                total_slots: 1,
+            };
+            let mut hb = Heartbeat::new("a", 7, (16, h(2)), vec![], 50).unwrap();
+            hb.zkvms = ssz_types::VariableList::new(vec![offer]).unwrap();
+            let mut claim = Claim::new(1, h(3), "sp1", "b", 1).unwrap();
+            claim.zkvm = n();
+            let mut progress = Progress::new(1, h(3), "sp1", "b", 50).unwrap();
+            progress.node_id = n();
+            let PubsubMessage::Proof(mut ann) = one_of_each().remove(4) else { unreachable!() };
+            ann.zkvm = n();
+            for m in [
+                PubsubMessage::Heartbeat(hb),
+                PubsubMessage::Claim(claim),
+                PubsubMessage::Progress(progress),
+                PubsubMessage::Proof(ann),
+            ] {
+                let e = PubsubMessage::decode(m.topic(), &m.encode()).unwrap_err();
+                assert!(matches!(e.source, WireError::BadName(_)), "{bad:?} on {}: {e:?}", m.topic());
+            }
+        }
     }
 }

@@ -53,7 +53,35 @@ impl RateLimiter {
     pub fn forget(&mut self, peer: &PeerId) {
         self.buckets.retain(|(p, _), _| p != peer);
     }
+
+    /// Drops the buckets that have refilled: a new bucket would hold the same,
+    /// so free identities cannot grow the table (the swarm prunes every
+    /// upkeep). Past `MAX_AUTHORS` active buckets, the idlest half goes too.
+    pub fn prune(&mut self, now: Instant) {
+        self.buckets.retain(|(_, topic), b| {
+            let rate = per_second(*topic);
+            let refill = (rate * 2.0 + 1.0 - b.tokens) / rate;
+            now.saturating_duration_since(b.at).as_secs_f64() < refill
+        });
+        if self.buckets.len() > MAX_AUTHORS {
+            let mut ats: Vec<Instant> = self.buckets.values().map(|b| b.at).collect();
+            ats.sort();
+            let cut = ats[ats.len() / 2];
+            self.buckets.retain(|_, b| b.at > cut);
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.buckets.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.buckets.is_empty()
+    }
 }
+
+/// Buckets kept at most (authors × topics); see `prune`.
+pub const MAX_AUTHORS: usize = 4096;
 
 #[cfg(test)]
 mod tests {
@@ -72,5 +100,19 @@ mod tests {
         assert_eq!(hb, 9);
         assert!(matches!(rl.check(peer, Topic::Claim, t0 + Duration::from_secs(1)), Verdict::Allowed));
         assert!(matches!(rl.check(PeerId::random(), Topic::Claim, t0), Verdict::Allowed), "per peer");
+    }
+
+    /// specs/p2p.md §5: buckets of authors gone quiet are dropped; the table stays bounded under fresh identities.
+    #[test]
+    fn buckets_of_quiet_and_throwaway_authors_are_pruned() {
+        let mut rl = RateLimiter::default();
+        let t0 = Instant::now();
+        for _ in 0..(MAX_AUTHORS * 2) {
+            let _ = rl.check(PeerId::random(), Topic::Heartbeat, t0);
+        }
+        rl.prune(t0);
+        assert!(rl.len() <= MAX_AUTHORS, "{}", rl.len());
+        rl.prune(t0 + Duration::from_secs(3));
+        assert!(rl.is_empty(), "all refilled after 3 s");
     }
 }

@@ -11,17 +11,19 @@ use std::time::{Duration, Instant};
 use futures::StreamExt;
 use libp2p::gossipsub::{self, IdentTopic, MessageAcceptance, MessageAuthenticity, MessageId};
 use libp2p::identity::Keypair;
+use libp2p::request_response::ResponseChannel;
 use libp2p::request_response::{self, OutboundRequestId, ProtocolSupport};
 use libp2p::swarm::behaviour::toggle::Toggle;
 use libp2p::swarm::{NetworkBehaviour, SwarmEvent};
 use libp2p::{
-    Multiaddr, PeerId, StreamProtocol, Swarm, allow_block_list, identify, kad, mdns, noise, ping, tcp, yamux,
+    Multiaddr, PeerId, StreamProtocol, Swarm, allow_block_list, connection_limits, identify, kad, mdns, ping,
 };
 use tokio::sync::{mpsc, oneshot, watch};
 use tracing::{debug, info, warn};
 
 use crate::codec::{ProofCodec, ProofRequest, ProofResponse, by_range_protocol, by_root_protocol};
 use crate::error::P2pError;
+use crate::inbound::Inbound;
 use crate::ratelimit::{RateLimiter, Verdict};
 use crate::scoring;
 use crate::topics::{ALL, MAX_GOSSIP_FRAME_BYTES, MAX_GOSSIP_MESSAGE_BYTES, Topic};
@@ -41,6 +43,9 @@ pub struct NetworkConfig {
     pub mdns: bool,
     /// Gossipsub heartbeat (mesh upkeep).
     pub gossip_heartbeat: Duration,
+    /// Dial peers' private addresses too. Also on when the node's own listen
+    /// or bootnode addresses are private (`transport::private_network`).
+    pub allow_private: bool,
 }
 
 impl NetworkConfig {
@@ -51,6 +56,7 @@ impl NetworkConfig {
             bootnodes: vec![],
             mdns: false,
             gossip_heartbeat: Duration::from_millis(500),
+            allow_private: false,
         }
     }
 }
@@ -129,8 +135,16 @@ impl Client {
     }
 }
 
+/// Connections held at most (specs/p2p.md §6).
+const MAX_INCOMING: u32 = 64;
+const MAX_PENDING_INCOMING: u32 = 16;
+const MAX_PER_PEER: u32 = 2;
+/// Request-response streams open at once per connection.
+const MAX_STREAMS: usize = 8;
+
 #[derive(NetworkBehaviour)]
 struct Behaviour {
+    limits: connection_limits::Behaviour,
     blocked: allow_block_list::Behaviour<allow_block_list::BlockedPeers>,
     gossipsub: gossipsub::Behaviour,
     identify: identify::Behaviour,
@@ -182,7 +196,9 @@ fn build_behaviour(key: &Keypair, cfg: &NetworkConfig) -> Result<Behaviour, P2pE
         request_response::Behaviour::with_codec(
             ProofCodec,
             [(protocol, ProtocolSupport::Full)],
-            request_response::Config::default().with_request_timeout(Duration::from_secs(10)),
+            request_response::Config::default()
+                .with_request_timeout(Duration::from_secs(10))
+                .with_max_concurrent_streams(MAX_STREAMS),
         )
     };
     let mdns = if cfg.mdns {
@@ -190,7 +206,12 @@ fn build_behaviour(key: &Keypair, cfg: &NetworkConfig) -> Result<Behaviour, P2pE
     } else {
         None
     };
+    let limits = connection_limits::ConnectionLimits::default()
+        .with_max_established_incoming(Some(MAX_INCOMING))
+        .with_max_pending_incoming(Some(MAX_PENDING_INCOMING))
+        .with_max_established_per_peer(Some(MAX_PER_PEER));
     Ok(Behaviour {
+        limits: connection_limits::Behaviour::new(limits),
         blocked: Default::default(),
         gossipsub,
         identify: identify::Behaviour::new(identify::Config::new(
@@ -223,11 +244,15 @@ pub fn start_owned(
     shutdown: watch::Receiver<bool>,
 ) -> Result<(Client, mpsc::Receiver<NetEvent>, tokio::task::JoinHandle<()>), P2pError> {
     let behaviour = build_behaviour(&key, &cfg)?;
+    let allow_private = cfg.allow_private || crate::transport::private_network(&cfg.listen, &cfg.bootnodes);
+    if allow_private {
+        info!(target: "slotproof::p2p", "private network: peers' private addresses are dialled");
+    }
+    let transport = crate::transport::build(&key, allow_private)?;
     let mut swarm = libp2p::SwarmBuilder::with_existing_identity(key.clone())
         .with_tokio()
-        .with_tcp(tcp::Config::default().nodelay(true), noise::Config::new, yamux::Config::default)
-        .map_err(|e| P2pError::setup("tcp transport", e))?
-        .with_quic()
+        .with_other_transport(|_| transport)
+        .map_err(|e| P2pError::setup("transport", e))?
         .with_behaviour(|_| behaviour)
         .map_err(|e| P2pError::setup("swarm", e))?
         .with_swarm_config(|c| c.with_idle_connection_timeout(Duration::from_secs(120)))
@@ -245,6 +270,7 @@ pub fn start_owned(
     }
     let (tx, rx) = mpsc::channel(COMMANDS);
     let (events_tx, events) = mpsc::channel(INBOUND);
+    let (served_tx, served_rx) = mpsc::unbounded_channel();
     let local = key.public().to_peer_id();
     let event_loop = EventLoop {
         swarm,
@@ -255,12 +281,24 @@ pub fn start_owned(
         source,
         pending: HashMap::new(),
         limiter: RateLimiter::default(),
+        inbound: Inbound::default(),
+        served_tx,
+        served_rx,
+        allow_private,
         connected: HashSet::new(),
         blocked: HashSet::new(),
         last_bootstrap: None,
     };
     let task = tokio::spawn(event_loop.run(shutdown));
     Ok((Client { tx, local }, events, task))
+}
+
+/// An answer read off the swarm task, to send on its channel.
+struct Served {
+    range: bool,
+    peer: PeerId,
+    channel: ResponseChannel<ProofResponse>,
+    response: ProofResponse,
 }
 
 struct EventLoop {
@@ -273,6 +311,12 @@ struct EventLoop {
     /// Outbound requests by (is by-range, id): ids are per behaviour.
     pending: HashMap<(bool, OutboundRequestId), oneshot::Sender<Result<ProofResponse, P2pError>>>,
     limiter: RateLimiter,
+    /// Admission of inbound proof requests; answers come back on `served_rx`
+    /// (at most `inbound::MAX_IN_FLIGHT` at once, so the channel is bounded by admission).
+    inbound: Inbound,
+    served_tx: mpsc::UnboundedSender<Served>,
+    served_rx: mpsc::UnboundedReceiver<Served>,
+    allow_private: bool,
     connected: HashSet<PeerId>,
     blocked: HashSet<PeerId>,
     last_bootstrap: Option<Instant>,
@@ -288,6 +332,7 @@ impl EventLoop {
                     Some(c) => self.on_command(c),
                     None => break,
                 },
+                Some(served) = self.served_rx.recv() => self.on_served(served),
                 _ = upkeep.tick() => self.upkeep(),
                 _ = shutdown.wait_for(|s| *s) => break,
             }
@@ -309,6 +354,9 @@ impl EventLoop {
             self.blocked.insert(peer);
             let _ = self.swarm.disconnect_peer_id(peer);
         }
+        let now = Instant::now();
+        self.limiter.prune(now);
+        self.inbound.prune(now);
         if self.connected.is_empty() {
             for addr in self.bootnodes.clone() {
                 let _ = self.swarm.dial(addr);
@@ -414,8 +462,12 @@ impl EventLoop {
                 message,
             })) => self.on_gossip(propagation_source, message_id, message),
             SwarmEvent::Behaviour(BehaviourEvent::Identify(identify::Event::Received { peer_id, info, .. })) => {
-                for addr in info.listen_addrs {
-                    self.swarm.behaviour_mut().kad.add_address(&peer_id, addr);
+                // What a peer says it listens on is its word: private or named
+                // addresses are not kept unless this is a private network.
+                for addr in info.listen_addrs.into_iter().take(8) {
+                    if self.allow_private || crate::transport::is_global(&addr) {
+                        self.swarm.behaviour_mut().kad.add_address(&peer_id, addr);
+                    }
                 }
             }
             SwarmEvent::Behaviour(BehaviourEvent::Mdns(mdns::Event::Discovered(found))) => {
@@ -460,28 +512,49 @@ impl EventLoop {
         }
     }
 
+    /// Admits an inbound request and reads its answer on a blocking thread, so
+    /// a store read of megabytes never stalls the swarm; refused requests are
+    /// dropped (the peer sees its request fail).
+    fn on_request(
+        &mut self,
+        range: bool,
+        peer: PeerId,
+        request: ProofRequest,
+        channel: ResponseChannel<ProofResponse>,
+    ) {
+        if let Err(why) = self.inbound.admit(peer, Instant::now()) {
+            debug!(target: "slotproof::p2p", %peer, ?why, "proof request refused");
+            return;
+        }
+        let (source, tx) = (self.source.clone(), self.served_tx.clone());
+        tokio::task::spawn_blocking(move || {
+            let response = match &request {
+                ProofRequest::ByRoot(r) => source.by_root(&r.hash.0, &String::from_utf8_lossy(&r.zkvm)),
+                ProofRequest::ByRange(r) => {
+                    let zkvms: Vec<String> = r.zkvms.iter().map(|z| String::from_utf8_lossy(z).into_owned()).collect();
+                    source.by_range(r.start, r.count, &zkvms)
+                }
+            };
+            let _ = tx.send(Served { range, peer, channel, response });
+        });
+    }
+
+    fn on_served(&mut self, s: Served) {
+        self.inbound.done(&s.peer);
+        debug!(target: "slotproof::p2p", peer = %s.peer, proofs = s.response.len(), "served a proof request");
+        let b = self.swarm.behaviour_mut();
+        let _ = if s.range {
+            b.by_range.send_response(s.channel, s.response)
+        } else {
+            b.by_root.send_response(s.channel, s.response)
+        };
+    }
+
     fn on_proofs(&mut self, range: bool, event: request_response::Event<ProofRequest, ProofResponse>) {
         match event {
             request_response::Event::Message { peer, message, .. } => match message {
                 request_response::Message::Request { request, channel, .. } => {
-                    let response = match &request {
-                        ProofRequest::ByRoot(r) => {
-                            let zkvm = String::from_utf8_lossy(&r.zkvm).into_owned();
-                            self.source.by_root(&r.hash.0, &zkvm)
-                        }
-                        ProofRequest::ByRange(r) => {
-                            let zkvms: Vec<String> =
-                                r.zkvms.iter().map(|z| String::from_utf8_lossy(z).into_owned()).collect();
-                            self.source.by_range(r.start, r.count, &zkvms)
-                        }
-                    };
-                    debug!(target: "slotproof::p2p", %peer, proofs = response.len(), "served a proof request");
-                    let b = self.swarm.behaviour_mut();
-                    let _ = if range {
-                        b.by_range.send_response(channel, response)
-                    } else {
-                        b.by_root.send_response(channel, response)
-                    };
+                    self.on_request(range, peer, request, channel)
                 }
                 request_response::Message::Response { request_id, response } => {
                     if let Some(reply) = self.pending.remove(&(range, request_id)) {

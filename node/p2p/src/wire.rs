@@ -2,7 +2,7 @@
 //! `ethereum_ssz`, `ssz_types`, `tree_hash`), snappy-compressed, with the
 //! claimed size checked before anything is decompressed.
 
-use slotproof_primitives::Hash32;
+use slotproof_primitives::{Hash32, NameError, names};
 use ssz::{Decode, Encode};
 use ssz_derive::{Decode, Encode};
 use ssz_types::typenum::{U4, U16, U64, U1024, U4194304};
@@ -19,6 +19,77 @@ pub type Name = VariableList<u8, U64>;
 
 pub fn name(s: &str) -> Result<Name, WireError> {
     Name::new(s.as_bytes().to_vec()).map_err(|_| WireError::Bound { what: "name" })
+}
+
+/// A zkVM name, checked against the names rule (specs/p2p.md §3).
+pub fn zkvm_name(s: &str) -> Result<Name, WireError> {
+    names::check_zkvm_name(s).map_err(WireError::BadName)?;
+    name(s)
+}
+
+/// A node id, checked against the names rule (specs/p2p.md §3).
+pub fn node_name(s: &str) -> Result<Name, WireError> {
+    names::check_node_id(s).map_err(WireError::BadName)?;
+    name(s)
+}
+
+fn check_zkvm(n: &Name) -> Result<(), WireError> {
+    let text = std::str::from_utf8(n).map_err(|_| {
+        WireError::BadName(NameError::Char { what: "zkVM name", name: text(n), c: char::REPLACEMENT_CHARACTER })
+    })?;
+    names::check_zkvm_name(text).map_err(WireError::BadName)
+}
+
+fn check_node(n: &Name) -> Result<(), WireError> {
+    let text = std::str::from_utf8(n).map_err(|_| {
+        WireError::BadName(NameError::Char { what: "node id", name: text(n), c: char::REPLACEMENT_CHARACTER })
+    })?;
+    names::check_node_id(text).map_err(WireError::BadName)
+}
+
+/// Messages whose names are checked on decode: a name outside the rule makes
+/// the whole message undecodable (specs/p2p.md §3), so nothing downstream
+/// (keys, labels, logs) ever sees one.
+pub trait CheckedNames {
+    fn check_names(&self) -> Result<(), WireError>;
+}
+
+impl CheckedNames for Heartbeat {
+    fn check_names(&self) -> Result<(), WireError> {
+        check_node(&self.node_id)?;
+        self.zkvms.iter().try_for_each(|o| check_zkvm(&o.name))
+    }
+}
+
+impl CheckedNames for BlockTask {
+    fn check_names(&self) -> Result<(), WireError> {
+        Ok(())
+    }
+}
+
+impl CheckedNames for ProofsByRootRequest {
+    fn check_names(&self) -> Result<(), WireError> {
+        check_zkvm(&self.zkvm)
+    }
+}
+
+impl CheckedNames for ProofsByRangeRequest {
+    fn check_names(&self) -> Result<(), WireError> {
+        self.zkvms.iter().try_for_each(check_zkvm)
+    }
+}
+
+impl CheckedNames for SignedProof {
+    fn check_names(&self) -> Result<(), WireError> {
+        self.message.check_names()
+    }
+}
+
+/// `decode`, then the names check.
+pub fn decode_checked<T: Decode + CheckedNames>(bytes: &[u8], cap: usize) -> Result<T, WireError> {
+    let m: T = decode(bytes, cap)?;
+    m.check_names()?;
+    Ok(m)
 }
 
 /// A name as text (lossy: names on the wire are not trusted to be UTF-8).
@@ -169,7 +240,7 @@ impl ZkvmOffer {
     /// to the name bound (it is informative); the name must fit.
     pub fn new(name: &str, version: &str, proof_type: u8, slots: u16) -> Result<ZkvmOffer, WireError> {
         Ok(ZkvmOffer {
-            name: self::name(name)?,
+            name: zkvm_name(name)?,
             version: self::name(truncated(version))?,
             proof_type,
             free_slots: slots,
@@ -188,7 +259,7 @@ impl Heartbeat {
         load: u8,
     ) -> Result<Heartbeat, WireError> {
         Ok(Heartbeat {
-            node_id: name(node_id)?,
+            node_id: node_name(node_id)?,
             seq,
             head_number: head.0,
             head_hash: hash256(head.1),
@@ -224,6 +295,13 @@ macro_rules! about_a_block_by_a_node {
                 text(&self.node_id)
             }
         }
+
+        impl CheckedNames for $message {
+            fn check_names(&self) -> Result<(), WireError> {
+                check_zkvm(&self.zkvm)?;
+                check_node(&self.node_id)
+            }
+        }
     )+};
 }
 
@@ -241,13 +319,13 @@ impl BlockTask {
 
 impl Claim {
     pub fn new(number: u64, hash: Hash32, zkvm: &str, node_id: &str, rank: u16) -> Result<Claim, WireError> {
-        Ok(Claim { number, hash: hash256(hash), zkvm: name(zkvm)?, node_id: name(node_id)?, rank })
+        Ok(Claim { number, hash: hash256(hash), zkvm: zkvm_name(zkvm)?, node_id: node_name(node_id)?, rank })
     }
 }
 
 impl Progress {
     pub fn new(number: u64, hash: Hash32, zkvm: &str, node_id: &str, percent: u8) -> Result<Progress, WireError> {
-        Ok(Progress { number, hash: hash256(hash), zkvm: name(zkvm)?, node_id: name(node_id)?, percent })
+        Ok(Progress { number, hash: hash256(hash), zkvm: zkvm_name(zkvm)?, node_id: node_name(node_id)?, percent })
     }
 }
 
@@ -271,8 +349,8 @@ impl ProofEnvelope {
         Ok(ProofEnvelope {
             number: p.number,
             hash: hash256(p.hash),
-            zkvm: name(&p.zkvm)?,
-            node_id: name(node_id)?,
+            zkvm: zkvm_name(&p.zkvm)?,
+            node_id: node_name(node_id)?,
             proving_ms: p.proving_ms,
             public_values: bytes(p.public_values, "public values")?,
             proof: ExecutionProof {
@@ -310,7 +388,7 @@ impl SignedProof {
 
     /// A signed proof from request-response, under the proof cap.
     pub fn decode(bytes: &[u8]) -> Result<SignedProof, WireError> {
-        decode(bytes, MAX_PROOF_MESSAGE_BYTES)
+        decode_checked(bytes, MAX_PROOF_MESSAGE_BYTES)
     }
 
     pub fn encode(&self) -> Vec<u8> {
@@ -382,7 +460,7 @@ mod tests {
             number: 21_230_866,
             hash: h(1),
             zkvm: name("stark").unwrap(),
-            node_id: name("12D3KooW-example").unwrap(),
+            node_id: name("12D3KooWexample").unwrap(),
             proving_ms: 780,
             public_values: VariableList::new(vec![1; 40]).unwrap(),
             proof: ExecutionProof {

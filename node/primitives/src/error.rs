@@ -94,3 +94,14 @@ impl std::fmt::Display for ErrorChain<'_> {
         Ok(())
     }
 }
+
+/// A zkVM name or node id outside the names rule (`names`).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum NameError {
+    #[error("{what} of {len} bytes: must be 1 to {max}")]
+    Length { what: &'static str, len: usize, max: usize },
+    #[error("{what} \"{name}\" must start with a letter or digit")]
+    Start { what: &'static str, name: String },
+    #[error("{what} \"{name}\" holds {c:?}, which names may not (specs/p2p.md §3)")]
+    Char { what: &'static str, name: String, c: char },
+}

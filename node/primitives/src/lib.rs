@@ -10,11 +10,12 @@ pub mod hash;
 pub mod header;
 pub mod hex;
 pub mod keccak;
+pub mod names;
 pub mod redact;
 pub mod time;
 pub mod wire;
 
-pub use error::{DurationError, ErrorChain, HeaderError, HexError, WireError};
+pub use error::{DurationError, ErrorChain, HeaderError, HexError, NameError, WireError};
 pub use hash::Hash32;
 pub use header::Header;
 pub use keccak::keccak256;

@@ -15,6 +15,7 @@ use slotproof_p2p::wire::SignedProof;
 use slotproof_p2p::{MessageAcceptance, MessageId, P2pError, PeerId};
 use slotproof_primitives::{Hash32, now_ms};
 use slotproof_zkvm::{ProofArtifact, Prover, ProverError, ProvingInput};
+use tokio::sync::Semaphore;
 
 use crate::results::{ReceivedProof, ResultStore};
 
@@ -28,8 +29,21 @@ pub struct Checked {
     pub report: Option<(MessageId, PeerId)>,
     pub number: u64,
     pub hash: Hash32,
-    /// The proof as recorded, and its signed bytes to store and serve.
-    pub result: Result<(ReceivedProof, Vec<u8>), CheckError>,
+    /// The announced root this check was for (fetches are deduplicated by it).
+    pub root: Option<Hash32>,
+    pub result: Result<Passed, CheckError>,
+}
+
+/// A proof that passed every check.
+#[derive(Debug)]
+pub struct Passed {
+    /// The proof as recorded.
+    pub proof: ReceivedProof,
+    /// Its signed bytes, to store and serve.
+    pub signed: Vec<u8>,
+    /// blake3 of the zkVM name and the proof data: the same proof re-signed
+    /// by another node has the same digest (specs/p2p.md §4, standing).
+    pub data_digest: Hash32,
 }
 
 /// Why a proof from the network was not taken.
@@ -47,6 +61,8 @@ pub enum CheckError {
     PublicInput,
     #[error("block {number} is not recorded here")]
     NotRecorded { number: u64 },
+    #[error("{zkvm} proofs cannot be verified here")]
+    Unverifiable { zkvm: String },
     #[error("{zkvm} proof does not verify")]
     DoesNotVerify {
         zkvm: String,
@@ -63,7 +79,9 @@ impl CheckError {
     /// wrong penalises the sender (reject).
     pub fn acceptance(&self) -> MessageAcceptance {
         match self {
-            CheckError::Fetch(_) | CheckError::NotRecorded { .. } => MessageAcceptance::Ignore,
+            CheckError::Fetch(_) | CheckError::NotRecorded { .. } | CheckError::Unverifiable { .. } => {
+                MessageAcceptance::Ignore
+            }
             _ => MessageAcceptance::Reject,
         }
     }
@@ -78,10 +96,18 @@ pub struct CheckContext {
     pub input_digest: Option<Hash32>,
     pub deadline_ms: u64,
     pub verifiers: Verifiers,
+    /// Verifications at once, all proofs together (external verifiers are processes).
+    pub permits: Arc<Semaphore>,
 }
 
 impl CheckContext {
-    pub fn load(store: &ResultStore, verifiers: &Verifiers, number: u64, hash: Hash32) -> CheckContext {
+    pub fn load(
+        store: &ResultStore,
+        verifiers: &Verifiers,
+        permits: &Arc<Semaphore>,
+        number: u64,
+        hash: Hash32,
+    ) -> CheckContext {
         let record = store.get(number, &hash).ok().flatten();
         let input_digest = record.as_ref().map(|r| r.input_digest);
         CheckContext {
@@ -90,6 +116,7 @@ impl CheckContext {
             input_digest,
             deadline_ms: record.map_or(0, |r| r.deadline_ms),
             verifiers: verifiers.clone(),
+            permits: permits.clone(),
         }
     }
 }
@@ -112,8 +139,15 @@ fn as_received(signed: &SignedProof, signer: &PeerId) -> ReceivedProof {
     }
 }
 
+/// blake3 of a zkVM name and proof data: the same for a proof and its copy under another signature.
+pub fn data_digest(zkvm: &str, proof: &[u8]) -> Hash32 {
+    let mut h = blake3::Hasher::new();
+    h.update(zkvm.as_bytes()).update(&[0]).update(proof);
+    Hash32(*h.finalize().as_bytes())
+}
+
 /// Signature, block, then the zkVM's own verifier (on a blocking thread).
-pub async fn check(ctx: CheckContext, signed: SignedProof) -> Result<(ReceivedProof, Vec<u8>), CheckError> {
+pub async fn check(ctx: CheckContext, signed: SignedProof) -> Result<Passed, CheckError> {
     let signer = envelope::check(&signed).map_err(CheckError::Signature)?;
     let m = &signed.message;
     if m.number != ctx.number || m.block_hash() != ctx.hash {
@@ -124,13 +158,10 @@ pub async fn check(ctx: CheckContext, signed: SignedProof) -> Result<(ReceivedPr
     }
     let mut received = as_received(&signed, &signer);
     let digest = ctx.input_digest.ok_or(CheckError::NotRecorded { number: ctx.number })?;
-    let bytes = signed.encode();
     let zkvm = received.zkvm.clone();
-    let Some(verifier) = ctx.verifiers.get(&zkvm).cloned() else {
-        // specs/p2p.md §5: kept, marked unverified, not forwarded.
-        received.error = Some(format!("no verifier for {zkvm} on this node"));
-        return Ok((received, bytes));
-    };
+    // specs/p2p.md §5: a proof this node cannot verify is not its business: ignored, never stored.
+    let verifier = ctx.verifiers.get(&zkvm).cloned().ok_or_else(|| CheckError::Unverifiable { zkvm: zkvm.clone() })?;
+    let data_digest = data_digest(&zkvm, m.proof_data());
     let artifact = ProofArtifact {
         zkvm: zkvm.clone(),
         proof: m.proof_data().to_vec(),
@@ -140,7 +171,8 @@ pub async fn check(ctx: CheckContext, signed: SignedProof) -> Result<(ReceivedPr
         simulated: received.simulated,
     };
     // The reference names the stored input by its digest (see inputs::StoredInput).
-    let reference = ProvingInput::new(ctx.number, digest.0.to_vec());
+    let reference = ProvingInput::new(ctx.number, digest.0.to_vec()).with_block_hash(ctx.hash.0);
+    let _permit = ctx.permits.acquire_owned().await.map_err(|_| CheckError::VerifierPanicked { zkvm: zkvm.clone() })?;
     let verdict = tokio::task::spawn_blocking(move || {
         std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| verifier.verify(&artifact, &reference)))
     })
@@ -149,7 +181,7 @@ pub async fn check(ctx: CheckContext, signed: SignedProof) -> Result<(ReceivedPr
         Ok(Ok(Ok(()))) => {
             received.verified = true;
             received.within_deadline = received.received_ms <= ctx.deadline_ms;
-            Ok((received, bytes))
+            Ok(Passed { proof: received, signed: signed.encode(), data_digest })
         }
         Ok(Ok(Err(source))) => Err(CheckError::DoesNotVerify { zkvm, source }),
         Ok(Err(_)) | Err(_) => Err(CheckError::VerifierPanicked { zkvm }),
@@ -209,6 +241,7 @@ mod tests {
             input_digest: Some(DIGEST),
             deadline_ms: u64::MAX,
             verifiers: verifiers(accept),
+            permits: Arc::new(Semaphore::new(1)),
         }
     }
 
@@ -235,10 +268,17 @@ mod tests {
     #[tokio::test]
     async fn a_valid_proof_is_verified_and_kept() {
         let (key, s) = signed("stark");
-        let (p, bytes) = check(ctx(Some(true)), s.clone()).await.unwrap();
+        let passed = check(ctx(Some(true)), s.clone()).await.unwrap();
+        let p = passed.proof;
         assert!(p.verified && p.within_deadline && p.error.is_none());
         assert_eq!((p.node, p.root, p.proof_bytes), (key.public().to_peer_id().to_string(), Some(s.root().0), 11));
-        assert_eq!(SignedProof::decode(&bytes).unwrap(), s);
+        assert_eq!(SignedProof::decode(&passed.signed).unwrap(), s);
+        let (_, other) = signed("stark");
+        assert_eq!(
+            check(ctx(Some(true)), other).await.unwrap().data_digest,
+            passed.data_digest,
+            "same data, another signer"
+        );
     }
 
     /// specs/p2p.md §3, §5: the signature must be the node id's.
@@ -281,13 +321,15 @@ mod tests {
         assert_eq!(e.acceptance(), MessageAcceptance::Reject);
     }
 
-    /// specs/p2p.md §5: a zkVM this node cannot verify is kept as unverified, not forwarded.
+    /// specs/p2p.md §5: a zkVM this node cannot verify is ignored: not kept,
+    /// not forwarded, not the sender's fault (it used to be kept as unverified,
+    /// and a disk could be filled with proofs of made-up zkVMs).
     #[tokio::test]
-    async fn an_unverifiable_zkvm_is_kept_unverified() {
+    async fn an_unverifiable_zkvm_is_ignored_not_kept() {
         let (_, s) = signed("sp1");
-        let (p, _) = check(ctx(Some(true)), s).await.unwrap();
-        assert!(!p.verified && !p.within_deadline);
-        assert_eq!(p.error.as_deref(), Some("no verifier for sp1 on this node"));
+        let e = check(ctx(Some(true)), s).await.unwrap_err();
+        assert!(matches!(&e, CheckError::Unverifiable { zkvm } if zkvm == "sp1"), "{e:?}");
+        assert_eq!(e.acceptance(), MessageAcceptance::Ignore);
     }
 
     /// specs/p2p.md §5: a proof its verifier refuses is rejected, the verifier's reason kept.
@@ -326,7 +368,7 @@ mod tests {
         let (_, s) = signed("stark");
         let mut c = ctx(Some(true));
         c.deadline_ms = 1;
-        let (p, _) = check(c, s).await.unwrap();
+        let p = check(c, s).await.unwrap().proof;
         assert!(p.verified && !p.within_deadline);
     }
 }

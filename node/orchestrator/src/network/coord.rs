@@ -1,8 +1,9 @@
 //! What this node knows of the network's coordination (specs/p2p.md §4):
-//! the live peers and what they offer, and per block the claims seen, the
-//! zkVMs started, finished and proved. Pure state with its queries (who is
-//! live, how many zkVMs are wanted, which duties fall due); never talks to
-//! the network or the stores, so every rule here is unit-testable.
+//! the live peers and what they offer, which of them have standing, and per
+//! block the claims seen, the zkVMs started, finished and proved. Pure state
+//! with its queries (who is live, how many zkVMs are wanted, which duties fall
+//! due); never talks to the network or the stores, so every rule here is
+//! unit-testable. Every table is bounded (`MAX_PEERS`, blocks by retention).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
@@ -26,6 +27,11 @@ pub struct Coord {
     pub proved: BTreeSet<String>,
     /// Proof roots already held (a re-announcement is accepted without a fetch).
     pub roots: BTreeSet<Hash32>,
+    /// Digest of each verified proof's data (with its zkVM) → the node that
+    /// delivered it first: a copy re-signed by another node earns nothing.
+    pub first_by: BTreeMap<Hash32, String>,
+    /// Peers that delivered a verified proof of this block.
+    pub delivered: BTreeSet<String>,
 }
 
 impl Coord {
@@ -39,6 +45,8 @@ impl Coord {
             claims: BTreeMap::new(),
             proved: BTreeSet::new(),
             roots: BTreeSet::new(),
+            first_by: BTreeMap::new(),
+            delivered: BTreeSet::new(),
         }
     }
 
@@ -69,6 +77,63 @@ pub struct Duty {
     pub rank: u16,
 }
 
+/// Peers kept in the table at most (specs/p2p.md §4).
+pub const MAX_PEERS: usize = 256;
+/// Unfulfilled claims in a row after which a peer loses its standing.
+pub const MAX_STRIKES: u32 = 2;
+
+/// Who has a say in assignment (specs/p2p.md §4): the configured prover set,
+/// and peers that recently delivered a proof this node verified first.
+#[derive(Debug, Default)]
+pub struct Standing {
+    /// The network's configured provers: standing always.
+    pub provers: BTreeSet<String>,
+    /// Peer → when it last earned standing.
+    pub earned: BTreeMap<String, Instant>,
+    /// Peer → unfulfilled claims in a row.
+    pub strikes: BTreeMap<String, u32>,
+    /// How long earned standing lasts.
+    pub window: Duration,
+}
+
+impl Standing {
+    pub fn has(&self, peer: &str) -> bool {
+        self.provers.contains(peer) || self.earned.get(peer).is_some_and(|t| t.elapsed() < self.window)
+    }
+
+    /// A peer delivered a proof this node verified first.
+    pub fn earn(&mut self, peer: &str) {
+        self.strikes.remove(peer);
+        self.earned.insert(peer.to_string(), Instant::now());
+        self.prune();
+    }
+
+    /// A claim the peer made on a block ended without its proof.
+    pub fn strike(&mut self, peer: &str) {
+        let n = self.strikes.entry(peer.to_string()).or_default();
+        *n += 1;
+        if *n >= MAX_STRIKES {
+            self.earned.remove(peer);
+            self.strikes.remove(peer);
+        }
+        self.prune();
+    }
+
+    /// Expired standing goes; past `MAX_PEERS` the oldest goes too.
+    fn prune(&mut self) {
+        let window = self.window;
+        self.earned.retain(|_, t| t.elapsed() < window);
+        while self.earned.len() > MAX_PEERS {
+            let Some(oldest) = self.earned.iter().min_by_key(|(_, t)| **t).map(|(p, _)| p.clone()) else { break };
+            self.earned.remove(&oldest);
+        }
+        if self.strikes.len() > MAX_PEERS {
+            let earned = &self.earned;
+            self.strikes.retain(|p, _| earned.contains_key(p));
+        }
+    }
+}
+
 /// The coordination state behind `Net`.
 #[derive(Debug)]
 pub struct NetState {
@@ -76,6 +141,10 @@ pub struct NetState {
     pub me: String,
     /// The zkVMs this node offers.
     pub mine: BTreeSet<String>,
+    /// The zkVMs this node can verify: the only ones it wants, ranks, stores or forwards.
+    pub verifiable: BTreeSet<String>,
+    pub standing: Standing,
+    /// At most `MAX_PEERS`.
     pub peers: BTreeMap<String, PeerState>,
     pub blocks: BTreeMap<Hash32, Coord>,
     /// The highest block number this node has queued.
@@ -86,19 +155,71 @@ pub struct NetState {
 
 impl NetState {
     pub fn new(me: String, mine: BTreeSet<String>, stale_blocks: u64) -> NetState {
-        NetState { me, mine, peers: BTreeMap::new(), blocks: BTreeMap::new(), head: 0, stale_blocks }
+        let verifiable = mine.clone();
+        NetState {
+            me,
+            mine,
+            verifiable,
+            standing: Standing { window: Duration::from_secs(600), ..Standing::default() },
+            peers: BTreeMap::new(),
+            blocks: BTreeMap::new(),
+            head: 0,
+            stale_blocks,
+        }
     }
 
-    /// Peers heard from within `horizon`, and this node.
+    /// Peers with standing heard from within `horizon`, and this node, each
+    /// offering only zkVMs this node can verify (specs/p2p.md §4).
     pub fn live_offers(&self, horizon: Duration) -> Vec<Offer> {
         let mut offers: Vec<Offer> = self
             .peers
             .iter()
-            .filter(|(_, p)| p.seen.elapsed() < horizon)
-            .map(|(peer, p)| Offer { peer: peer.clone(), zkvms: p.zkvms.clone() })
+            .filter(|(id, p)| p.seen.elapsed() < horizon && self.standing.has(id))
+            .map(|(peer, p)| Offer { peer: peer.clone(), zkvms: &p.zkvms & &self.verifiable })
             .collect();
-        offers.push(Offer { peer: self.me.clone(), zkvms: self.mine.clone() });
+        offers.push(Offer { peer: self.me.clone(), zkvms: &self.mine & &self.verifiable });
         offers
+    }
+
+    /// A heartbeat's peer and offer, kept within `MAX_PEERS`: peers not heard
+    /// from within `expiry` go first, then the longest-silent peer without
+    /// standing; a table full of peers with standing takes no newcomer.
+    pub fn learn_peer(&mut self, id: String, zkvms: BTreeSet<String>, seq: u64, expiry: Duration) -> bool {
+        if !self.peers.contains_key(&id) && self.peers.len() >= MAX_PEERS {
+            self.peers.retain(|_, p| p.seen.elapsed() < expiry);
+            if self.peers.len() >= MAX_PEERS {
+                let standing = &self.standing;
+                let evict = self
+                    .peers
+                    .iter()
+                    .filter(|(p, _)| !standing.has(p))
+                    .min_by_key(|(_, p)| p.seen)
+                    .map(|(p, _)| p.clone());
+                match evict {
+                    Some(p) => {
+                        self.peers.remove(&p);
+                    }
+                    None => return false,
+                }
+            }
+        }
+        let zkvms = &zkvms & &self.verifiable;
+        self.peers.insert(id, PeerState { zkvms, seen: Instant::now(), seq });
+        true
+    }
+
+    /// Blocks past `keep_ms` after their deadline leave the table; a peer
+    /// with standing that claimed one and never delivered gets a strike.
+    pub fn retire_blocks(&mut self, now_ms: u64, keep_ms: u64) {
+        let (gone, kept): (BTreeMap<_, _>, BTreeMap<_, _>) =
+            std::mem::take(&mut self.blocks).into_iter().partition(|(_, c)| now_ms > c.deadline_ms + keep_ms);
+        self.blocks = kept;
+        for c in gone.values() {
+            let claimants: BTreeSet<&String> = c.claims.values().flat_map(|by| by.keys()).collect();
+            for peer in claimants.into_iter().filter(|p| !c.delivered.contains(*p)) {
+                self.standing.strike(peer);
+            }
+        }
     }
 
     /// Distinct zkVMs the live network offers, capped at k (at least 1).
@@ -122,7 +243,12 @@ impl NetState {
             }
             // Rendezvous scores hash the hash's text form (specs/p2p.md §4): every node must agree.
             let key = hash.to_string();
-            for zkvm in assign::duties(&self.me, &key, offers, &c.seen(), c.announced.elapsed(), cfg) {
+            // zkVMs nobody here can verify are this node's own business: proved for every block.
+            let for_itself = self.mine.difference(&self.verifiable).cloned();
+            for zkvm in assign::duties(&self.me, &key, offers, &c.seen(), c.announced.elapsed(), cfg)
+                .into_iter()
+                .chain(for_itself)
+            {
                 if c.started.contains(&zkvm) || c.proved.contains(&zkvm) {
                     continue;
                 }
@@ -153,8 +279,11 @@ impl NetState {
 mod tests {
     use super::*;
 
+    /// A node offering `mine`, able to verify `stark`, `sp1`, `zisk` and `sim:x` too.
     fn state(me: &str, mine: &[&str]) -> NetState {
-        NetState::new(me.into(), mine.iter().map(|z| z.to_string()).collect(), 32)
+        let mut s = NetState::new(me.into(), mine.iter().map(|z| z.to_string()).collect(), 32);
+        s.verifiable.extend(["stark", "sp1", "zisk", "sim:x"].map(String::from));
+        s
     }
 
     fn peer(zkvms: &[&str], ago: Duration) -> PeerState {
@@ -185,6 +314,7 @@ mod tests {
         let mut s = state("me", &["stark"]);
         s.peers.insert("a".into(), peer(&["sp1"], Duration::from_secs(1)));
         s.peers.insert("b".into(), peer(&["zisk"], Duration::from_secs(20)));
+        s.standing.provers.extend(["a".to_string(), "b".to_string()]);
         let live: Vec<String> = s.live_offers(HORIZON).into_iter().map(|o| o.peer).collect();
         assert_eq!(live, ["a", "me"]);
         assert_eq!(s.wanted(HORIZON, 5), 2, "stark and sp1; zisk's node is silent");
@@ -226,5 +356,89 @@ mod tests {
         let offers = s.live_offers(HORIZON);
         assert!(s.take_duties(1_001, &offers, &cfg).is_empty());
         assert_eq!(s.take_duties(1_000, &offers, &cfg).len(), 1);
+    }
+
+    /// specs/p2p.md §4: the attack of the review: one throwaway key offering
+    /// 16 made-up zkVMs, and more offering real ones, used to make most blocks
+    /// want zkVMs nobody honest runs and take duties from honest nodes. Peers
+    /// without standing, and zkVMs this node cannot verify, have no say: the
+    /// honest node's duties are what they are without the Sybils.
+    #[test]
+    fn sybil_heartbeats_remove_no_duty() {
+        let cfg = AssignConfig::for_slot(Duration::from_secs(12), 2, 1);
+        let honest = |s: &mut NetState| {
+            s.peers.insert("h".into(), peer(&["stark", "sim:x"], Duration::ZERO));
+            s.standing.earn("h");
+        };
+        let duties_of = |s: &mut NetState| -> Vec<(u64, String)> {
+            for n in 0..64u8 {
+                s.blocks.insert(Hash32([n; 32]), Coord::new(u64::from(n), u64::MAX));
+            }
+            let offers = s.live_offers(HORIZON);
+            s.take_duties(0, &offers, &cfg).into_iter().map(|d| (d.number, d.zkvm)).collect()
+        };
+        let mut clean = state("me", &["stark", "sim:x"]);
+        honest(&mut clean);
+        let mut attacked = state("me", &["stark", "sim:x"]);
+        honest(&mut attacked);
+        let made_up: Vec<String> = (0..16).map(|i| format!("fake{i}")).collect();
+        let made_up: Vec<&str> = made_up.iter().map(String::as_str).collect();
+        attacked.learn_peer("sybil0".into(), made_up.iter().map(|z| z.to_string()).collect(), 1, HORIZON);
+        for i in 1..20 {
+            attacked.learn_peer(format!("sybil{i}"), ["stark".to_string(), "sim:x".to_string()].into(), 1, HORIZON);
+        }
+        // Even with standing, a peer's made-up zkVMs are not counted.
+        attacked.peers.insert("h2".into(), peer(&made_up, Duration::ZERO));
+        attacked.standing.earn("h2");
+        let (d_clean, d_attacked) = (duties_of(&mut clean), duties_of(&mut attacked));
+        assert!(!d_clean.is_empty());
+        assert_eq!(d_clean, d_attacked);
+        assert_eq!(attacked.wanted(HORIZON, 2), 2);
+    }
+
+    /// specs/p2p.md §4: a fresh network (nobody has standing yet) still covers
+    /// every block: each node proves all it offers until peers earn standing.
+    #[test]
+    fn without_standing_every_node_proves_what_it_offers() {
+        let mut s = state("me", &["stark", "sim:x"]);
+        s.peers.insert("h".into(), peer(&["stark", "sim:x"], Duration::ZERO));
+        s.blocks.insert(Hash32([1; 32]), Coord::new(1, u64::MAX));
+        let offers = s.live_offers(HORIZON);
+        let cfg = AssignConfig::for_slot(Duration::from_secs(12), 1, 1);
+        assert_eq!(s.take_duties(0, &offers, &cfg).len(), 2, "alone in its own view: both zkVMs");
+    }
+
+    /// specs/p2p.md §4: the peer table stays within `MAX_PEERS` under fresh
+    /// identities, and peers with standing are never the ones evicted.
+    #[test]
+    fn the_peer_table_is_bounded_and_keeps_peers_with_standing() {
+        let mut s = state("me", &["stark"]);
+        s.learn_peer("h".into(), ["stark".to_string()].into(), 1, HORIZON);
+        s.standing.earn("h");
+        for i in 0..(MAX_PEERS * 4) {
+            s.learn_peer(format!("x{i}"), ["stark".to_string()].into(), 1, HORIZON);
+        }
+        assert!(s.peers.len() <= MAX_PEERS);
+        assert!(s.peers.contains_key("h"));
+    }
+
+    /// specs/p2p.md §4: a peer with standing that claims and never delivers
+    /// loses its standing after `MAX_STRIKES` blocks; delivering resets it.
+    #[test]
+    fn unfulfilled_claims_cost_standing() {
+        let mut s = state("me", &["stark"]);
+        s.standing.earn("liar");
+        s.standing.earn("honest");
+        for n in 0..MAX_STRIKES as u8 {
+            let mut c = Coord::new(u64::from(n), 1_000);
+            c.claims.entry("stark".into()).or_default().insert("liar".into(), Instant::now());
+            c.claims.entry("stark".into()).or_default().insert("honest".into(), Instant::now());
+            c.delivered.insert("honest".into());
+            s.blocks.insert(Hash32([n; 32]), c);
+        }
+        s.retire_blocks(10_000, 1_000);
+        assert!(s.blocks.is_empty());
+        assert!(!s.standing.has("liar"));
+        assert!(s.standing.has("honest"));
     }
 }

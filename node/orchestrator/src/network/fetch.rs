@@ -10,7 +10,7 @@ use std::time::Duration;
 use slotproof_p2p::codec::{MAX_RANGE_COUNT, ProofRequest};
 use slotproof_p2p::wire::{ProofAnnouncement, ProofsByRangeRequest, SignedProof};
 use slotproof_p2p::{Client, GossipMessage, PeerId};
-use tokio::sync::mpsc;
+use tokio::sync::{Semaphore, mpsc};
 use tracing::{debug, info, warn};
 
 use super::check::{CheckContext, CheckError, Checked, Verifiers, check};
@@ -30,7 +30,13 @@ pub async fn announced(client: Client, msg: GossipMessage, ann: ProofAnnouncemen
             }
         }
     };
-    Checked { report: Some((msg.id, msg.from)), number: ann.number, hash: ann.block_hash(), result }
+    Checked {
+        report: Some((msg.id, msg.from)),
+        number: ann.number,
+        hash: ann.block_hash(),
+        root: Some(ann.root()),
+        result,
+    }
 }
 
 /// What a by-range catch-up needs.
@@ -45,6 +51,7 @@ pub struct CatchUp {
     pub me: String,
     pub store: Arc<ResultStore>,
     pub verifiers: Verifiers,
+    pub permits: Arc<Semaphore>,
 }
 
 /// Asks `peer` for the proofs of blocks from `from`, checks each one of a
@@ -67,7 +74,11 @@ pub async fn by_range(c: CatchUp, tx: mpsc::UnboundedSender<Checked>) {
         if signed.message.author() == c.me {
             continue;
         }
-        let ctx = CheckContext::load(&c.store, &c.verifiers, number, hash);
+        // Only zkVMs this node can verify, of blocks it recorded: anything else is skipped unread.
+        if !c.verifiers.get(&signed.message.zkvm_name()).is_some_and(|v| v.can_verify()) {
+            continue;
+        }
+        let ctx = CheckContext::load(&c.store, &c.verifiers, &c.permits, number, hash);
         if ctx.input_digest.is_none() {
             continue;
         }
@@ -76,7 +87,7 @@ pub async fn by_range(c: CatchUp, tx: mpsc::UnboundedSender<Checked>) {
             debug!(target: "slotproof::p2p", peer = %c.peer, block = number, reason = %e, "proof by range not taken");
         }
         taken += usize::from(result.is_ok());
-        let _ = tx.send(Checked { report: None, number, hash, result });
+        let _ = tx.send(Checked { report: None, number, hash, root: None, result });
     }
     if taken > 0 {
         info!(target: "slotproof::p2p", peer = %c.peer, proofs = taken, "caught up on proofs by range");

@@ -19,7 +19,7 @@ pub mod serve;
 pub mod validate;
 pub mod verifiers;
 
-use std::collections::BTreeSet;
+use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -30,13 +30,13 @@ use slotproof_p2p::wire::{BlockTask, Claim, Heartbeat, Progress, ProofAnnounceme
 use slotproof_p2p::{Client, GossipMessage, MessageAcceptance, NetEvent, NetworkConfig, PeerId, PubsubMessage};
 use slotproof_primitives::Hash32;
 use slotproof_zkvm::Prover;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{Semaphore, mpsc, watch};
 use tokio_util::task::TaskTracker;
 use tracing::{debug, info, warn};
 
 use self::check::{CheckContext, Verifiers};
-pub use self::check::{CheckError, Checked};
-use self::coord::{Coord, NetState, PeerState};
+pub use self::check::{CheckError, Checked, Passed};
+use self::coord::{Coord, NetState};
 pub use self::error::NetError;
 use self::fetch::CatchUp;
 use self::serve::StoreSource;
@@ -50,6 +50,18 @@ pub type OwnProof = slotproof_p2p::wire::ProofParts;
 
 /// Each offered zkVM: (name, version, proof type, slots).
 pub type LocalZkvm = (String, String, u8, usize);
+
+/// Announced proofs fetched at once, all peers together and from one peer (specs/p2p.md §6).
+pub const MAX_FETCHES: usize = 16;
+pub const MAX_FETCHES_PER_PEER: usize = 4;
+/// Messages waiting for their block at once.
+pub const MAX_WAITING: usize = 1024;
+/// Proof verifications at once (an external verifier is a process each).
+pub const MAX_VERIFICATIONS: usize = 2;
+/// A peer is asked for a catch-up by range at most this often.
+const CATCH_UP_EVERY: Duration = Duration::from_secs(600);
+/// Earned standing lasts this many slots (specs/p2p.md §4).
+const STANDING_SLOTS: u32 = 64;
 
 /// What `start` hands the node loop.
 pub struct Started {
@@ -75,8 +87,13 @@ pub struct Net {
     last_progress: Instant,
     checked_tx: mpsc::UnboundedSender<Checked>,
     verifiers: Verifiers,
+    /// Verifications at once (`MAX_VERIFICATIONS`).
+    permits: Arc<Semaphore>,
     store: Arc<ResultStore>,
-    caught_up_with: BTreeSet<PeerId>,
+    /// Announced proofs being fetched, by root, with the peer asked.
+    fetching: HashMap<Hash32, PeerId>,
+    /// Peers asked for a catch-up by range, and when (`CATCH_UP_EVERY`).
+    caught_up_with: HashMap<PeerId, Instant>,
     /// Fetches and catch-ups run as tracked tasks: the node awaits them on shutdown.
     tracker: TaskTracker,
 }
@@ -121,11 +138,20 @@ pub fn start(
         .collect::<Result<Vec<_>, _>>()?;
     let (checked_tx, checked) = mpsc::unbounded_channel();
     let mine = local.iter().map(|z| z.0.clone()).collect();
+    let mut state = NetState::new(me.clone(), mine, settings.stale_blocks);
+    // specs/p2p.md §5: only zkVMs this node can verify are wanted, ranked, stored or forwarded.
+    state.verifiable = verifiers.iter().filter(|(_, v)| v.can_verify()).map(|(z, _)| z.clone()).collect();
+    state.standing.provers = settings.provers.clone();
+    state.standing.window = slot * STANDING_SLOTS;
+    let unverifiable: Vec<&String> = state.mine.difference(&state.verifiable).collect();
+    if !unverifiable.is_empty() {
+        warn!(target: "slotproof::p2p", zkvms = ?unverifiable, "no verifier (verify_command) for these zkVMs: proved for this node's own records only; peers ignore their proofs");
+    }
     let net = Net {
         client,
         key,
         assign: AssignConfig::for_slot(slot, settings.k, settings.replicas),
-        state: NetState::new(me.clone(), mine, settings.stale_blocks),
+        state,
         me,
         settings,
         slot,
@@ -136,8 +162,10 @@ pub fn start(
         last_progress: Instant::now(),
         checked_tx,
         verifiers: Arc::new(verifiers),
+        permits: Arc::new(Semaphore::new(MAX_VERIFICATIONS)),
         store,
-        caught_up_with: BTreeSet::new(),
+        fetching: HashMap::new(),
+        caught_up_with: HashMap::new(),
         tracker,
     };
     Ok(Started { net, events, checked })
@@ -216,7 +244,8 @@ impl Net {
         self.expire_waiting().await;
         // Coordination state is kept a few slots past each deadline.
         let keep_ms = (self.slot * 4).as_millis() as u64;
-        self.state.blocks.retain(|_, c| now_ms <= c.deadline_ms + keep_ms);
+        self.state.retire_blocks(now_ms, keep_ms);
+        self.caught_up_with.retain(|_, at| at.elapsed() < CATCH_UP_EVERY);
     }
 
     async fn send_heartbeat(&mut self, now_ms: u64, head: Option<(u64, Hash32)>) {
@@ -273,8 +302,17 @@ impl Net {
                 warn!(target: "slotproof::p2p", peer = %msg.from, topic = %msg.topic, reason = %why, "message rejected; the sender is penalised");
                 MessageAcceptance::Reject
             }
-            Verdict::Wait(hash) => return self.waiting.push((Instant::now(), hash, msg)),
-            Verdict::Fetch(ann) => return self.fetch_announced(msg, *ann),
+            Verdict::Wait(hash) if self.waiting.len() < MAX_WAITING => {
+                return self.waiting.push((Instant::now(), hash, msg));
+            }
+            Verdict::Wait(_) => {
+                debug!(target: "slotproof::p2p", peer = %msg.from, "waiting list full: message ignored");
+                MessageAcceptance::Ignore
+            }
+            Verdict::Fetch(ann) => match self.may_fetch(&ann, msg.from) {
+                true => return self.fetch_announced(msg, *ann),
+                false => MessageAcceptance::Ignore,
+            },
         };
         self.client.report(msg.id, msg.from, acceptance).await;
     }
@@ -284,10 +322,11 @@ impl Net {
         match learned {
             Learned::Nothing => {}
             Learned::Peer { id, zkvms, seq } => {
-                if !self.state.peers.contains_key(&id) {
-                    info!(target: "slotproof::p2p", peer = %id, zkvms = ?zkvms, "new prover on the network");
+                let new = !self.state.peers.contains_key(&id);
+                let expiry = self.horizon() * 10;
+                if self.state.learn_peer(id.clone(), zkvms.clone(), seq, expiry) && new {
+                    info!(target: "slotproof::p2p", peer = %id, zkvms = ?zkvms, standing = self.state.standing.has(&id), "new prover on the network");
                 }
-                self.state.peers.insert(id, PeerState { zkvms, seen: Instant::now(), seq });
             }
             Learned::Claim { hash, zkvm, peer } => {
                 if let Some(c) = self.state.blocks.get_mut(&hash) {
@@ -297,30 +336,39 @@ impl Net {
         }
     }
 
+    /// Whether an announced proof may be fetched now: not already being
+    /// fetched (by root), and within `MAX_FETCHES` and `MAX_FETCHES_PER_PEER`.
+    fn may_fetch(&self, ann: &ProofAnnouncement, from: PeerId) -> bool {
+        let from_peer = self.fetching.values().filter(|p| **p == from).count();
+        let ok = !self.fetching.contains_key(&ann.root())
+            && self.fetching.len() < MAX_FETCHES
+            && from_peer < MAX_FETCHES_PER_PEER;
+        if !ok {
+            debug!(target: "slotproof::p2p", peer = %from, root = %ann.root(), fetching = self.fetching.len(), "announced proof not fetched now (already fetching it, or at the fetch limit)");
+        }
+        ok
+    }
+
     /// Fetches and checks an announced proof off the loop; the result comes back as `Checked`.
-    fn fetch_announced(&self, msg: GossipMessage, ann: ProofAnnouncement) {
-        let ctx = CheckContext::load(&self.store, &self.verifiers, ann.number, ann.block_hash());
+    fn fetch_announced(&mut self, msg: GossipMessage, ann: ProofAnnouncement) {
+        self.fetching.insert(ann.root(), msg.from);
+        let ctx = CheckContext::load(&self.store, &self.verifiers, &self.permits, ann.number, ann.block_hash());
         let (client, tx) = (self.client.clone(), self.checked_tx.clone());
         self.tracker.spawn(async move {
             let _ = tx.send(fetch::announced(client, msg, ann, ctx).await);
         });
     }
 
-    /// The verdict on a fetched proof: report it, remember the proof.
-    pub async fn on_checked(&mut self, c: &Checked) {
-        let acceptance = match &c.result {
-            Ok((p, _)) => {
-                if let Some(coord) = self.state.blocks.get_mut(&c.hash) {
-                    if p.verified {
-                        coord.proved.insert(p.zkvm.clone());
-                    }
-                    if let Some(root) = p.root {
-                        coord.roots.insert(Hash32(root));
-                    }
-                }
-                // Unverifiable here (an external zkVM without a verifier): not forwarded.
-                if p.verified { MessageAcceptance::Accept } else { MessageAcceptance::Ignore }
-            }
+    /// The verdict on a fetched proof: report it, remember it, and say
+    /// whether to keep it (store and record). A verified proof earns its
+    /// signer standing unless another node delivered the same proof data
+    /// first: then it is a copy, not kept and not forwarded (specs/p2p.md §4).
+    pub async fn on_checked(&mut self, c: &Checked) -> bool {
+        if let Some(root) = c.root {
+            self.fetching.remove(&root);
+        }
+        let (acceptance, keep) = match &c.result {
+            Ok(passed) => self.on_passed(c.hash, passed),
             Err(e) => {
                 let a = e.acceptance();
                 if a == MessageAcceptance::Reject {
@@ -328,12 +376,36 @@ impl Net {
                 } else {
                     debug!(target: "slotproof::p2p", block = c.number, reason = %e, "proof not taken");
                 }
-                a
+                (a, false)
             }
         };
         if let Some((id, from)) = &c.report {
             self.client.report(id.clone(), *from, acceptance).await;
         }
+        keep
+    }
+
+    fn on_passed(&mut self, hash: Hash32, passed: &Passed) -> (MessageAcceptance, bool) {
+        let p = &passed.proof;
+        let Some(coord) = self.state.blocks.get_mut(&hash) else {
+            // A block no longer coordinated (a catch-up): kept, earns nothing.
+            return (MessageAcceptance::Accept, true);
+        };
+        let first = coord.first_by.entry(passed.data_digest).or_insert_with(|| p.node.clone());
+        if *first != p.node {
+            debug!(target: "slotproof::p2p", node = %p.node, first = %first, zkvm = %p.zkvm, "a copy of a proof another node delivered first: ignored");
+            return (MessageAcceptance::Ignore, false);
+        }
+        coord.proved.insert(p.zkvm.clone());
+        coord.delivered.insert(p.node.clone());
+        if let Some(root) = p.root {
+            coord.roots.insert(Hash32(root));
+        }
+        if !self.state.standing.has(&p.node) {
+            info!(target: "slotproof::p2p", node = %p.node, zkvm = %p.zkvm, "peer earned standing with a verified proof");
+        }
+        self.state.standing.earn(&p.node);
+        (MessageAcceptance::Accept, true)
     }
 
     /// Signs, stores and announces a proof this node made.
@@ -345,6 +417,7 @@ impl Net {
             .map_err(|source| NetError::Store { number, source })?;
         if let Some(c) = self.state.blocks.get_mut(&hash) {
             c.done.insert(zkvm.clone());
+            c.first_by.entry(check::data_digest(&zkvm, signed.message.proof_data())).or_insert_with(|| self.me.clone());
             c.proved.insert(zkvm);
             c.roots.insert(signed.root());
         }
@@ -360,10 +433,13 @@ impl Net {
     }
 
     /// A new peer: ask it for the proofs of recent blocks (a restarted node catches up).
+    /// At most one catch-up per peer per `CATCH_UP_EVERY`, and the table of
+    /// peers asked is pruned on the same clock (free identities reconnecting).
     pub fn on_connected(&mut self, peer: PeerId, from: u64) {
-        if !self.caught_up_with.insert(peer) {
+        if self.caught_up_with.contains_key(&peer) || self.caught_up_with.len() >= MAX_WAITING {
             return;
         }
+        self.caught_up_with.insert(peer, Instant::now());
         let job = CatchUp {
             client: self.client.clone(),
             peer,
@@ -372,6 +448,7 @@ impl Net {
             me: self.me.clone(),
             store: self.store.clone(),
             verifiers: self.verifiers.clone(),
+            permits: self.permits.clone(),
         };
         self.tracker.spawn(fetch::by_range(job, self.checked_tx.clone()));
     }

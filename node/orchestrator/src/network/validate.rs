@@ -76,6 +76,12 @@ pub enum Reason {
     OverCap {
         bytes: u64,
     },
+    /// A zkVM this node cannot verify: not its business, not the sender's fault.
+    Unverifiable {
+        zkvm: String,
+    },
+    /// A claim from a peer without standing has no say in assignment (§4).
+    NoStanding,
 }
 
 impl fmt::Display for Reason {
@@ -88,6 +94,8 @@ impl fmt::Display for Reason {
             Reason::Stale { number } => write!(f, "stale block {number}"),
             Reason::WrongNumber { hash, held, claimed } => write!(f, "block {hash} is number {held}, not {claimed}"),
             Reason::OverCap { bytes } => write!(f, "a proof of {bytes} bytes is over the cap"),
+            Reason::Unverifiable { zkvm } => write!(f, "{zkvm} proofs cannot be verified here"),
+            Reason::NoStanding => f.write_str("the claimant has no standing"),
         }
     }
 }
@@ -108,8 +116,7 @@ pub fn validate(
     };
     match msg {
         PubsubMessage::Heartbeat(hb) => heartbeat(state, hb.author(), hb.seq, hb.zkvm_names(), author),
-        PubsubMessage::Task(task) if state.stale(task.number) => Verdict::Ignore(Reason::Stale { number: task.number }),
-        PubsubMessage::Task(_) => Verdict::Accept(Learned::Nothing),
+        PubsubMessage::Task(task) => about_a_block(state, (task.number, task.block_hash()), recorded),
         PubsubMessage::Claim(c) => {
             claim(state, (c.number, c.block_hash()), c.zkvm_name(), c.author(), author, recorded)
         }
@@ -150,9 +157,26 @@ fn claim(
     if node != author {
         return forged(node, author);
     }
+    if !state.verifiable.contains(&zkvm) {
+        return Verdict::Ignore(Reason::Unverifiable { zkvm });
+    }
+    if !state.standing.has(&node) {
+        return Verdict::Ignore(Reason::NoStanding);
+    }
+    match about_a_block(state, (number, hash), recorded) {
+        Verdict::Accept(_) if state.blocks.contains_key(&hash) => {
+            Verdict::Accept(Learned::Claim { hash, zkvm, peer: node })
+        }
+        v => v,
+    }
+}
+
+/// A message about a block: accepted when the block is held under the same
+/// number or recorded; a lie when held under another; waited for unless stale.
+fn about_a_block(state: &NetState, (number, hash): (u64, Hash32), recorded: &dyn Fn(u64, Hash32) -> bool) -> Verdict {
     match state.blocks.get(&hash) {
         Some(c) if c.number != number => Verdict::Reject(Reason::WrongNumber { hash, held: c.number, claimed: number }),
-        Some(_) => Verdict::Accept(Learned::Claim { hash, zkvm, peer: node }),
+        Some(_) => Verdict::Accept(Learned::Nothing),
         None if recorded(number, hash) => Verdict::Accept(Learned::Nothing),
         None if state.stale(number) => Verdict::Ignore(Reason::Stale { number }),
         None => Verdict::Wait(hash),
@@ -173,6 +197,10 @@ fn announcement(
     }
     if ann.proof_bytes > MAX_PROOF_MESSAGE_BYTES as u64 {
         return Verdict::Reject(Reason::OverCap { bytes: ann.proof_bytes });
+    }
+    let zkvm = ann.zkvm_name();
+    if !state.verifiable.contains(&zkvm) {
+        return Verdict::Ignore(Reason::Unverifiable { zkvm });
     }
     let (number, hash) = (ann.number, ann.block_hash());
     match state.blocks.get(&hash) {
@@ -195,7 +223,7 @@ mod tests {
     use crate::network::coord::{Coord, PeerState};
 
     const ME: &str = "me";
-    const PEER: &str = "peer-a";
+    const PEER: &str = "peerA";
     const HELD: Hash32 = Hash32([1; 32]);
     const UNKNOWN: Hash32 = Hash32([9; 32]);
 
@@ -206,6 +234,7 @@ mod tests {
         let mut c = Coord::new(100, u64::MAX);
         c.roots.insert(Hash32([7; 32]));
         s.blocks.insert(HELD, c);
+        s.standing.earn(PEER);
         s
     }
 
@@ -291,14 +320,46 @@ mod tests {
         }
     }
 
-    /// specs/p2p.md §5: tasks are accepted unless stale.
+    /// specs/p2p.md §5: a task is checked like any message about a block
+    /// (today's code forwarded every task unchecked): held under its number
+    /// or recorded is accepted, another number is a lie, unknown waits, stale is ignored.
     #[test]
-    fn tasks_are_accepted_unless_stale() {
+    fn tasks_are_checked_against_the_block() {
         let s = state();
-        let task = |n| PubsubMessage::Task(BlockTask::new(n, UNKNOWN, HELD, 1, 1));
-        assert!(matches!(run(&s, &task(101), PEER), Verdict::Accept(Learned::Nothing)));
-        assert!(matches!(run(&s, &task(68), PEER), Verdict::Accept(Learned::Nothing)));
-        assert!(matches!(run(&s, &task(67), PEER), Verdict::Ignore(Reason::Stale { number: 67 })));
+        let task = |n, h| PubsubMessage::Task(BlockTask::new(n, h, HELD, 1, 1));
+        assert!(matches!(run(&s, &task(100, HELD), PEER), Verdict::Accept(Learned::Nothing)));
+        assert!(matches!(run(&s, &task(99, HELD), PEER), Verdict::Reject(Reason::WrongNumber { .. })));
+        assert!(matches!(run(&s, &task(101, UNKNOWN), PEER), Verdict::Wait(UNKNOWN)));
+        assert!(matches!(run(&s, &task(67, UNKNOWN), PEER), Verdict::Ignore(Reason::Stale { number: 67 })));
+        let m = task(50, UNKNOWN);
+        let recorded = |n: u64, _: Hash32| n == 50;
+        assert!(matches!(validate(&s, m.topic(), &m.encode(), PEER, &recorded), Verdict::Accept(Learned::Nothing)));
+    }
+
+    /// specs/p2p.md §4: claims from a peer without standing have no say (a
+    /// throwaway identity's claims used to hold ranks and delay takeover).
+    #[test]
+    fn claims_from_peers_without_standing_are_ignored() {
+        let s = state();
+        for m in [
+            claim(100, HELD, "stranger"),
+            PubsubMessage::Progress(Progress::new(100, HELD, "stark", "stranger", 50).unwrap()),
+        ] {
+            assert!(matches!(run(&s, &m, "stranger"), Verdict::Ignore(Reason::NoStanding)), "{m}");
+        }
+    }
+
+    /// specs/p2p.md §5: claims and announcements for zkVMs this node cannot
+    /// verify are ignored, not fetched, and never a penalty.
+    #[test]
+    fn unverifiable_zkvms_are_ignored_before_any_fetch() {
+        let s = state();
+        let c = PubsubMessage::Claim(Claim::new(100, HELD, "made-up", PEER, 0).unwrap());
+        assert!(matches!(run(&s, &c, PEER), Verdict::Ignore(Reason::Unverifiable { ref zkvm }) if zkvm == "made-up"));
+        let PubsubMessage::Proof(mut ann) = announce(100, HELD, PEER, 8, 10) else { unreachable!() };
+        ann.zkvm = wire::name("made-up").unwrap();
+        let v = run(&s, &PubsubMessage::Proof(ann), PEER);
+        assert!(matches!(v, Verdict::Ignore(Reason::Unverifiable { .. })), "{v:?}");
     }
 
     /// specs/p2p.md §4–§5: a claim on a held block is recorded; progress renews it the same way.

@@ -10,7 +10,8 @@ use tracing::{info, warn};
 use super::NodeLoop;
 use crate::error::NodeError;
 use crate::metrics::ProofOutcome;
-use crate::network::{Checked, OwnProof};
+use crate::network::{Checked, OwnProof, Passed};
+use crate::results::Put;
 use crate::status::{NetworkView, PeerView};
 
 /// How often `/status` and the peers gauge are refreshed from the swarm.
@@ -41,9 +42,13 @@ impl NodeLoop {
     /// A fetched proof after its checks: reported to gossip, and stored and recorded when it passed.
     pub(super) async fn on_checked(&mut self, c: Checked) -> Result<(), NodeError> {
         let Some(net) = self.coordination.net() else { return Ok(()) };
-        net.on_checked(&c).await;
-        let Ok((p, bytes)) = c.result else { return Ok(()) };
-        self.book.store().put_signed(c.number, &c.hash, &p.zkvm, &p.node, &bytes)?;
+        if !net.on_checked(&c).await {
+            return Ok(());
+        }
+        let Ok(Passed { proof: p, signed, .. }) = c.result else { return Ok(()) };
+        if self.book.store().put_signed(c.number, &c.hash, &p.zkvm, &p.node, &signed)? == Put::Full {
+            return Ok(());
+        }
         let short = p.node.get(p.node.len().saturating_sub(6)..).unwrap_or(&p.node).to_string();
         let (zkvm, verified, within) = (p.zkvm.clone(), p.verified, p.within_deadline);
         let added = self.book.update(c.number, &c.hash, |r| {

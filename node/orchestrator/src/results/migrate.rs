@@ -75,7 +75,7 @@ mod tests {
             k.extend_from_slice(&7u64.to_be_bytes());
             k.extend_from_slice(text.as_bytes());
             db.put(k, serde_json::to_vec(&record).unwrap()).unwrap();
-            let root = format!("r/{text}/stark/node-a");
+            let root = format!("r/{text}/stark/nodea");
             let mut n = b"n/".to_vec();
             n.extend_from_slice(&7u64.to_be_bytes());
             n.extend_from_slice(root.as_bytes());
@@ -84,8 +84,8 @@ mod tests {
         }
         let store = ResultStore::open(dir.path()).unwrap();
         assert_eq!(store.get(7, &hash).unwrap().map(|r| r.block_number), Some(7));
-        assert_eq!(store.signed_by_root(&hash, "stark").unwrap(), vec![b"signed".to_vec()]);
-        assert_eq!(store.signed_by_range(7, 1, &["stark".into()]).unwrap().len(), 1);
+        assert_eq!(store.signed_by_root(&hash, "stark", usize::MAX).unwrap(), vec![b"signed".to_vec()]);
+        assert_eq!(store.signed_by_range(7, 1, &["stark".into()], usize::MAX).unwrap().len(), 1);
         drop(store);
         // A second open finds nothing to move.
         let db = DB::open_default(dir.path().join("results")).unwrap();

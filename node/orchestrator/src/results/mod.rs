@@ -5,6 +5,7 @@
 
 mod migrate;
 mod record;
+pub mod signed;
 mod summary;
 
 use std::path::{Path, PathBuf};
@@ -14,6 +15,7 @@ use slotproof_primitives::{Hash32, hex};
 
 pub use crate::error::ResultsError;
 pub use record::{BlockRecord, ProofRecord, ProofStatus, ReceivedProof};
+pub use signed::Put;
 pub use summary::{BlockSummary, NetworkProofSummary, ProofSummary, summary_of, write_summary};
 
 pub type Result<T> = std::result::Result<T, ResultsError>;
@@ -31,23 +33,6 @@ fn key(number: u64, hash: &Hash32) -> Vec<u8> {
     k.extend_from_slice(&number.to_be_bytes());
     k.extend_from_slice(hash.as_bytes());
     k
-}
-
-/// Signed-proof keys: `r/`, the raw block hash, `/zkvm/node`.
-fn root_key(hash: &Hash32, zkvm: &str) -> Vec<u8> {
-    let mut k = Vec::with_capacity(36 + zkvm.len());
-    k.extend_from_slice(b"r/");
-    k.extend_from_slice(hash.as_bytes());
-    k.push(b'/');
-    k.extend_from_slice(zkvm.as_bytes());
-    k.push(b'/');
-    k
-}
-
-/// The zkVM named in a signed-proof key.
-fn zkvm_of_root_key(k: &[u8]) -> Option<&str> {
-    let rest = k.get(35..)?;
-    std::str::from_utf8(rest).ok()?.split('/').next()
 }
 
 /// Decodes one stored record, naming its key when it cannot.
@@ -68,6 +53,10 @@ impl ResultStore {
         })?;
         let store = ResultStore { db, path, inputs };
         migrate::to_raw_hash_keys(&store.db).map_err(|e| store.err(e))?;
+        let (moved, dropped) = signed::migrate_old_layout(&store.db).map_err(|e| store.err(e))?;
+        if moved + dropped > 0 {
+            tracing::info!(target: "slotproof::node", moved, dropped, "results database: signed proofs moved to length-prefixed keys (names outside the names rule dropped)");
+        }
         Ok(store)
     }
 
@@ -97,11 +86,6 @@ impl ResultStore {
         for item in self.db.iterator(mode) {
             let (k, v) = item.map_err(|e| self.err(e))?;
             if !k.starts_with(prefix) {
-                // Forward scans end at the first key past the prefix; backward ones skip
-                // the signed-proof keys sorted after the records.
-                if matches!(mode, IteratorMode::End) && k.as_ref() > prefix {
-                    continue;
-                }
                 break;
             }
             out.push(decode_record(&k, &v)?);
@@ -129,55 +113,26 @@ impl ResultStore {
         if n == 0 {
             return Ok(vec![]);
         }
-        self.scan(b"b/", IteratorMode::End, n)
+        // Backward from just past the records (`0` sorts right after `/`), so the
+        // signed-proof keys sorted after them are never walked.
+        self.scan(b"b/", IteratorMode::From(b"b0", rocksdb::Direction::Reverse), n)
     }
 
-    /// Stores a signed proof (encoded), own or received, to serve it to peers.
-    pub fn put_signed(&self, number: u64, hash: &Hash32, zkvm: &str, node: &str, bytes: &[u8]) -> Result<()> {
-        let mut by_root = root_key(hash, zkvm);
-        by_root.extend_from_slice(node.as_bytes());
-        let mut by_number = b"n/".to_vec();
-        by_number.extend_from_slice(&number.to_be_bytes());
-        by_number.extend_from_slice(&by_root);
-        let mut batch = rocksdb::WriteBatch::default();
-        batch.put(&by_root, bytes);
-        batch.put(by_number, b"");
-        self.db.write(batch).map_err(|e| self.err(e))
+    /// Stores a signed proof (encoded), own or received, to serve it to peers;
+    /// `Full` when (block, zkVM) already holds `signed::MAX_PER_ZKVM` from others.
+    pub fn put_signed(&self, number: u64, hash: &Hash32, zkvm: &str, node: &str, bytes: &[u8]) -> Result<Put> {
+        signed::put(&self.db, number, hash, zkvm, node, bytes).map_err(|e| self.err(e))
     }
 
-    /// Signed proofs for (block hash, zkVM), at most 16.
-    pub fn signed_by_root(&self, hash: &Hash32, zkvm: &str) -> Result<Vec<Vec<u8>>> {
-        let prefix = root_key(hash, zkvm);
-        let mut out = Vec::new();
-        for item in self.db.iterator(IteratorMode::From(&prefix, rocksdb::Direction::Forward)) {
-            let (k, v) = item.map_err(|e| self.err(e))?;
-            if !k.starts_with(&prefix) || out.len() == 16 {
-                break;
-            }
-            out.push(v.to_vec());
-        }
-        Ok(out)
+    /// Signed proofs for (block hash, zkVM), at most `signed::MAX_PER_ZKVM`, within `max_bytes`.
+    pub fn signed_by_root(&self, hash: &Hash32, zkvm: &str, max_bytes: usize) -> Result<Vec<Vec<u8>>> {
+        signed::by_root(&self.db, hash, zkvm, max_bytes).map_err(|e| self.err(e))
     }
 
-    /// Signed proofs for blocks `start..start + count` (all zkVMs when `zkvms` is empty), by number.
-    pub fn signed_by_range(&self, start: u64, count: u64, zkvms: &[String]) -> Result<Vec<Vec<u8>>> {
-        let mut from = b"n/".to_vec();
-        from.extend_from_slice(&start.to_be_bytes());
-        let end = start.saturating_add(count);
-        let mut out = Vec::new();
-        for item in self.db.iterator(IteratorMode::From(&from, rocksdb::Direction::Forward)) {
-            let (k, _) = item.map_err(|e| self.err(e))?;
-            let Some(number) = k.get(2..10).filter(|_| k.starts_with(b"n/")) else { break };
-            if out.len() >= 512 || u64::from_be_bytes(number.try_into().unwrap_or([0xff; 8])) >= end {
-                break;
-            }
-            let root_key = &k[10..];
-            let zkvm_ok = zkvms.is_empty() || zkvm_of_root_key(root_key).is_some_and(|z| zkvms.iter().any(|w| w == z));
-            if zkvm_ok && let Some(v) = self.db.get(root_key).map_err(|e| self.err(e))? {
-                out.push(v);
-            }
-        }
-        Ok(out)
+    /// Signed proofs for blocks `start..start + count` (all zkVMs when `zkvms`
+    /// is empty), by number, within `max_bytes`.
+    pub fn signed_by_range(&self, start: u64, count: u64, zkvms: &[String], max_bytes: usize) -> Result<Vec<Vec<u8>>> {
+        signed::by_range(&self.db, (start, count), zkvms, max_bytes).map_err(|e| self.err(e))
     }
 
     fn input_path(&self, digest: &Hash32) -> PathBuf {
@@ -237,17 +192,19 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let s = ResultStore::open(dir.path()).unwrap();
         for n in 10..20u64 {
-            s.put_signed(n, &h(n), "stark", "node-a", &[n as u8, 1]).unwrap();
-            s.put_signed(n, &h(n), "sim:pico-prism", "node-b", &[n as u8, 2]).unwrap();
+            s.put_signed(n, &h(n), "stark", "nodea", &[n as u8, 1]).unwrap();
+            s.put_signed(n, &h(n), "sim:pico-prism", "nodeb", &[n as u8, 2]).unwrap();
         }
         s.put(&BlockRecord { block_number: 12, block_hash: h(12), ..Default::default() }).unwrap();
-        assert_eq!(s.signed_by_root(&h(12), "stark").unwrap(), vec![vec![12, 1]]);
-        assert!(s.signed_by_root(&h(12), "sp1").unwrap().is_empty());
-        let range = s.signed_by_range(12, 3, &[]).unwrap();
+        assert_eq!(s.signed_by_root(&h(12), "stark", usize::MAX).unwrap(), vec![vec![12, 1]]);
+        assert!(s.signed_by_root(&h(12), "sp1", usize::MAX).unwrap().is_empty());
+        let range = s.signed_by_range(12, 3, &[], usize::MAX).unwrap();
         assert_eq!(range.len(), 6, "blocks 12, 13, 14 with both zkVMs");
         assert!(range.iter().all(|v| (12..15).contains(&v[0])));
-        let only = s.signed_by_range(0, 100, &["stark".to_string()]).unwrap();
+        let only = s.signed_by_range(0, 100, &["stark".to_string()], usize::MAX).unwrap();
         assert_eq!(only.len(), 10);
+        assert_eq!(s.signed_by_range(0, 100, &[], 5).unwrap().len(), 2, "two 2-byte proofs fit 5 bytes");
         assert_eq!(s.all().unwrap().len(), 1, "proof keys are not block records");
+        assert_eq!(s.recent(5).unwrap().len(), 1);
     }
 }
