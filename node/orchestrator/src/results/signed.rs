@@ -63,11 +63,11 @@ pub(crate) fn put(
     Ok(Put::Stored)
 }
 
+/// A key and its value as RocksDB hands them out.
+type Entry = Result<(Box<[u8]>, Box<[u8]>), rocksdb::Error>;
+
 /// Entries under `prefix`, in key order.
-fn prefixed<'a>(
-    db: &'a DB,
-    prefix: &'a [u8],
-) -> impl Iterator<Item = Result<(Box<[u8]>, Box<[u8]>), rocksdb::Error>> + 'a {
+fn prefixed<'a>(db: &'a DB, prefix: &'a [u8]) -> impl Iterator<Item = Entry> + 'a {
     db.iterator(IteratorMode::From(prefix, Direction::Forward))
         .take_while(move |item| item.as_ref().map_or(true, |(k, _)| k.starts_with(prefix)))
 }
