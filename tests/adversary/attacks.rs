@@ -105,11 +105,17 @@ impl Attacker {
         Ok(())
     }
 
-    /// An announcement flood, then by-range requests from many streams to every peer.
-    pub async fn flood(&mut self, task: &BlockTask) {
+    /// Announcements of proofs it does not hold (gossip: gets it graylisted fast).
+    pub async fn announcement_flood(&mut self, task: &BlockTask) {
         for m in forge::phantom_announcements(&self.me, task, PHANTOM_ANNOUNCEMENTS, self.seq) {
             self.send(Topic::Proof, m).await;
         }
+        info!(announcements = PHANTOM_ANNOUNCEMENTS, "flooded announcements of proofs it does not hold");
+    }
+
+    /// By-range requests from many streams at once to every connected peer
+    /// (request-response, outside gossip scoring, so also while quiet).
+    pub async fn range_flood(&mut self, task: &BlockTask) {
         let peers = self.client.peers().await;
         for peer in &peers {
             for i in 0..self.range_streams {
@@ -119,10 +125,9 @@ impl Attacker {
                 };
                 let client = self.client.clone();
                 let request = ProofRequest::ByRange(range_request(task.number, i));
-                let (sent, answered, failed) =
-                    (self.stats.range_sent.clone(), self.stats.range_answered.clone(), self.stats.range_failed.clone());
+                let (answered, failed) = (self.stats.range_answered.clone(), self.stats.range_failed.clone());
                 let peer = peer.peer;
-                sent.fetch_add(1, Ordering::Relaxed);
+                self.stats.range_sent.fetch_add(1, Ordering::Relaxed);
                 tokio::spawn(async move {
                     let counter = match client.fetch(peer, request).await {
                         Ok(_) => answered,
@@ -133,7 +138,7 @@ impl Attacker {
                 });
             }
         }
-        info!(peers = peers.len(), streams = self.range_streams, "flooded announcements and by-range requests");
+        info!(peers = peers.len(), streams = self.range_streams, "flooded peers with by-range requests");
     }
 }
 

@@ -2,10 +2,11 @@
 //! swarm that joins through the bootnodes, stays in the mesh by forwarding
 //! what it hears, and attacks until its lifetime ends (a new identity sheds
 //! the old one's score and blocks) or the run is stopped. Each identity is
-//! quiet for the first half of its life (Sybil heartbeats and phantom
-//! claims, which are well-formed and so not penalised by themselves) and
-//! loud for the second (junk proofs, injected names, floods), so the quiet
-//! attacks get their chance before the loud ones get it graylisted.
+//! quiet for the first half of its life (Sybil heartbeats, phantom claims
+//! and by-range floods, none of which gossip scoring penalises by itself)
+//! and loud for the second (junk proofs, injected names, announcement
+//! floods), so the quiet attacks get their chance before the loud ones get
+//! it graylisted.
 
 use std::io::Write as _;
 use std::path::Path;
@@ -109,9 +110,11 @@ async fn identity(
                 }
             },
             _ = heartbeat.tick() => if let Some(b) = last_block.as_ref() { attacker.heartbeat(b).await? },
-            _ = flood.tick() => match last_block.as_ref() {
-                Some(b) if Instant::now() >= loud_at => attacker.flood(b).await,
-                _ => {}
+            _ = flood.tick() => if let Some(b) = last_block.as_ref() {
+                attacker.range_flood(b).await;
+                if Instant::now() >= loud_at {
+                    attacker.announcement_flood(b).await;
+                }
             },
             _ = sleep_until(until) => break Outcome::Retired,
             _ = sigterm.recv() => break Outcome::Stopped,
