@@ -11,10 +11,11 @@ fn workspace() -> PathBuf {
     PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").expect("run under cargo")).join("..")
 }
 
-/// Every `src/` folder of the workspace's crates.
+/// Every `src/` folder of the workspace's crates, and the adversary's
+/// sources (a binary of this crate, held to the same rules).
 fn src_dirs() -> Vec<PathBuf> {
     let root = workspace();
-    let mut out = vec![root.join("zkvm-adapters/src")];
+    let mut out = vec![root.join("zkvm-adapters/src"), root.join("tests/adversary")];
     for entry in std::fs::read_dir(root.join("node")).expect("node/") {
         let src = entry.expect("entry").path().join("src");
         if src.is_dir() {

@@ -13,6 +13,13 @@ pub enum HarnessError {
     BinaryMissing { path: PathBuf },
     #[error("SLOTPROOF_BIN={path} is not a file")]
     BinaryFromEnvMissing { path: PathBuf },
+    #[error(
+        "no slotproof-adversary binary at {path}: build it with `cargo build --bin slotproof-adversary` (same \
+         profile and CARGO_TARGET_DIR as the tests), or set SLOTPROOF_ADVERSARY_BIN"
+    )]
+    AdversaryMissing { path: PathBuf },
+    #[error("SLOTPROOF_ADVERSARY_BIN={path} is not a file")]
+    AdversaryFromEnvMissing { path: PathBuf },
     #[error("cannot locate the running test executable")]
     CurrentExe(#[source] std::io::Error),
     #[error("the test executable {exe} is not in <target>/<profile>/deps/: set SLOTPROOF_BIN to the slotproof binary")]

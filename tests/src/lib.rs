@@ -6,8 +6,9 @@
 //!
 //! It owns no product code and never links the node's crates: whatever is
 //! tested here goes through the binary, its flags, its HTTP endpoints and its
-//! `--json` output. (The hostile peer in `network.rs` links `slotproof-p2p`
-//! as a dev-dependency, to speak the wire protocol on purpose badly.)
+//! `--json` output. (The hostile peer in `network.rs` and this crate's
+//! `slotproof-adversary` binary, in `adversary/`, link `slotproof-p2p` to
+//! speak the wire protocol on purpose badly; this library does not.)
 //!
 //! The binary is found at run time, not through `CARGO_BIN_EXE_slotproof`
 //! (which only the package owning the binary gets): `$SLOTPROOF_BIN`, else

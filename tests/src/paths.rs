@@ -7,26 +7,41 @@ use std::path::{Path, PathBuf};
 
 use crate::HarnessError;
 
-/// The binary's file name on this platform.
-fn bin_name() -> String {
-    format!("slotproof{}", std::env::consts::EXE_SUFFIX)
+/// A binary's file name on this platform.
+fn exe_name(name: &str) -> String {
+    format!("{name}{}", std::env::consts::EXE_SUFFIX)
 }
 
-/// `$SLOTPROOF_BIN` if set, else `<target>/<profile>/slotproof`: the test
-/// executable runs as `<target>/<profile>/deps/<test>-<hash>`, and cargo puts
-/// the workspace's binaries one level up.
-pub fn slotproof_bin() -> Result<PathBuf, HarnessError> {
-    if let Some(path) = std::env::var_os("SLOTPROOF_BIN").map(PathBuf::from) {
-        return if path.is_file() { Ok(path) } else { Err(HarnessError::BinaryFromEnvMissing { path }) };
-    }
+/// `<target>/<profile>/NAME`: the test executable runs as
+/// `<target>/<profile>/deps/<test>-<hash>`, and cargo puts the workspace's
+/// binaries one level up.
+fn beside_the_profile(name: &str) -> Result<PathBuf, HarnessError> {
     let exe = std::env::current_exe().map_err(HarnessError::CurrentExe)?;
     let profile_dir = exe
         .parent()
         .filter(|deps| deps.file_name().is_some_and(|n| n == "deps"))
         .and_then(Path::parent)
         .ok_or_else(|| HarnessError::UnexpectedLayout { exe: exe.clone() })?;
-    let path = profile_dir.join(bin_name());
+    Ok(profile_dir.join(exe_name(name)))
+}
+
+/// `$SLOTPROOF_BIN` if set, else `<target>/<profile>/slotproof`.
+pub fn slotproof_bin() -> Result<PathBuf, HarnessError> {
+    if let Some(path) = std::env::var_os("SLOTPROOF_BIN").map(PathBuf::from) {
+        return if path.is_file() { Ok(path) } else { Err(HarnessError::BinaryFromEnvMissing { path }) };
+    }
+    let path = beside_the_profile("slotproof")?;
     if path.is_file() { Ok(path) } else { Err(HarnessError::BinaryMissing { path }) }
+}
+
+/// `$SLOTPROOF_ADVERSARY_BIN` if set, else `<target>/<profile>/slotproof-adversary`
+/// (this crate's own binary, which cargo builds for this crate's tests).
+pub fn adversary_bin() -> Result<PathBuf, HarnessError> {
+    if let Some(path) = std::env::var_os("SLOTPROOF_ADVERSARY_BIN").map(PathBuf::from) {
+        return if path.is_file() { Ok(path) } else { Err(HarnessError::AdversaryFromEnvMissing { path }) };
+    }
+    let path = beside_the_profile("slotproof-adversary")?;
+    if path.is_file() { Ok(path) } else { Err(HarnessError::AdversaryMissing { path }) }
 }
 
 /// The workspace root: the parent of this crate's directory, which cargo
@@ -62,7 +77,7 @@ mod tests {
             return;
         }
         let exe = std::env::current_exe().unwrap();
-        let expected = exe.parent().unwrap().parent().unwrap().join(bin_name());
+        let expected = exe.parent().unwrap().parent().unwrap().join(exe_name("slotproof"));
         match slotproof_bin() {
             Ok(path) => assert_eq!(path, expected),
             Err(HarnessError::BinaryMissing { path }) => {
