@@ -13,29 +13,42 @@ use slotproof_p2p::{Client, GossipMessage, PeerId};
 use tokio::sync::{Semaphore, mpsc};
 use tracing::{debug, info, warn};
 
-use super::check::{CheckContext, CheckError, Checked, Verifiers, check};
+use super::check::{CheckContext, CheckError, Checked, Passed, Verifiers, check};
 use crate::results::ResultStore;
 
-/// Fetches an announced proof from the peer that forwarded it (it checked
-/// the proof before forwarding, so it holds it), then checks it.
+/// Fetches an announced proof from the peer that forwarded it (an honest
+/// forwarder checked the proof first, so it holds it), then checks it. A
+/// forwarder that does not serve it may be lying, and gossip hands each
+/// message over once: the proof is then asked of its signed author too, so
+/// a hostile relay cannot keep an honest proof from this node.
 pub async fn announced(client: Client, msg: GossipMessage, ann: ProofAnnouncement, ctx: CheckContext) -> Checked {
-    let result = match client.fetch(msg.from, ProofRequest::ByRoot(ann.request())).await {
-        Err(e) => Err(CheckError::Fetch(e)),
-        Ok(chunks) => {
-            // By root answers every proof the peer holds for (block, zkVM): keep the announced one.
-            let found = chunks.iter().filter_map(|c| SignedProof::decode(c).ok()).find(|s| s.root() == ann.root());
-            match found {
-                None => Err(CheckError::NotServed),
-                Some(signed) => check(ctx, signed).await,
-            }
-        }
-    };
+    let mut result = from_peer(&client, msg.from, &ann, ctx.clone()).await;
+    if let (Err(CheckError::NotServed | CheckError::Fetch(_)), Some(author)) = (&result, msg.source)
+        && author != msg.from
+    {
+        debug!(target: "slotproof::p2p", forwarder = %msg.from, %author, "announced proof not served by the forwarder: asking its author");
+        result = from_peer(&client, author, &ann, ctx).await;
+    }
     Checked {
         report: Some((msg.id, msg.from)),
         number: ann.number,
         hash: ann.block_hash(),
         root: Some(ann.root()),
         result,
+    }
+}
+
+async fn from_peer(
+    client: &Client,
+    peer: PeerId,
+    ann: &ProofAnnouncement,
+    ctx: CheckContext,
+) -> Result<Passed, CheckError> {
+    let chunks = client.fetch(peer, ProofRequest::ByRoot(ann.request())).await.map_err(CheckError::Fetch)?;
+    // By root answers every proof the peer holds for (block, zkVM): keep the announced one.
+    match chunks.iter().filter_map(|c| SignedProof::decode(c).ok()).find(|s| s.root() == ann.root()) {
+        None => Err(CheckError::NotServed),
+        Some(signed) => check(ctx, signed).await,
     }
 }
 
