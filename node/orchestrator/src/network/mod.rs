@@ -362,7 +362,7 @@ impl Net {
     /// The verdict on a fetched proof: report it, remember it, and say
     /// whether to keep it (store and record). A verified proof earns its
     /// signer standing unless another node delivered the same proof data
-    /// first: then it is a copy, not kept and not forwarded (specs/p2p.md §4).
+    /// first (specs/p2p.md §4).
     pub async fn on_checked(&mut self, c: &Checked) -> bool {
         if let Some(root) = c.root {
             self.fetching.remove(&root);
@@ -391,15 +391,19 @@ impl Net {
             // A block no longer coordinated (a catch-up): kept, earns nothing.
             return (MessageAcceptance::Accept, true);
         };
-        let first = coord.first_by.entry(passed.data_digest).or_insert_with(|| p.node.clone());
-        if *first != p.node {
-            debug!(target: "slotproof::p2p", node = %p.node, first = %first, zkvm = %p.zkvm, "a copy of a proof another node delivered first: ignored");
-            return (MessageAcceptance::Ignore, false);
-        }
         coord.proved.insert(p.zkvm.clone());
         coord.delivered.insert(p.node.clone());
         if let Some(root) = p.root {
             coord.roots.insert(Hash32(root));
+        }
+        // Deterministic provers give honest replicas the same bytes, so a
+        // later copy is kept (it is a valid proof, and the store bounds them
+        // per (block, zkVM)); but only the first deliverer earns standing, so
+        // re-signing others' proofs buys no say in assignment.
+        let first = coord.first_by.entry(passed.data_digest).or_insert_with(|| p.node.clone());
+        if *first != p.node {
+            debug!(target: "slotproof::p2p", node = %p.node, first = %first, zkvm = %p.zkvm, "the same proof data came first from another node: kept, earns no standing");
+            return (MessageAcceptance::Accept, true);
         }
         if !self.state.standing.has(&p.node) {
             info!(target: "slotproof::p2p", node = %p.node, zkvm = %p.zkvm, "peer earned standing with a verified proof");
