@@ -311,10 +311,10 @@ fn a_killed_prover_is_replaced_and_catches_up_after_a_restart() {
 struct BadProofs(std::sync::Mutex<Vec<Vec<u8>>>);
 
 impl ProofSource for BadProofs {
-    fn by_root(&self, _: &[u8; 32], _: &str) -> Vec<Vec<u8>> {
+    fn by_root(&self, _: &[u8; 32], _: &str, _: usize) -> Vec<Vec<u8>> {
         self.0.lock().unwrap().clone()
     }
-    fn by_range(&self, _: u64, _: u64, _: &[String]) -> Vec<Vec<u8>> {
+    fn by_range(&self, _: u64, _: u64, _: &[String], _: usize) -> Vec<Vec<u8>> {
         self.0.lock().unwrap().clone()
     }
 }

@@ -45,12 +45,12 @@ impl JunkStore {
 }
 
 impl ProofSource for JunkStore {
-    fn by_root(&self, hash: &[u8; 32], zkvm: &str) -> Vec<Vec<u8>> {
+    fn by_root(&self, hash: &[u8; 32], zkvm: &str, _max_bytes: usize) -> Vec<Vec<u8>> {
         self.collect(|j| &j.hash == hash && j.zkvm == zkvm)
     }
 
     /// Everything in the range, whatever zkVMs were asked for: a client must cope.
-    fn by_range(&self, start: u64, count: u64, _zkvms: &[String]) -> Vec<Vec<u8>> {
+    fn by_range(&self, start: u64, count: u64, _zkvms: &[String], _max_bytes: usize) -> Vec<Vec<u8>> {
         let end = start.saturating_add(count);
         self.collect(|j| (start..end).contains(&j.number))
     }
@@ -66,9 +66,9 @@ mod tests {
         for n in 0..20u64 {
             store.serve(n, [n as u8; 32], "stark", vec![n as u8]);
         }
-        assert_eq!(store.by_range(0, 100, &[]).len(), KEPT_BLOCKS);
-        assert_eq!(store.by_root(&[19; 32], "stark"), vec![vec![19u8]]);
-        assert!(store.by_root(&[0; 32], "stark").is_empty(), "dropped");
-        assert!(store.by_root(&[19; 32], "sim:zisk-8x5090").is_empty());
+        assert_eq!(store.by_range(0, 100, &[], usize::MAX).len(), KEPT_BLOCKS);
+        assert_eq!(store.by_root(&[19; 32], "stark", usize::MAX), vec![vec![19u8]]);
+        assert!(store.by_root(&[0; 32], "stark", usize::MAX).is_empty(), "dropped");
+        assert!(store.by_root(&[19; 32], "sim:zisk-8x5090", usize::MAX).is_empty());
     }
 }

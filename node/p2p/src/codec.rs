@@ -16,7 +16,7 @@ pub const MAX_REQUEST_BYTES: usize = 1024;
 /// Proofs in one by-range response (EIP-8025 style paging).
 pub const MAX_RESPONSE_CHUNKS: usize = 512;
 /// All chunks of one response together.
-pub const MAX_RESPONSE_BYTES: usize = 64 * 1024 * 1024;
+pub const MAX_RESPONSE_BYTES: usize = 16 * 1024 * 1024;
 pub const MAX_RANGE_COUNT: u64 = 128;
 /// What a node serves in one response at most: half of what clients accept
 /// (`MAX_RESPONSE_BYTES`), so an honest reply is never refused (specs/p2p.md §6).

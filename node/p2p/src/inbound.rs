@@ -1,13 +1,16 @@
 //! Admission of inbound proof requests (specs/p2p.md §6): a token bucket per
 //! peer and caps on requests being answered at once, per peer and in all,
 //! so a peer opening many streams or sending requests in a loop costs the
-//! node a bounded amount of reading and memory. The answers themselves are
+//! node a bounded amount of reading and memory (`MAX_SERVING_BYTES`). The answers themselves are
 //! read off the swarm task (the event loop's job); this only counts.
 
 use std::collections::HashMap;
 use std::time::Instant;
 
 use libp2p::PeerId;
+
+use crate::codec::MAX_SERVED_BYTES;
+use crate::topics::MAX_PROOF_MESSAGE_BYTES;
 
 /// Requests being answered at once, all peers together.
 pub const MAX_IN_FLIGHT: usize = 16;
@@ -18,6 +21,10 @@ pub const MAX_IN_FLIGHT_PER_PEER: usize = 2;
 pub const REQUESTS_PER_SECOND: f64 = 4.0;
 /// Peers with a bucket; past this the fullest (idlest) buckets are dropped.
 pub const MAX_TRACKED_PEERS: usize = 1024;
+/// Bytes of answers held at once, all requests together: each admitted
+/// request is allowed up to `MAX_SERVED_BYTES` of it, and none is admitted
+/// when less than one largest proof is left.
+pub const MAX_SERVING_BYTES: usize = 3 * MAX_SERVED_BYTES;
 
 /// Why a request was not admitted.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -32,11 +39,13 @@ pub struct Inbound {
     buckets: HashMap<PeerId, (f64, Instant)>,
     in_flight: HashMap<PeerId, usize>,
     total: usize,
+    /// Bytes allowed to the answers being read or sent.
+    serving: usize,
 }
 
 impl Inbound {
-    /// Counts the request in, or says why not.
-    pub fn admit(&mut self, peer: PeerId, now: Instant) -> Result<(), Refused> {
+    /// Counts the request in and says how many bytes its answer may hold, or says why not.
+    pub fn admit(&mut self, peer: PeerId, now: Instant) -> Result<usize, Refused> {
         let burst = REQUESTS_PER_SECOND * 2.0;
         if self.buckets.len() >= MAX_TRACKED_PEERS && !self.buckets.contains_key(&peer) {
             self.prune(now);
@@ -47,7 +56,8 @@ impl Inbound {
         if *tokens < 1.0 {
             return Err(Refused::RateLimited);
         }
-        if self.total >= MAX_IN_FLIGHT {
+        let left = MAX_SERVING_BYTES.saturating_sub(self.serving);
+        if self.total >= MAX_IN_FLIGHT || left < MAX_PROOF_MESSAGE_BYTES {
             return Err(Refused::NodeBusy);
         }
         let mine = self.in_flight.entry(peer).or_default();
@@ -57,14 +67,17 @@ impl Inbound {
         *tokens -= 1.0;
         *mine += 1;
         self.total += 1;
-        Ok(())
+        let allowed = left.min(MAX_SERVED_BYTES);
+        self.serving += allowed;
+        Ok(allowed)
     }
 
-    /// An admitted request was answered (or dropped).
-    pub fn done(&mut self, peer: &PeerId) {
+    /// An admitted request was answered (or dropped); `allowed` is what `admit` gave it.
+    pub fn done(&mut self, peer: &PeerId, allowed: usize) {
         if let Some(n) = self.in_flight.get_mut(peer) {
             *n = n.saturating_sub(1);
             self.total = self.total.saturating_sub(1);
+            self.serving = self.serving.saturating_sub(allowed);
             if *n == 0 {
                 self.in_flight.remove(peer);
             }
@@ -103,9 +116,9 @@ mod tests {
         let (p, t0) = (PeerId::random(), Instant::now());
         let mut admitted = 0;
         for _ in 0..100 {
-            if i.admit(p, t0).is_ok() {
+            if let Ok(a) = i.admit(p, t0) {
                 admitted += 1;
-                i.done(&p);
+                i.done(&p, a);
             }
         }
         assert_eq!(admitted, 8, "a burst of twice the rate");
@@ -119,13 +132,18 @@ mod tests {
         let mut i = Inbound::default();
         let now = Instant::now();
         let p = PeerId::random();
-        assert!(i.admit(p, now).is_ok() && i.admit(p, now).is_ok());
-        assert_eq!(i.admit(p, now), Err(Refused::PeerBusy));
-        i.done(&p);
+        let a = i.admit(p, now).unwrap();
+        assert_eq!(a, MAX_SERVED_BYTES);
         assert!(i.admit(p, now).is_ok());
+        assert_eq!(i.admit(p, now), Err(Refused::PeerBusy));
+        i.done(&p, a);
+        assert!(i.admit(p, now).is_ok());
+        // Two answers hold 2 × MAX_SERVED_BYTES; the bytes left admit one more
+        // full answer, then smaller ones while a largest proof still fits.
         let others: Vec<PeerId> = (0..MAX_IN_FLIGHT).map(|_| PeerId::random()).collect();
-        let admitted = others.iter().filter(|q| i.admit(**q, now).is_ok()).count();
-        assert_eq!(admitted, MAX_IN_FLIGHT - 2);
+        let allowed: Vec<usize> = others.iter().filter_map(|q| i.admit(*q, now).ok()).collect();
+        assert!(allowed.iter().all(|a| *a >= MAX_PROOF_MESSAGE_BYTES), "{allowed:?}");
+        assert!(2 * MAX_SERVED_BYTES + allowed.iter().sum::<usize>() <= MAX_SERVING_BYTES);
         assert_eq!(i.admit(PeerId::random(), now), Err(Refused::NodeBusy));
     }
 
@@ -136,8 +154,8 @@ mod tests {
         let now = Instant::now();
         for n in 0..(MAX_TRACKED_PEERS * 4) {
             let p = PeerId::random();
-            if i.admit(p, now + Duration::from_millis(n as u64)).is_ok() {
-                i.done(&p);
+            if let Ok(a) = i.admit(p, now + Duration::from_millis(n as u64)) {
+                i.done(&p, a);
             }
         }
         assert!(i.tracked() <= MAX_TRACKED_PEERS, "{}", i.tracked());

@@ -63,10 +63,10 @@ impl NetworkConfig {
 
 /// Serves request-response from the node's store.
 pub trait ProofSource: Send + Sync + 'static {
-    /// Encoded `SignedProof`s for (block hash, zkVM).
-    fn by_root(&self, hash: &[u8; 32], zkvm: &str) -> Vec<Vec<u8>>;
-    /// Encoded `SignedProof`s for blocks `start..start + count`, in number order.
-    fn by_range(&self, start: u64, count: u64, zkvms: &[String]) -> Vec<Vec<u8>>;
+    /// Encoded `SignedProof`s for (block hash, zkVM), at most `max_bytes` in all.
+    fn by_root(&self, hash: &[u8; 32], zkvm: &str, max_bytes: usize) -> Vec<Vec<u8>>;
+    /// Encoded `SignedProof`s for blocks `start..start + count`, in number order, at most `max_bytes` in all.
+    fn by_range(&self, start: u64, count: u64, zkvms: &[String], max_bytes: usize) -> Vec<Vec<u8>>;
 }
 
 #[derive(Debug)]
@@ -299,6 +299,8 @@ struct Served {
     peer: PeerId,
     channel: ResponseChannel<ProofResponse>,
     response: ProofResponse,
+    /// The bytes `Inbound::admit` allowed it, given back when it is sent.
+    allowed: usize,
 }
 
 struct EventLoop {
@@ -522,25 +524,28 @@ impl EventLoop {
         request: ProofRequest,
         channel: ResponseChannel<ProofResponse>,
     ) {
-        if let Err(why) = self.inbound.admit(peer, Instant::now()) {
-            debug!(target: "slotproof::p2p", %peer, ?why, "proof request refused");
-            return;
-        }
+        let allowed = match self.inbound.admit(peer, Instant::now()) {
+            Ok(bytes) => bytes,
+            Err(why) => {
+                debug!(target: "slotproof::p2p", %peer, ?why, "proof request refused");
+                return;
+            }
+        };
         let (source, tx) = (self.source.clone(), self.served_tx.clone());
         tokio::task::spawn_blocking(move || {
             let response = match &request {
-                ProofRequest::ByRoot(r) => source.by_root(&r.hash.0, &String::from_utf8_lossy(&r.zkvm)),
+                ProofRequest::ByRoot(r) => source.by_root(&r.hash.0, &String::from_utf8_lossy(&r.zkvm), allowed),
                 ProofRequest::ByRange(r) => {
                     let zkvms: Vec<String> = r.zkvms.iter().map(|z| String::from_utf8_lossy(z).into_owned()).collect();
-                    source.by_range(r.start, r.count, &zkvms)
+                    source.by_range(r.start, r.count, &zkvms, allowed)
                 }
             };
-            let _ = tx.send(Served { range, peer, channel, response });
+            let _ = tx.send(Served { range, peer, channel, response, allowed });
         });
     }
 
     fn on_served(&mut self, s: Served) {
-        self.inbound.done(&s.peer);
+        self.inbound.done(&s.peer, s.allowed);
         debug!(target: "slotproof::p2p", peer = %s.peer, proofs = s.response.len(), "served a proof request");
         let b = self.swarm.behaviour_mut();
         let _ = if s.range {
@@ -584,10 +589,10 @@ mod tests {
     struct Fixed(Mutex<Vec<(u64, Vec<u8>)>>);
 
     impl ProofSource for Fixed {
-        fn by_root(&self, _: &[u8; 32], _: &str) -> Vec<Vec<u8>> {
+        fn by_root(&self, _: &[u8; 32], _: &str, _: usize) -> Vec<Vec<u8>> {
             self.0.lock().unwrap().iter().map(|(_, b)| b.clone()).take(1).collect()
         }
-        fn by_range(&self, start: u64, count: u64, _: &[String]) -> Vec<Vec<u8>> {
+        fn by_range(&self, start: u64, count: u64, _: &[String], _: usize) -> Vec<Vec<u8>> {
             let all = self.0.lock().unwrap();
             all.iter().filter(|(n, _)| (start..start + count).contains(n)).map(|(_, b)| b.clone()).collect()
         }

@@ -8,7 +8,7 @@ use std::fmt;
 /// over request-response, so no topic carries proof bytes.
 pub const MAX_CONTROL_MESSAGE_BYTES: usize = 4 * 1024;
 /// EIP-8025's `MAX_PROOF_SIZE` plus room for our envelope (request-response only).
-pub const MAX_PROOF_MESSAGE_BYTES: usize = 4 * 1024 * 1024 + 1024;
+pub const MAX_PROOF_MESSAGE_BYTES: usize = 4 * 1024 * 1024 + 64 * 1024;
 /// One gossip message on the wire, per topic (gossipsub's per-topic transmit
 /// size): the control cap once snappy has done its worst (it can grow input
 /// by a sixth plus 32 bytes) and 1 KiB for gossipsub's own fields (topic,

@@ -542,4 +542,18 @@ mod tests {
             let _ = decode::<SignedProof>(&junk, MAX_PROOF_MESSAGE_BYTES);
         }
     }
+
+    /// specs/p2p.md §3: the largest proof EIP-8025 allows (4 MiB) with full
+    /// public values and names at their bounds fits one response chunk (the
+    /// old 4 MiB + 1 KiB cap refused it).
+    #[test]
+    fn the_largest_proof_fits_a_chunk() {
+        let mut env = envelope(vec![0xa5; 4 * 1024 * 1024]);
+        env.public_values = VariableList::new(vec![1; 1024]).unwrap();
+        env.zkvm = name(&"z".repeat(32)).unwrap();
+        env.node_id = name(&"n".repeat(64)).unwrap();
+        let signed = SignedProof { message: env, signature: FixedVector::new(vec![9; 64]).unwrap() };
+        assert!(signed.as_ssz_bytes().len() > 4 * 1024 * 1024 + 1024);
+        assert_eq!(SignedProof::decode(&signed.encode()).unwrap(), signed);
+    }
 }

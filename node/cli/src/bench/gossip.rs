@@ -182,10 +182,10 @@ pub fn run(args: GossipArgs) -> anyhow::Result<()> {
 struct NoProofs;
 
 impl ProofSource for NoProofs {
-    fn by_root(&self, _: &[u8; 32], _: &str) -> Vec<Vec<u8>> {
+    fn by_root(&self, _: &[u8; 32], _: &str, _: usize) -> Vec<Vec<u8>> {
         vec![]
     }
-    fn by_range(&self, _: u64, _: u64, _: &[String]) -> Vec<Vec<u8>> {
+    fn by_range(&self, _: u64, _: u64, _: &[String], _: usize) -> Vec<Vec<u8>> {
         vec![]
     }
 }
