@@ -138,7 +138,7 @@ fn requested_by(
 fn open_stores(cfg: &NodeConfig) -> Result<Stores, NodeError> {
     Ok(Stores {
         store: Arc::new(ResultStore::open(&cfg.data_dir)?),
-        queue: Arc::new(Queue::open_rocksdb(&cfg.data_dir.join("queue"), QueueConfig::default())?),
+        queue: Arc::new(Queue::open_rocksdb(&cfg.data_dir.join("queue"), queue_config(cfg))?),
         metrics: Arc::new(Metrics::new()),
     })
 }
@@ -285,6 +285,12 @@ async fn stop(
         warn!(target: "slotproof::node", tasks = tracker.len(), "some background tasks did not stop in time");
     }
     (finished.closed_this_run, bg.store)
+}
+
+/// The queue's settings from the node's: the dedupe window (specs/queue.md §13).
+fn queue_config(cfg: &NodeConfig) -> QueueConfig {
+    let done_retention_ms = u64::try_from(cfg.done_retention.as_millis()).unwrap_or(u64::MAX);
+    QueueConfig { done_retention_ms, ..QueueConfig::default() }
 }
 
 /// The outbox gets the grace period to empty; what is left is sent by the next run.

@@ -17,6 +17,7 @@
 mod clock;
 mod codec;
 mod config;
+mod done;
 mod error;
 mod id;
 mod queue;
@@ -27,7 +28,7 @@ mod task;
 mod view;
 
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use config::{Durability, QueueConfig};
+pub use config::{DEFAULT_DONE_RETENTION_MS, Durability, QueueConfig};
 pub use error::{QueueError, Result};
 pub use id::{InvalidTaskId, TaskId};
 pub use queue::Queue;
