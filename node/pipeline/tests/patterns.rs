@@ -104,7 +104,7 @@ fn rocksdb() -> Setup {
 
 fn start(setup: &Setup, toml: &str, provers: ProverSet, events: &Arc<Events>) -> Pipeline {
     let cfg = PipelineConfig::parse(toml, &|p| provers.knows(p)).unwrap();
-    let opts = RuntimeOptions { lease_for: Duration::from_secs(5), observer: Some(events.clone()) };
+    let opts = RuntimeOptions { lease_for: Duration::from_secs(5), observer: Some(events.clone()), blobs: None };
     Pipeline::start(cfg, setup.queue.clone(), &provers, opts).unwrap()
 }
 

@@ -14,6 +14,7 @@
 //! assert_eq!(q.stats().unwrap().total.done, 1);
 //! ```
 
+pub mod blobs;
 mod clock;
 mod codec;
 mod config;
@@ -27,9 +28,10 @@ mod store;
 mod task;
 mod view;
 
+pub use blobs::{BlobDigest, BlobStore, MAX_BLOB_BYTES};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::{DEFAULT_DONE_RETENTION_MS, Durability, QueueConfig};
-pub use error::{QueueError, Result};
+pub use error::{BlobError, QueueError, Result};
 pub use id::{InvalidTaskId, TaskId};
 pub use queue::Queue;
 pub use rocks::{SCHEMA_VERSION, read_view};

@@ -255,6 +255,12 @@ impl Queue {
         self.mutate(|s, now, ch| s.prune_done(now, max, ch))
     }
 
+    /// Every live (not done) task with its payload: for a caller marking the
+    /// blobs that payloads refer to (specs/queue.md §14).
+    pub fn live_payloads(&self) -> Result<Vec<(TaskInfo, Arc<[u8]>)>> {
+        Ok(self.lock()?.live_payloads())
+    }
+
     /// How many done ids the queue remembers now (the dedupe window's size).
     pub fn done_len(&self) -> Result<usize> {
         Ok(self.lock()?.done_len())

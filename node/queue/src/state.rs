@@ -656,6 +656,10 @@ impl State {
         }
     }
 
+    pub(crate) fn live_payloads(&self) -> Vec<(TaskInfo, Arc<[u8]>)> {
+        self.tasks.values().map(|t| (t.info.clone(), t.payload.clone())).collect()
+    }
+
     pub(crate) fn is_done(&self, id: TaskId) -> bool {
         self.done.contains(&id)
     }

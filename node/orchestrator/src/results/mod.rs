@@ -5,6 +5,7 @@
 
 mod migrate;
 mod record;
+mod retention;
 mod summary;
 
 use std::path::{Path, PathBuf};
