@@ -395,6 +395,41 @@ mod tests {
         assert_eq!((c.dead, c.pending + c.delayed), (1, 0), "{c:?}");
     }
 
+    /// specs/submission.md §2: a `proved` entry carries the proof's digest; the
+    /// sender reads the file (its digest checked) and sends the bytes; a file
+    /// that is gone dead-letters the entry with that reason.
+    #[tokio::test]
+    async fn a_stored_proof_is_read_when_sent_and_a_missing_one_is_dead_lettered() {
+        let dir = tempfile::tempdir().unwrap();
+        let blobs = Arc::new(BlobStore::open(dir.path()).unwrap());
+        let digest = blobs.put(&[1, 2, 3]).unwrap();
+        let entry = |d: &BlobDigest| {
+            let p = StoredProved {
+                block_number: 7,
+                cluster_id: 1,
+                proving_time: 5,
+                proving_cycles: None,
+                proof_digest: d.to_string(),
+                verifier_id: None,
+            };
+            Submission::ProvedStored(p).task("stark")
+        };
+        let (url, seen) = answering(200, r#"{"proof_id": 1}"#).await;
+        let queue = Arc::new(Queue::memory(slotproof_queue::QueueConfig::default()));
+        queue.enqueue_one(entry(&digest)).unwrap();
+        queue.enqueue_one(entry(&BlobDigest([9; 32]))).unwrap();
+        let client = Client::new(&url, "team-key", Arc::new(Limiter::ethproofs())).unwrap();
+        let (drain, stop) = (CancellationToken::new(), CancellationToken::new());
+        drain.cancel();
+        let health = Arc::new(OutboxHealth::default());
+        run_sender_with(queue.clone(), client, health, Some(blobs), drain, stop).await;
+        let c = queue.stats().unwrap().queues.get(OUTBOX_QUEUE).cloned().unwrap_or_default();
+        assert_eq!((c.done, c.dead, seen.load(Ordering::SeqCst)), (1, 1, 1), "{c:?}");
+        let view = queue.view().unwrap();
+        let dead = view.list(Some(OUTBOX_QUEUE), slotproof_queue::StateFilter::Dead, 10, queue.now_ms());
+        assert!(dead[0].last_error.as_deref().is_some_and(|e| e.contains("no blob")), "{dead:?}");
+    }
+
     #[test]
     fn holds_grow_to_their_cap() {
         assert_eq!(hold_for(1), HOLD_BASE);
