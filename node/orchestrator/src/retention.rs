@@ -135,7 +135,7 @@ mod tests {
         let blobs = Arc::new(BlobStore::open(&dir.path().join("proofs")).unwrap());
         let queue = Arc::new(Queue::memory(QueueConfig::default()));
         let r = Retention { queue: queue.clone(), store: store.clone(), blobs: blobs.clone(), keep_blocks: 10 };
-        let mut put = |n: u64| {
+        let put = |n: u64| {
             store
                 .put(&BlockRecord { block_number: n, block_hash: Hash32([n as u8; 32]), ..Default::default() })
                 .unwrap()

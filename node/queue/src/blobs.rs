@@ -128,7 +128,7 @@ impl BlobStore {
         let path = self.path(digest);
         let io = |source: std::io::Error| {
             if source.kind() == std::io::ErrorKind::NotFound {
-                BlobError::Missing { digest: *digest, path: path.clone() }
+                BlobError::Missing { digest: digest.to_string(), path: path.clone() }
             } else {
                 BlobError::Io { path: path.clone(), source }
             }
@@ -139,7 +139,7 @@ impl BlobStore {
         }
         let bytes = std::fs::read(&path).map_err(io)?;
         if BlobDigest::of(&bytes) != *digest {
-            return Err(BlobError::Mismatch { digest: *digest, path });
+            return Err(BlobError::Mismatch { digest: digest.to_string(), path });
         }
         Ok(bytes)
     }

@@ -16,9 +16,9 @@ pub enum BlobError {
         source: std::io::Error,
     },
     #[error("no blob {digest} at {path}: it was deleted, or never written")]
-    Missing { digest: crate::blobs::BlobDigest, path: PathBuf },
+    Missing { digest: String, path: PathBuf },
     #[error("blob {path} does not hash to its name {digest}: the file was changed or damaged")]
-    Mismatch { digest: crate::blobs::BlobDigest, path: PathBuf },
+    Mismatch { digest: String, path: PathBuf },
     #[error("blob of {size} bytes, over the {limit}-byte limit")]
     TooLarge { size: u64, limit: u64 },
     #[error("{0:?} is not a blob digest (64 hex digits)")]
