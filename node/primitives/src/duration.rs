@@ -31,8 +31,8 @@ mod tests {
         assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
         assert_eq!(parse_duration("24h"), Ok(Duration::from_secs(86_400)));
         assert_eq!(parse_duration("3"), Ok(Duration::from_secs(3)));
-        let unit = parse_duration("5h").unwrap_err();
-        assert_eq!(unit.to_string(), "invalid duration unit \"h\" in \"5h\": use ms, s or m");
+        let unit = parse_duration("5d").unwrap_err();
+        assert_eq!(unit.to_string(), "invalid duration unit \"d\" in \"5d\": use ms, s, m or h");
         let word = parse_duration("fast").unwrap_err();
         assert!(matches!(word, DurationError::Number { .. }), "{word}");
         assert!(std::error::Error::source(&word).is_some(), "the float parse error is kept");
