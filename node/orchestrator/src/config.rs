@@ -406,7 +406,7 @@ pub const DEFAULT_CONFIG_TOML: &str = r#"# slotproof node configuration. Every k
 # decided again (after a crash, a restart) is dropped as a duplicate; after it
 # the same task could run again (specs/queue.md §13).
 # [queue]
-# done_retention = "24h"
+# done_retention = "1440m"
 #
 # Block records (and their proving inputs, signed proofs and proof files)
 # kept below the newest block; 0 keeps everything (specs/chain.md §5).

@@ -21,7 +21,7 @@ pub enum DurationError {
         #[source]
         source: std::num::ParseFloatError,
     },
-    #[error("invalid duration unit {unit:?} in {text:?}: use ms, s, m or h")]
+    #[error("invalid duration unit {unit:?} in {text:?}: use ms, s or m")]
     Unit { unit: String, text: String },
     #[error("invalid duration {text:?}: {source}")]
     Range {
