@@ -163,14 +163,14 @@ async fn start(
     let submitting = setup::submission(cfg, &zkvms, &machine).await?;
     let sender = submitting.as_ref().map(|s| {
         let (drain, stop) = (tokens.sender_drain.clone(), tokens.sender_stop.clone());
-        tracker.spawn(slotproof_submit::run_sender_with(
-            queue.clone(),
-            s.client.clone(),
-            s.health.clone(),
-            Some(blobs.clone()),
-            drain,
-            stop,
-        ))
+        let sender = slotproof_submit::Sender {
+            queue: queue.clone(),
+            client: s.client.clone(),
+            health: s.health.clone(),
+            blobs: Some(blobs.clone()),
+            clusters: s.clusters.clone(),
+        };
+        tracker.spawn(sender.run(drain, stop))
     });
     let provers = setup::provers(&zkvms, &store, &queue, submitting.as_ref());
     let (coordination, net, announce) = start_network(cfg, &zkvms, &provers, &store, tokens, tracker)?;

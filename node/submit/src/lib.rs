@@ -15,4 +15,4 @@ pub mod outbox;
 
 pub use client::{Client, Limiter, StatusCall, load_token};
 pub use error::{ErrorChain, RetryError, SubmitError, TokenError, what_to_fix};
-pub use outbox::{OUTBOX_QUEUE, OutboxHealth, Refusal, Submission, outbox_drained, run_sender, run_sender_with};
+pub use outbox::{OUTBOX_QUEUE, OutboxHealth, Refusal, Sender, Submission, outbox_drained, run_sender};

@@ -7,6 +7,7 @@
 //! error log per change of state; other 4xx dead-letter with the response
 //! body; queued/proving are dropped when the budget is short.
 
+use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -93,6 +94,15 @@ impl Submission {
         }
     }
 
+    /// Sends the entry to `cluster` instead of the one it was written with.
+    fn retarget(&mut self, cluster: u64) {
+        match self {
+            Submission::Queued(s) | Submission::Proving(s) => s.cluster_id = cluster,
+            Submission::Proved(p) => p.cluster_id = cluster,
+            Submission::ProvedStored(p) => p.cluster_id = cluster,
+        }
+    }
+
     fn is_proved(&self) -> bool {
         matches!(self, Submission::Proved(_) | Submission::ProvedStored(_))
     }
@@ -136,7 +146,8 @@ pub fn outbox_drained(queue: &Queue, health: &OutboxHealth) -> bool {
 /// returns as soon as the outbox is drained; once `stop` is cancelled it returns
 /// at once (an entry being retried is handed back to the queue first).
 pub async fn run_sender(queue: Arc<Queue>, client: Client, drain: CancellationToken, stop: CancellationToken) {
-    run_sender_with(queue, client, Arc::default(), None, drain, stop).await
+    let sender = Sender { queue, client, health: Arc::default(), blobs: None, clusters: BTreeMap::new() };
+    sender.run(drain, stop).await
 }
 
 /// Sends one entry; a stored proof is read (and its digest checked) first.
@@ -158,43 +169,61 @@ async fn send(client: &Client, blobs: Option<&BlobStore>, submission: &Submissio
     }
 }
 
-/// [`run_sender`], reporting its standing with the service in `health`.
-pub async fn run_sender_with(
-    queue: Arc<Queue>,
-    client: Client,
-    health: Arc<OutboxHealth>,
-    blobs: Option<Arc<BlobStore>>,
-    drain: CancellationToken,
-    stop: CancellationToken,
-) {
-    info!(target: "slotproof::submit", "ethproofs sender running");
-    while !stop.is_cancelled() {
-        let Some(lease) = next_lease(&queue).await else {
-            if drain.is_cancelled() && outbox_drained(&queue, &health) {
-                if health.refusal().is_some() {
-                    warn!(target: "slotproof::submit", "outbox: entries refused for configuration stay queued for the next start");
+/// What the sender works with.
+pub struct Sender {
+    pub queue: Arc<Queue>,
+    pub client: Client,
+    /// Its standing with the service, for `/status`.
+    pub health: Arc<OutboxHealth>,
+    /// Where `proved_stored` entries' proofs are.
+    pub blobs: Option<Arc<BlobStore>>,
+    /// zkVM → the cluster configured now. An entry of one of these zkVMs is
+    /// sent to this cluster, whatever cluster it was written with, so an
+    /// operator's fix of a 404 (`[ethproofs] clusters`) reaches held entries.
+    pub clusters: BTreeMap<String, u64>,
+}
+
+impl Sender {
+    /// Sends the outbox's entries as they come (see [`run_sender`]).
+    pub async fn run(self, drain: CancellationToken, stop: CancellationToken) {
+        info!(target: "slotproof::submit", "ethproofs sender running");
+        while !stop.is_cancelled() {
+            let Some(lease) = next_lease(&self.queue).await else {
+                if drain.is_cancelled() && outbox_drained(&self.queue, &self.health) {
+                    if self.health.refusal().is_some() {
+                        warn!(target: "slotproof::submit", "outbox: entries refused for configuration stay queued for the next start");
+                    }
+                    return;
                 }
-                return;
-            }
-            continue;
-        };
-        let submission: Submission = match serde_json::from_slice(&lease.payload) {
+                continue;
+            };
+            self.handle(lease, &stop).await;
+        }
+    }
+
+    /// Sends one leased entry and settles it by the answer.
+    async fn handle(&self, lease: Lease, stop: &CancellationToken) {
+        let queue = &self.queue;
+        let mut submission: Submission = match serde_json::from_slice(&lease.payload) {
             Ok(s) => s,
             Err(e) => {
                 let _ =
                     queue.nack(lease.id, lease.token, &format!("undecodable outbox entry: {e}"), Failure::Permanent);
-                continue;
+                return;
             }
         };
+        if let Some(cluster) = self.clusters.get(&lease.target) {
+            submission.retarget(*cluster);
+        }
         let (zkvm, block) = (lease.target.clone(), submission.block());
-        if !submission.is_proved() && client.limiter().remaining().await < STATUS_BUDGET_FLOOR {
+        if !submission.is_proved() && self.client.limiter().remaining().await < STATUS_BUDGET_FLOOR {
             debug!(target: "slotproof::submit", block, %zkvm, call = submission.name(), "budget short: best-effort call dropped");
             let _ = queue.ack(lease.id, lease.token);
-            continue;
+            return;
         }
-        let result = send(&client, blobs.as_deref(), &submission).await;
-        note_standing(&health, &result);
-        if let Err(e) = settle(&queue, &lease, &submission, result, &stop).await {
+        let result = send(&self.client, self.blobs.as_deref(), &submission).await;
+        note_standing(&self.health, &result);
+        if let Err(e) = settle(queue, &lease, &submission, result, stop).await {
             warn!(target: "slotproof::submit", error = %e, "outbox: could not settle an entry; it will be sent again");
         }
     }
@@ -304,12 +333,14 @@ mod tests {
     use std::sync::atomic::{AtomicUsize, Ordering};
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-    /// An HTTP server answering every request with `status` and `body`; counts requests.
-    async fn answering(status: u16, body: &'static str) -> (String, Arc<AtomicUsize>) {
+    /// An HTTP server answering every request with `status` and `body`; counts requests and keeps the last one.
+    async fn answering(status: u16, body: &'static str) -> (String, Arc<AtomicUsize>, Arc<Mutex<String>>) {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}/api/v0", listener.local_addr().unwrap());
         let seen = Arc::new(AtomicUsize::new(0));
         let count = seen.clone();
+        let last = Arc::new(Mutex::new(String::new()));
+        let keep = last.clone();
         tokio::spawn(async move {
             while let Ok((mut s, _)) = listener.accept().await {
                 let mut req = Vec::new();
@@ -328,13 +359,14 @@ mod tests {
                         break;
                     }
                 }
+                *keep.lock().unwrap() = String::from_utf8_lossy(&req).into_owned();
                 count.fetch_add(1, Ordering::SeqCst);
                 let head =
                     format!("HTTP/1.1 {status} X\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len());
                 let _ = s.write_all(head.as_bytes()).await;
             }
         });
-        (url, seen)
+        (url, seen, last)
     }
 
     fn proved_entry() -> NewTask {
@@ -351,7 +383,7 @@ mod tests {
 
     /// Sends one `proved` entry to a service answering `status`; the outbox's counts after the first answer.
     async fn after_answer(status: u16, body: &'static str) -> slotproof_queue::QueueCounts {
-        let (url, seen) = answering(status, body).await;
+        let (url, seen, _) = answering(status, body).await;
         let queue = Arc::new(Queue::memory(slotproof_queue::QueueConfig::default()));
         queue.enqueue_one(proved_entry()).unwrap();
         let client = Client::new(&url, "team-key", Arc::new(Limiter::ethproofs())).unwrap();
@@ -414,20 +446,44 @@ mod tests {
             };
             Submission::ProvedStored(p).task("stark")
         };
-        let (url, seen) = answering(200, r#"{"proof_id": 1}"#).await;
+        let (url, seen, _) = answering(200, r#"{"proof_id": 1}"#).await;
         let queue = Arc::new(Queue::memory(slotproof_queue::QueueConfig::default()));
         queue.enqueue_one(entry(&digest)).unwrap();
         queue.enqueue_one(entry(&BlobDigest([9; 32]))).unwrap();
         let client = Client::new(&url, "team-key", Arc::new(Limiter::ethproofs())).unwrap();
         let (drain, stop) = (CancellationToken::new(), CancellationToken::new());
         drain.cancel();
-        let health = Arc::new(OutboxHealth::default());
-        run_sender_with(queue.clone(), client, health, Some(blobs), drain, stop).await;
+        let sender = Sender {
+            queue: queue.clone(),
+            client,
+            health: Arc::default(),
+            blobs: Some(blobs),
+            clusters: BTreeMap::new(),
+        };
+        sender.run(drain, stop).await;
         let c = queue.stats().unwrap().queues.get(OUTBOX_QUEUE).cloned().unwrap_or_default();
         assert_eq!((c.done, c.dead, seen.load(Ordering::SeqCst)), (1, 1, 1), "{c:?}");
         let view = queue.view().unwrap();
         let dead = view.list(Some(OUTBOX_QUEUE), slotproof_queue::StateFilter::Dead, 10, queue.now_ms());
         assert!(dead[0].last_error.as_deref().is_some_and(|e| e.contains("no blob")), "{dead:?}");
+    }
+
+    /// specs/submission.md §2: an entry held for an unknown cluster goes to the
+    /// cluster configured now, so the operator's fix reaches it.
+    #[tokio::test]
+    async fn a_held_entry_goes_to_the_cluster_configured_now() {
+        let (url, _, last) = answering(200, r#"{"proof_id": 1}"#).await;
+        let queue = Arc::new(Queue::memory(slotproof_queue::QueueConfig::default()));
+        queue.enqueue_one(proved_entry()).unwrap();
+        let client = Client::new(&url, "team-key", Arc::new(Limiter::ethproofs())).unwrap();
+        let (drain, stop) = (CancellationToken::new(), CancellationToken::new());
+        drain.cancel();
+        let clusters = BTreeMap::from([("stark".to_string(), 5)]);
+        let sender = Sender { queue: queue.clone(), client, health: Arc::default(), blobs: None, clusters };
+        sender.run(drain, stop).await;
+        let body = last.lock().unwrap().clone();
+        assert!(body.contains("\"cluster_id\":5") && !body.contains("999"), "{body}");
+        assert_eq!(queue.stats().unwrap().total.done, 1);
     }
 
     #[test]
