@@ -223,13 +223,17 @@ mod tests {
 
     /// Runs a recorder over what is queued, until it has drained the proofs queue.
     fn record_all(s: &Setup) {
+        record_all_submitting(s, None);
+    }
+
+    fn record_all_submitting(s: &Setup, submitting: Option<Arc<Submitting>>) {
         let zkvms: BTreeMap<String, Arc<dyn Prover>> =
             BTreeMap::from([("noop".to_string(), Arc::new(TestProver::noop()) as Arc<dyn Prover>)]);
         let recorder = Recorder {
             book: Arc::new(RecordBook::new(s.store.clone())),
             queue: s.queue.clone(),
             metrics: Arc::new(Metrics::new()),
-            submitting: None,
+            submitting,
             zkvms,
             announce: None,
             blobs: s.blobs.clone(),
@@ -287,6 +291,43 @@ mod tests {
         assert_eq!(r.proofs["noop"].status, ProofStatus::Proved);
         assert!(r.proofs["noop"].verified && r.proofs["noop"].within_deadline);
         assert_eq!(counts(&s.queue), (1, 0));
+    }
+
+    /// specs/submission.md §2: whether the proof came inline (a payload an
+    /// older node queued) or by digest, the outbox entry refers to the stored
+    /// proof by digest, and the file holds the proof's bytes.
+    #[test]
+    fn the_outbox_entry_refers_to_the_stored_proof_inline_or_not() {
+        let s = setup();
+        for (block, digest) in [(7u64, Hash32([2; 32])), (8, Hash32([3; 32]))] {
+            let record = BlockRecord {
+                block_number: block,
+                block_hash: Hash32([block as u8; 32]),
+                input_digest: digest,
+                deadline_ms: u64::MAX,
+                zkvms: vec!["noop".into()],
+                ..Default::default()
+            };
+            s.store.put(&record).unwrap();
+        }
+        let inline = proof(7, Hash32([2; 32]));
+        let stored = ProofPayload::decode(&proof(8, Hash32([3; 32]))).unwrap().encode_stored(&s.blobs).unwrap();
+        s.queue.enqueue_one(NewTask::new(PROOFS_QUEUE, 7, inline.clone())).unwrap();
+        s.queue.enqueue_one(NewTask::new(PROOFS_QUEUE, 8, stored)).unwrap();
+        let limiter = Arc::new(slotproof_submit::Limiter::ethproofs());
+        let client = slotproof_submit::Client::new("http://127.0.0.1:9/api/v0", "k", limiter).unwrap();
+        let submitting =
+            Submitting { client, health: Arc::default(), clusters: BTreeMap::from([("noop".to_string(), 3)]) };
+        record_all_submitting(&s, Some(Arc::new(submitting)));
+        assert_eq!(counts(&s.queue), (2, 0));
+        let entries = s.queue.live_payloads().unwrap();
+        assert_eq!(entries.len(), 2, "one proved entry per proof");
+        for (info, payload) in entries {
+            let digest = slotproof_submit::Submission::blob_ref(&payload).expect("by digest");
+            let bytes = s.blobs.get(&digest).unwrap();
+            let expected = ProofPayload::decode(&proof(info.block_number, Hash32([info.block_number as u8 - 5; 32])));
+            assert_eq!(bytes, expected.unwrap().proof, "block {}", info.block_number);
+        }
     }
 
     /// specs/chain.md §5: a proof the recorder cannot record is never acked
