@@ -1,7 +1,8 @@
 //! A node and `slotproof ethproofs-server` in separate processes
 //! (specs/submission.md §2, §5, §6): proofs reach the server once each across
-//! a SIGKILL and a restart, rate limits are waited out, refused requests are
-//! dead-lettered. Multi-process: the tests in this file run one at a time.
+//! a SIGKILL and a restart, rate limits are waited out, a refusal for
+//! configuration (an unknown cluster) keeps the proof queued. Multi-process:
+//! the tests in this file run one at a time.
 #![allow(clippy::unwrap_used)]
 
 use std::collections::BTreeSet;
@@ -153,10 +154,11 @@ fn proofs_reach_the_ethproofs_server_once_each_across_a_sigkill() {
 }
 
 /// The server's 429 + Retry-After paces the node, which still delivers every
-/// proof; a request the service refuses (an unknown cluster) is dead-lettered
-/// with the answer, and the node keeps going.
+/// proof; a 404 `Cluster not found` (a configuration problem) keeps the proof
+/// queued, held, with one clear error, and the node keeps going and still
+/// exits (specs/submission.md §2).
 #[test]
-fn rate_limits_are_waited_out_and_refused_requests_are_dead_lettered() {
+fn rate_limits_are_waited_out_and_an_unknown_cluster_keeps_the_proof() {
     let _g = serial();
     let dir = tempfile::tempdir().unwrap();
     let server = EthproofsServer::start(&dir.path().join("server"), &["--rate-limit", "2/3s"]);
@@ -180,10 +182,74 @@ fn rate_limits_are_waited_out_and_refused_requests_are_dead_lettered() {
             .unwrap();
     let log = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{log}");
-    assert!(log.contains("ethproofs refused the request: dead-lettered"), "{log}");
+    assert_eq!(log.matches("ethproofs refuses this node's calls").count(), 1, "one error per change: {log}");
+    assert!(log.contains("check [ethproofs] url and clusters"), "says what to fix: {log}");
+    assert!(!log.contains("team-key"), "the key is never logged");
     let dead = json_of(&slotproof(&["queue", "dead", "--data-dir", data2.to_str().unwrap(), "--json"]));
-    let text = dead.to_string();
-    assert!(text.contains("HTTP 404") && text.contains("Cluster not found"), "{text}");
+    assert!(!dead.to_string().contains("Cluster not found"), "not dead-lettered: {dead}");
+    let held = json_of(&slotproof(&[
+        "queue",
+        "list",
+        "--data-dir",
+        data2.to_str().unwrap(),
+        "--queue",
+        "ethproofs",
+        "--json",
+    ]));
+    let text = held.to_string();
+    assert!(text.contains("HTTP 404") && text.contains("Cluster not found"), "kept, with the answer: {text}");
+}
+
+/// An external zkVM whose proofs are EIP-8025's largest, 4 MiB: the command
+/// writes its output JSON with a 4 MiB proof of zero bytes.
+const BIG_ZKVM: &str = r#"
+[[zkvm]]
+name = "big"
+command = ["sh", "-c", "{ printf '{\"proof\":\"'; head -c 4194304 /dev/zero | base64 -w0; printf '\",\"public_values\":\"\",\"proving_time_ms\":5}'; } > \"$1\"", "sh", "{output}"]
+verify_command = ["true"]
+timeout = "60s"
+"#;
+
+/// A proof of EIP-8025's 4 MiB travels whole from an external prover to the
+/// Ethproofs-compatible server over HTTP (specs/submission.md §2, specs/queue.md
+/// §14): the queue carries it by digest, so no payload cap stops it, and the
+/// node's record counts its bytes.
+#[test]
+fn a_4_mib_proof_reaches_the_ethproofs_server() {
+    let _g = serial();
+    let dir = tempfile::tempdir().unwrap();
+    let server = EthproofsServer::start(&dir.path().join("server"), &[]);
+    let config = dir.path().join("node.toml");
+    std::fs::write(&config, BIG_ZKVM).unwrap();
+    let data = dir.path().join("data");
+    let mut node = node_with_ethproofs(&data, &server.url(), &["--config", config.to_str().unwrap()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let proof = wait_for("a 4 MiB proof proved on the server", Duration::from_secs(90), || {
+        // Slowly: `GET /proofs` counts against the key's 60 calls a minute.
+        std::thread::sleep(Duration::from_secs(2));
+        let (_, body) = server.get("/proofs?limit=10");
+        let v: Value = serde_json::from_slice(&body).unwrap_or_default();
+        match v["proofs"].as_array().and_then(|ps| ps.iter().find(|p| p["proof_status"] == "proved")) {
+            Some(p) => ControlFlow::Break(p.clone()),
+            None => ControlFlow::Continue(v.to_string()),
+        }
+    });
+    node.kill().unwrap();
+    node.wait().unwrap();
+    assert_eq!(proof["size_bytes"].as_u64(), Some(4 << 20), "{proof}");
+    let (head, bytes) = server.get(&format!("/proofs/download/{}", proof["proof_id"]));
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    assert!(bytes.len() == 4 << 20 && bytes.iter().all(|b| *b == 0), "the bytes intact");
+    let recorded = results(&data);
+    let big = recorded
+        .iter()
+        .flat_map(|b| b["proofs"].as_array().unwrap().clone())
+        .find(|p| p["zkvm"] == "big" && p["verified"] == true)
+        .expect("the node recorded its proof");
+    assert_eq!(big["proof_bytes"].as_u64(), Some(4 << 20), "{big}");
 }
 
 /// API keys kept out of `ps` (specs/submission.md §4): from a keys file and

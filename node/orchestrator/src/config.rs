@@ -31,6 +31,24 @@ pub struct FileConfig {
     pub zkvms: Vec<toml::Value>,
     pub ethproofs: Option<EthproofsFile>,
     pub p2p: Option<P2pFile>,
+    pub queue: Option<QueueFile>,
+    pub results: Option<ResultsFile>,
+}
+
+/// `[queue]` (specs/queue.md §13).
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct QueueFile {
+    /// How long a done task id is remembered: the dedupe window.
+    pub done_retention: Option<String>,
+}
+
+/// `[results]` (specs/chain.md §5).
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ResultsFile {
+    /// Block records kept below the newest; 0 keeps every record.
+    pub keep_blocks: Option<u64>,
 }
 
 /// `[p2p]` (specs/p2p.md §1): present (or any network flag) turns the network on.
@@ -150,7 +168,14 @@ pub struct NodeConfig {
     pub ethproofs: Option<EthproofsConfig>,
     /// None: the node proves alone, with no network.
     pub p2p: Option<NetSettings>,
+    /// `[queue] done_retention`: the queue's dedupe window.
+    pub done_retention: Duration,
+    /// `[results] keep_blocks`: records (and what hangs off them) kept below the newest; 0 keeps all.
+    pub keep_blocks: u64,
 }
+
+/// A week of 12 s slots: block records older than this are pruned by default.
+pub const DEFAULT_KEEP_BLOCKS: u64 = 50_400;
 
 pub const DEFAULT_HTTP: &str = "127.0.0.1:9650";
 
@@ -173,6 +198,8 @@ impl Default for NodeConfig {
             summary_json: None,
             ethproofs: None,
             p2p: None,
+            done_retention: Duration::from_millis(slotproof_queue::DEFAULT_DONE_RETENTION_MS),
+            keep_blocks: DEFAULT_KEEP_BLOCKS,
         }
     }
 }
@@ -333,6 +360,13 @@ impl NodeConfig {
                 ),
                 None => None,
             },
+            done_retention: duration(
+                path,
+                "done_retention",
+                &file.queue.and_then(|q| q.done_retention),
+                d.done_retention,
+            )?,
+            keep_blocks: file.results.and_then(|r| r.keep_blocks).unwrap_or(d.keep_blocks),
             ethproofs: file.ethproofs.map(|e| EthproofsConfig {
                 url: e.url.unwrap_or_default(),
                 token_file: e.token_file,
@@ -403,6 +437,17 @@ pub const DEFAULT_CONFIG_TOML: &str = r#"# slotproof node configuration. Every k
 # k = 2                                    # distinct zkVMs wanted per block
 # replicas = 1                             # provers per wanted zkVM
 
+# Retention. The queue remembers a done task id this long: within it a task
+# decided again (after a crash, a restart) is dropped as a duplicate; after it
+# the same task could run again (specs/queue.md §13).
+# [queue]
+# done_retention = "1440m"
+#
+# Block records (and their proving inputs, signed proofs and proof files)
+# kept below the newest block; 0 keeps everything (specs/chain.md §5).
+# [results]
+# keep_blocks = 50400
+
 # zkVMs (specs/provers.md §7). Without any [[zkvm]] the node runs the built-in
 # STARK prover and two simulated real-time zkVMs:
 #
@@ -438,6 +483,7 @@ mod tests {
         let d = NodeConfig::default();
         assert_eq!((c.slot_time, c.http_listen, c.max_catchup), (d.slot_time, d.http_listen, d.max_catchup));
         assert!(c.zkvms.is_empty() && c.rpc_url.is_none());
+        assert_eq!((c.done_retention, c.keep_blocks), (d.done_retention, d.keep_blocks));
     }
 
     #[test]
@@ -453,6 +499,8 @@ mod tests {
             ("[p2p]\nlisten = [\"tcp/9000\"]\n", "listen"),
             ("[p2p]\nk = 0\n", "k and replicas"),
             ("[p2p]\nnetwork = \"a b\"\n", "network"),
+            ("[queue]\ndone_retention = \"a while\"\n", "done_retention"),
+            ("[results]\nkeep_blocks = -1\n", "keep_blocks"),
         ] {
             std::fs::write(&p, text).unwrap();
             let e = NodeConfig::from_file(&p).unwrap_err();

@@ -45,6 +45,8 @@ pub enum NodeError {
     Results(#[from] ResultsError),
     #[error("the node's queue")]
     Queue(#[from] slotproof_queue::QueueError),
+    #[error("the node's proof blobs")]
+    Blobs(#[from] slotproof_queue::BlobError),
     #[error("the node's pipeline")]
     Pipeline(#[from] slotproof_pipeline::PipelineError),
     #[error("the node's pipeline definition")]

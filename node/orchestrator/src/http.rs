@@ -24,6 +24,8 @@ pub struct HttpState {
     pub queue: Arc<Queue>,
     pub metrics: Arc<Metrics>,
     pub status: SharedStatus,
+    /// With submission: whether the service refuses this node's calls (specs/submission.md §2).
+    pub ethproofs: Option<Arc<slotproof_submit::OutboxHealth>>,
 }
 
 /// Blocks listed by `/status`.
@@ -76,7 +78,8 @@ async fn status(State(s): State<Arc<HttpState>>) -> Response {
         .collect();
     let head = info.head.map(|h| json!({"number": h.number, "hash": h.hash}));
     let body = json!({"rpc_url": info.rpc_url, "rpc_up": info.rpc_up, "head": head, "queues": queue_depths(&s.queue),
-        "recent_blocks": recent, "gaps": info.gaps, "network": info.network});
+        "recent_blocks": recent, "gaps": info.gaps, "network": info.network,
+        "ethproofs": s.ethproofs.as_ref().map(|h| json!({"refused": h.refusal()}))});
     axum::Json(body).into_response()
 }
 

@@ -20,6 +20,7 @@ pub mod network;
 pub mod node_loop;
 pub mod recorder;
 pub mod results;
+pub mod retention;
 pub mod run;
 pub mod setup;
 pub mod status;

@@ -12,7 +12,7 @@ use std::time::Duration;
 use slotproof_pipeline::PipelineError;
 use slotproof_pipeline::payload::ProofPayload;
 use slotproof_primitives::{ErrorChain, Hash32, now_ms};
-use slotproof_queue::{Failure, Queue, QueueError};
+use slotproof_queue::{BlobError, BlobStore, Failure, Queue, QueueError};
 use slotproof_zkvm::{Prover, ProvingInput};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -39,6 +39,8 @@ pub struct Recorder {
     pub zkvms: BTreeMap<String, Arc<dyn Prover>>,
     /// With a network: own verified proofs go to the loop to be signed and announced.
     pub announce: Option<mpsc::UnboundedSender<OwnProof>>,
+    /// Proofs by digest: where dispatchers put them and the outbox reads them.
+    pub blobs: Arc<BlobStore>,
 }
 
 /// Why a proof was not recorded. A proof is never acked unrecorded: what may
@@ -55,6 +57,9 @@ pub enum RecordError {
     Store(#[from] ResultsError),
     #[error("ethproofs outbox")]
     Outbox(#[source] QueueError),
+    /// The proof's bytes could not be read back (or stored for the outbox).
+    #[error("proof blob")]
+    Blob(#[source] BlobError),
 }
 
 impl RecordError {
@@ -62,6 +67,9 @@ impl RecordError {
         match self {
             RecordError::Payload(_) | RecordError::NoRecord(_) => Failure::Permanent,
             RecordError::Store(_) | RecordError::Outbox(_) => Failure::Transient,
+            // A disk hiccup may pass; a missing or damaged blob never comes back.
+            RecordError::Blob(e) if e.is_transient() => Failure::Transient,
+            RecordError::Blob(_) => Failure::Permanent,
         }
     }
 }
@@ -119,7 +127,10 @@ impl Recorder {
     }
 
     fn record(&self, block: u64, payload: &[u8]) -> Result<(), RecordError> {
-        let proof = ProofPayload::decode(payload).map_err(RecordError::Payload)?;
+        let proof = ProofPayload::decode_stored(payload, &self.blobs).map_err(|e| match e {
+            PipelineError::Blob(b) => RecordError::Blob(b),
+            other => RecordError::Payload(other),
+        })?;
         let recorded_ms = now_ms();
         // Which record: the one (at this height) whose input reference hashes to the proof's input.
         let Some(record) = self
@@ -171,10 +182,12 @@ impl Recorder {
     /// A verified proof goes to the outbox (before the proof's ack: a crash in
     /// between re-enqueues the same entry, which the queue drops) and to the announcer.
     fn hand_on(&self, block: u64, hash: Hash32, proving_ms: u64, proof: ProofPayload) -> Result<(), RecordError> {
-        if let Some(task) =
-            self.submitting.as_ref().and_then(|s| s.proved(block, &proof.zkvm, proving_ms, proof.cycles, &proof.proof))
-        {
-            self.queue.enqueue_one(task).map_err(RecordError::Outbox)?;
+        if let Some(s) = &self.submitting {
+            // Already there for a proof that came by digest; stored now for one an older node queued inline.
+            let digest = self.blobs.put(&proof.proof).map_err(RecordError::Blob)?;
+            if let Some(task) = s.proved(block, &proof.zkvm, proving_ms, proof.cycles, digest) {
+                self.queue.enqueue_one(task).map_err(RecordError::Outbox)?;
+            }
         }
         if let Some(tx) = &self.announce {
             let proof_type = self.zkvms.get(&proof.zkvm).map_or(0, |p| p.identity().proof_type);
@@ -204,20 +217,26 @@ mod tests {
     struct Setup {
         store: Arc<ResultStore>,
         queue: Arc<Queue>,
+        blobs: Arc<BlobStore>,
         _dir: tempfile::TempDir,
     }
 
     /// Runs a recorder over what is queued, until it has drained the proofs queue.
     fn record_all(s: &Setup) {
+        record_all_submitting(s, None);
+    }
+
+    fn record_all_submitting(s: &Setup, submitting: Option<Arc<Submitting>>) {
         let zkvms: BTreeMap<String, Arc<dyn Prover>> =
             BTreeMap::from([("noop".to_string(), Arc::new(TestProver::noop()) as Arc<dyn Prover>)]);
         let recorder = Recorder {
             book: Arc::new(RecordBook::new(s.store.clone())),
             queue: s.queue.clone(),
             metrics: Arc::new(Metrics::new()),
-            submitting: None,
+            submitting,
             zkvms,
             announce: None,
+            blobs: s.blobs.clone(),
         };
         let stop = CancellationToken::new();
         stop.cancel();
@@ -227,7 +246,8 @@ mod tests {
     fn setup() -> Setup {
         let dir = tempfile::tempdir().unwrap();
         let store = Arc::new(ResultStore::open(dir.path()).unwrap());
-        Setup { store, queue: Arc::new(Queue::memory(QueueConfig::default())), _dir: dir }
+        let blobs = Arc::new(BlobStore::open(&dir.path().join("proofs")).unwrap());
+        Setup { store, queue: Arc::new(Queue::memory(QueueConfig::default())), blobs, _dir: dir }
     }
 
     /// A proof payload from the test prover over the input named by `digest`.
@@ -271,6 +291,43 @@ mod tests {
         assert_eq!(r.proofs["noop"].status, ProofStatus::Proved);
         assert!(r.proofs["noop"].verified && r.proofs["noop"].within_deadline);
         assert_eq!(counts(&s.queue), (1, 0));
+    }
+
+    /// specs/submission.md §2: whether the proof came inline (a payload an
+    /// older node queued) or by digest, the outbox entry refers to the stored
+    /// proof by digest, and the file holds the proof's bytes.
+    #[test]
+    fn the_outbox_entry_refers_to_the_stored_proof_inline_or_not() {
+        let s = setup();
+        for (block, digest) in [(7u64, Hash32([2; 32])), (8, Hash32([3; 32]))] {
+            let record = BlockRecord {
+                block_number: block,
+                block_hash: Hash32([block as u8; 32]),
+                input_digest: digest,
+                deadline_ms: u64::MAX,
+                zkvms: vec!["noop".into()],
+                ..Default::default()
+            };
+            s.store.put(&record).unwrap();
+        }
+        let inline = proof(7, Hash32([2; 32]));
+        let stored = ProofPayload::decode(&proof(8, Hash32([3; 32]))).unwrap().encode_stored(&s.blobs).unwrap();
+        s.queue.enqueue_one(NewTask::new(PROOFS_QUEUE, 7, inline.clone())).unwrap();
+        s.queue.enqueue_one(NewTask::new(PROOFS_QUEUE, 8, stored)).unwrap();
+        let limiter = Arc::new(slotproof_submit::Limiter::ethproofs());
+        let client = slotproof_submit::Client::new("http://127.0.0.1:9/api/v0", "k", limiter).unwrap();
+        let submitting =
+            Submitting { client, health: Arc::default(), clusters: BTreeMap::from([("noop".to_string(), 3)]) };
+        record_all_submitting(&s, Some(Arc::new(submitting)));
+        assert_eq!(counts(&s.queue), (2, 0));
+        let entries = s.queue.live_payloads().unwrap();
+        assert_eq!(entries.len(), 2, "one proved entry per proof");
+        for (info, payload) in entries {
+            let digest = slotproof_submit::Submission::blob_ref(&payload).expect("by digest");
+            let bytes = s.blobs.get(&digest).unwrap();
+            let expected = ProofPayload::decode(&proof(info.block_number, Hash32([info.block_number as u8 - 5; 32])));
+            assert_eq!(bytes, expected.unwrap().proof, "block {}", info.block_number);
+        }
     }
 
     /// specs/chain.md §5: a proof the recorder cannot record is never acked

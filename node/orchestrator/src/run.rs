@@ -14,7 +14,7 @@ use std::time::Duration;
 use slotproof_chain::{Canonical, Follower, FollowerConfig};
 use slotproof_pipeline::{Observer, Pipeline, RuntimeOptions, StageEvent};
 use slotproof_primitives::Hash32;
-use slotproof_queue::{Queue, QueueConfig};
+use slotproof_queue::{BlobStore, Queue, QueueConfig};
 use slotproof_zkvm::Prover;
 use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
@@ -31,6 +31,7 @@ use crate::network::{self, LocalZkvm, OwnProof};
 use crate::node_loop::{Inbox, LoopParts, NetInbox, NodeLoop, resume};
 use crate::recorder::{PROOFS_QUEUE, Recorder};
 use crate::results::{BlockRecord, ResultStore, write_summary};
+use crate::retention::Retention;
 use crate::setup::{self, Zkvm};
 use crate::status::{SharedStatus, StatusInfo};
 
@@ -93,6 +94,8 @@ struct Stores {
     store: Arc<ResultStore>,
     queue: Arc<Queue>,
     metrics: Arc<Metrics>,
+    /// Proofs by content digest (specs/queue.md §14).
+    blobs: Arc<BlobStore>,
 }
 
 /// Runs the node until `shutdown` flips or `exit_after_blocks` blocks closed.
@@ -138,8 +141,9 @@ fn requested_by(
 fn open_stores(cfg: &NodeConfig) -> Result<Stores, NodeError> {
     Ok(Stores {
         store: Arc::new(ResultStore::open(&cfg.data_dir)?),
-        queue: Arc::new(Queue::open_rocksdb(&cfg.data_dir.join("queue"), QueueConfig::default())?),
+        queue: Arc::new(Queue::open_rocksdb(&cfg.data_dir.join("queue"), queue_config(cfg))?),
         metrics: Arc::new(Metrics::new()),
+        blobs: Arc::new(BlobStore::open(&cfg.data_dir.join("proofs"))?),
     })
 }
 
@@ -149,19 +153,33 @@ async fn start(
     tokens: &Tokens,
     tracker: &TaskTracker,
 ) -> Result<(NodeLoop, Inbox, Background), NodeError> {
-    let Stores { store, queue, metrics } = open_stores(cfg)?;
+    let Stores { store, queue, metrics, blobs } = open_stores(cfg)?;
+    let retention =
+        Retention { queue: queue.clone(), store: store.clone(), blobs: blobs.clone(), keep_blocks: cfg.keep_blocks };
+    tracker.spawn(retention.run(tokens.http.clone()));
     let machine = setup::machine(cfg);
     let zkvms = setup::ready_zkvms(cfg, &machine)?;
     let names: Vec<String> = zkvms.iter().map(|z| z.name.clone()).collect();
     let submitting = setup::submission(cfg, &zkvms, &machine).await?;
     let sender = submitting.as_ref().map(|s| {
         let (drain, stop) = (tokens.sender_drain.clone(), tokens.sender_stop.clone());
-        tracker.spawn(slotproof_submit::run_sender(queue.clone(), s.client.clone(), drain, stop))
+        let sender = slotproof_submit::Sender {
+            queue: queue.clone(),
+            client: s.client.clone(),
+            health: s.health.clone(),
+            blobs: Some(blobs.clone()),
+            clusters: s.clusters.clone(),
+        };
+        tracker.spawn(sender.run(drain, stop))
     });
     let provers = setup::provers(&zkvms, &store, &queue, submitting.as_ref());
     let (coordination, net, announce) = start_network(cfg, &zkvms, &provers, &store, tokens, tracker)?;
     let (stage_tx, stages) = mpsc::unbounded_channel();
-    let options = RuntimeOptions { lease_for: LEASE_FOR, observer: Some(Arc::new(Forward(stage_tx))) };
+    let options = RuntimeOptions {
+        lease_for: LEASE_FOR,
+        observer: Some(Arc::new(Forward(stage_tx))),
+        blobs: Some(blobs.clone()),
+    };
     let pipeline =
         Pipeline::start(setup::pipeline_config(&zkvms)?, queue.clone(), &setup::prover_set(&provers), options)?;
     let book = Arc::new(RecordBook::new(store.clone()));
@@ -172,6 +190,7 @@ async fn start(
         submitting: submitting.clone(),
         zkvms: provers,
         announce,
+        blobs,
     }
     .spawn(tokens.recorder.clone())?;
     let rpc_url = setup::chain_source(cfg, tracker, &tokens.chain).await?;
@@ -188,7 +207,13 @@ async fn start(
     // The URL may carry a provider key: `/status` shows it redacted.
     let shown = slotproof_primitives::redact::redact_url(&rpc_url);
     let status = SharedStatus::new(StatusInfo { rpc_url: shown, rpc_up: true, ..Default::default() });
-    setup::http(cfg, setup::http_state(&store, &queue, &metrics, &status), tracker, &tokens.http).await?;
+    setup::http(
+        cfg,
+        setup::http_state(&store, &queue, &metrics, &status, submitting.as_deref()),
+        tracker,
+        &tokens.http,
+    )
+    .await?;
     let parts = LoopParts {
         book,
         queue: queue.clone(),
@@ -285,6 +310,12 @@ async fn stop(
         warn!(target: "slotproof::node", tasks = tracker.len(), "some background tasks did not stop in time");
     }
     (finished.closed_this_run, bg.store)
+}
+
+/// The queue's settings from the node's: the dedupe window (specs/queue.md §13).
+fn queue_config(cfg: &NodeConfig) -> QueueConfig {
+    let done_retention_ms = u64::try_from(cfg.done_retention.as_millis()).unwrap_or(u64::MAX);
+    QueueConfig { done_retention_ms, ..QueueConfig::default() }
 }
 
 /// The outbox gets the grace period to empty; what is left is sent by the next run.

@@ -211,6 +211,13 @@ pub fn http_state(
     queue: &Arc<Queue>,
     metrics: &Arc<Metrics>,
     status: &SharedStatus,
+    submitting: Option<&crate::submission::Submitting>,
 ) -> HttpState {
-    HttpState { store: store.clone(), queue: queue.clone(), metrics: metrics.clone(), status: status.clone() }
+    HttpState {
+        store: store.clone(),
+        queue: queue.clone(),
+        metrics: metrics.clone(),
+        status: status.clone(),
+        ethproofs: submitting.map(|s| s.health.clone()),
+    }
 }

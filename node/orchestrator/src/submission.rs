@@ -8,10 +8,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD as BASE64;
-use slotproof_submit::api::{CreateCluster, Proved, StatusUpdate};
-use slotproof_submit::{Client, Limiter, Submission, SubmitError, load_token};
+use slotproof_queue::BlobDigest;
+use slotproof_submit::api::{CreateCluster, StatusUpdate, StoredProved};
+use slotproof_submit::{Client, Limiter, OutboxHealth, Submission, SubmitError, load_token};
 use tracing::info;
 
 use crate::config::EthproofsConfig;
@@ -22,6 +21,8 @@ pub const DEFAULT_ZKVM_VERSION_ID: u64 = 1;
 
 pub struct Submitting {
     pub client: Client,
+    /// The sender's standing with the service, shown in `/status`.
+    pub health: Arc<OutboxHealth>,
     /// zkVM name → cluster id, for the zkVMs whose proofs are submitted.
     pub clusters: BTreeMap<String, u64>,
 }
@@ -106,7 +107,7 @@ pub async fn setup(
         };
         clusters.insert(name.clone(), cluster);
     }
-    Ok(Submitting { client, clusters })
+    Ok(Submitting { client, health: Arc::default(), clusters })
 }
 
 impl Submitting {
@@ -126,18 +127,18 @@ impl Submitting {
         zkvm: &str,
         proving_ms: u64,
         cycles: Option<u64>,
-        proof: &[u8],
+        proof: BlobDigest,
     ) -> Option<slotproof_queue::NewTask> {
         let cluster = *self.clusters.get(zkvm)?;
-        let p = Proved {
+        let p = StoredProved {
             block_number: block,
             cluster_id: cluster,
             proving_time: proving_ms.max(1),
             // The API wants > 0; a prover reporting 0 has no count to give.
             proving_cycles: cycles.filter(|c| *c > 0),
-            proof: BASE64.encode(proof),
+            proof_digest: proof.to_string(),
             verifier_id: None,
         };
-        Some(Submission::Proved(p).task(zkvm))
+        Some(Submission::ProvedStored(p).task(zkvm))
     }
 }

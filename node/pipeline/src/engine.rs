@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering as AtomicOrdering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use slotproof_queue::{Enqueued, Failure, Lease, NackOutcome, NewTask, Queue, QueueError, TaskId};
+use slotproof_queue::{BlobStore, Enqueued, Failure, Lease, NackOutcome, NewTask, Queue, QueueError, TaskId};
 use slotproof_zkvm::{CancelToken, ProofArtifact, Prover, ProverError, ProvingInput};
 use tracing::{debug, warn};
 
@@ -77,6 +77,8 @@ pub struct Ctx {
     open_blocks: Mutex<BTreeSet<u64>>,
     inflight: Mutex<HashMap<TaskId, InFlight>>,
     stage_inputs: Vec<String>,
+    /// Where proofs go, by digest, so no payload cap limits one; None: inline.
+    blobs: Option<Arc<BlobStore>>,
 }
 
 impl Ctx {
@@ -85,6 +87,17 @@ impl Ctx {
         queue: Arc<Queue>,
         lease_for: Duration,
         observer: Option<Arc<dyn Observer>>,
+    ) -> Result<Arc<Ctx>> {
+        Self::with_blobs(config, queue, lease_for, observer, None)
+    }
+
+    /// As [`Ctx::new`], dispatchers writing their proofs to `blobs` (specs/pipeline.md §4).
+    pub fn with_blobs(
+        config: PipelineConfig,
+        queue: Arc<Queue>,
+        lease_for: Duration,
+        observer: Option<Arc<dyn Observer>>,
+        blobs: Option<Arc<BlobStore>>,
     ) -> Result<Arc<Ctx>> {
         let stage_inputs =
             config.stages.iter().flat_map(|s| s.inputs.clone()).collect::<BTreeSet<_>>().into_iter().collect();
@@ -97,6 +110,7 @@ impl Ctx {
             head: AtomicU64::new(0),
             open_blocks: Mutex::new(BTreeSet::new()),
             inflight: Mutex::new(HashMap::new()),
+            blobs,
         };
         ctx.recover_open_blocks()?;
         Ok(Arc::new(ctx))
@@ -346,7 +360,18 @@ impl Dispatcher {
             public_values: artifact.public_values,
             cycles: artifact.cycles,
         };
-        let mut next = NewTask::new(self.stage.output.clone(), lease.block_number, payload.encode())
+        let encoded = match &self.ctx.blobs {
+            Some(blobs) => match payload.encode_stored(blobs) {
+                Ok(bytes) => bytes,
+                // The disk refused the proof: retry the task rather than lose or inline it.
+                Err(e) => {
+                    let why = format!("storing the proof: {}", slotproof_primitives::ErrorChain(&e));
+                    return self.record_nack(lease, &why, Failure::Transient, Some(job.prover_start), Some(prover_end));
+                }
+            },
+            None => payload.encode(),
+        };
+        let mut next = NewTask::new(self.stage.output.clone(), lease.block_number, encoded)
             .with_pipeline(self.ctx.config.name.clone(), self.stage.name.clone())
             .with_subtask(lease.subtask)
             .with_target(artifact.zkvm)

@@ -118,6 +118,9 @@ pub enum PipelineError {
     Payload(String),
     #[error("malformed payload record: {0}")]
     Record(#[from] slotproof_primitives::WireError),
+    /// A proof stored by digest could not be written or read back.
+    #[error("proof blob")]
+    Blob(#[source] slotproof_queue::BlobError),
     #[error("could not start the pipeline thread {name}")]
     Spawn {
         name: String,

@@ -40,11 +40,13 @@ pub struct RuntimeOptions {
     /// Lease length; the heartbeat extends running work every quarter of it.
     pub lease_for: Duration,
     pub observer: Option<Arc<dyn Observer>>,
+    /// Where dispatchers store proofs by digest; None keeps them inline (tests, benches).
+    pub blobs: Option<Arc<slotproof_queue::BlobStore>>,
 }
 
 impl Default for RuntimeOptions {
     fn default() -> Self {
-        RuntimeOptions { lease_for: Duration::from_secs(20), observer: None }
+        RuntimeOptions { lease_for: Duration::from_secs(20), observer: None, blobs: None }
     }
 }
 
@@ -65,7 +67,7 @@ impl Pipeline {
         provers: &ProverSet,
         opts: RuntimeOptions,
     ) -> Result<Pipeline> {
-        let ctx = Ctx::new(config, queue, opts.lease_for, opts.observer)?;
+        let ctx = Ctx::with_blobs(config, queue, opts.lease_for, opts.observer, opts.blobs)?;
         let stop = Arc::new(AtomicBool::new(false));
         let mut threads = Vec::new();
         for stage in ctx.config.stages.clone() {

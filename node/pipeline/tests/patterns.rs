@@ -35,6 +35,8 @@ struct Scripted {
     delay: BTreeMap<u64, Duration>,
     fail_permanent: Vec<u64>,
     fail_transient: Vec<u64>,
+    /// When set, every proof is this many bytes.
+    proof_len: Option<usize>,
 }
 
 impl Scripted {
@@ -44,6 +46,7 @@ impl Scripted {
             delay: BTreeMap::new(),
             fail_permanent: vec![],
             fail_transient: vec![],
+            proof_len: None,
         }
     }
 }
@@ -72,7 +75,7 @@ impl Prover for Scripted {
         }
         Ok(ProofArtifact {
             zkvm: self.id.name.clone(),
-            proof: input.digest.to_vec(),
+            proof: self.proof_len.map_or_else(|| input.digest.to_vec(), |n| vec![0x5a; n]),
             public_values: vec![],
             cycles: None,
             proving_time: Duration::from_micros(1),
@@ -104,7 +107,7 @@ fn rocksdb() -> Setup {
 
 fn start(setup: &Setup, toml: &str, provers: ProverSet, events: &Arc<Events>) -> Pipeline {
     let cfg = PipelineConfig::parse(toml, &|p| provers.knows(p)).unwrap();
-    let opts = RuntimeOptions { lease_for: Duration::from_secs(5), observer: Some(events.clone()) };
+    let opts = RuntimeOptions { lease_for: Duration::from_secs(5), observer: Some(events.clone()), blobs: None };
     Pipeline::start(cfg, setup.queue.clone(), &provers, opts).unwrap()
 }
 
@@ -464,6 +467,43 @@ fn sequential_ordering_emits_blocks_in_order(s: Setup) {
     assert_eq!(by_seq.iter().map(|x| x.1).collect::<Vec<_>>(), vec![10, 11, 12], "committed in block order: {seqs:?}");
 }
 
+const ONE_STAGE: &str = r#"
+[[stage]]
+name = "d"
+kind = "dispatcher"
+input = "in"
+output = "out"
+prover = "big"
+"#;
+
+/// specs/pipeline.md §4: with a blob store a dispatcher's proof larger than
+/// the queue's 5 MiB payload cap commits at once (the payload carries the
+/// digest) and reads back whole; inline it could never commit.
+fn a_proof_over_the_payload_cap_travels_by_digest(s: Setup) {
+    let dir = tempfile::tempdir().unwrap();
+    let blobs = Arc::new(slotproof_queue::BlobStore::open(dir.path()).unwrap());
+    let mut provers = ProverSet::default();
+    let mut big = Scripted::new("big");
+    big.proof_len = Some(slotproof_queue::MAX_PAYLOAD_BYTES + 1024);
+    provers.insert("big", Arc::new(big));
+    let events = Arc::new(Events::default());
+    let cfg = PipelineConfig::parse(ONE_STAGE, &|p| provers.knows(p)).unwrap();
+    let opts = RuntimeOptions {
+        lease_for: Duration::from_secs(5),
+        observer: Some(events.clone()),
+        blobs: Some(blobs.clone()),
+    };
+    let p = Pipeline::start(cfg, s.queue.clone(), &provers, opts).unwrap();
+    p.submit(vec![block_task("in", 1, 0)]).unwrap();
+    let out = wait_sink(&s.queue, "out", 1);
+    p.shutdown();
+    assert_eq!(out.len(), 1);
+    assert!(out[0].payload_len < 1024, "the payload carries a digest: {} bytes", out[0].payload_len);
+    let proof = ProofPayload::decode_stored(&s_payload(&s.queue, &out[0]), &blobs).unwrap();
+    assert_eq!(proof.proof.len(), slotproof_queue::MAX_PAYLOAD_BYTES + 1024);
+    assert_eq!(events.count("d", Outcome::Done), 1);
+}
+
 macro_rules! both_backends {
     ($($name:ident),* $(,)?) => {
         mod memory { $( #[test] fn $name() { super::$name(super::memory()) } )* }
@@ -480,4 +520,5 @@ both_backends!(
     timeouts_and_cancellation_stop_provers,
     simulated_zkvms_close_each_block_once,
     sequential_ordering_emits_blocks_in_order,
+    a_proof_over_the_payload_cap_travels_by_digest,
 );

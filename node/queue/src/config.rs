@@ -44,11 +44,25 @@ pub struct QueueConfig {
     pub backoff_base_ms: u64,
     pub backoff_max_ms: u64,
     pub durability: Durability,
+    /// How long a done id is remembered (specs/queue.md §13): the dedupe
+    /// window. Within it a second enqueue of the same id is a no-op; after it
+    /// the id is forgotten and the same task could run again.
+    pub done_retention_ms: u64,
 }
+
+/// The default dedupe window: a day, far longer than any retry or restart
+/// re-decides a task, and a bounded set (a day of completions).
+pub const DEFAULT_DONE_RETENTION_MS: u64 = 24 * 60 * 60 * 1000;
 
 impl Default for QueueConfig {
     fn default() -> Self {
-        QueueConfig { max_attempts: 5, backoff_base_ms: 100, backoff_max_ms: 30_000, durability: Durability::Process }
+        QueueConfig {
+            max_attempts: 5,
+            backoff_base_ms: 100,
+            backoff_max_ms: 30_000,
+            durability: Durability::Process,
+            done_retention_ms: DEFAULT_DONE_RETENTION_MS,
+        }
     }
 }
 

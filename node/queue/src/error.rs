@@ -6,6 +6,32 @@ use std::sync::Arc;
 
 use crate::id::{InvalidTaskId, TaskId};
 
+/// Why a blob (a payload stored by digest beside the queue) could not be stored or read.
+#[derive(Debug, thiserror::Error)]
+pub enum BlobError {
+    #[error("blob store {path}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("no blob {digest} at {path}: it was deleted, or never written")]
+    Missing { digest: String, path: PathBuf },
+    #[error("blob {path} does not hash to its name {digest}: the file was changed or damaged")]
+    Mismatch { digest: String, path: PathBuf },
+    #[error("blob of {size} bytes, over the {limit}-byte limit")]
+    TooLarge { size: u64, limit: u64 },
+    #[error("{0:?} is not a blob digest (64 hex digits)")]
+    BadDigest(String),
+}
+
+impl BlobError {
+    /// Whether a later attempt may succeed (an I/O error) or never can.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, BlobError::Io { .. })
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum QueueError {
     #[error("no slotproof queue database at {path}")]

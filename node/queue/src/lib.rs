@@ -14,9 +14,11 @@
 //! assert_eq!(q.stats().unwrap().total.done, 1);
 //! ```
 
+pub mod blobs;
 mod clock;
 mod codec;
 mod config;
+mod done;
 mod error;
 mod id;
 mod queue;
@@ -26,9 +28,10 @@ mod store;
 mod task;
 mod view;
 
+pub use blobs::{BlobDigest, BlobStore, MAX_BLOB_BYTES};
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use config::{Durability, QueueConfig};
-pub use error::{QueueError, Result};
+pub use config::{DEFAULT_DONE_RETENTION_MS, Durability, QueueConfig};
+pub use error::{BlobError, QueueError, Result};
 pub use id::{InvalidTaskId, TaskId};
 pub use queue::Queue;
 pub use rocks::{SCHEMA_VERSION, read_view};

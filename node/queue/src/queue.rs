@@ -248,6 +248,24 @@ impl Queue {
         Ok(self.lock()?.has_dead(queues, block))
     }
 
+    /// Forgets at most `max` done ids older than the retention, oldest first
+    /// (specs/queue.md §13); returns how many. Completions already prune a few
+    /// each; this is for a timer, or to drain a backlog after a restart.
+    pub fn prune_done(&self, max: usize) -> Result<usize> {
+        self.mutate(|s, now, ch| s.prune_done(now, max, ch))
+    }
+
+    /// Every live (not done) task with its payload: for a caller marking the
+    /// blobs that payloads refer to (specs/queue.md §14).
+    pub fn live_payloads(&self) -> Result<Vec<(TaskInfo, Arc<[u8]>)>> {
+        Ok(self.lock()?.live_payloads())
+    }
+
+    /// How many done ids the queue remembers now (the dedupe window's size).
+    pub fn done_len(&self) -> Result<usize> {
+        Ok(self.lock()?.done_len())
+    }
+
     pub fn is_done(&self, id: TaskId) -> Result<bool> {
         Ok(self.lock()?.is_done(id))
     }

@@ -3,7 +3,7 @@
 //! log, and the read-only secondary view used by `slotproof queue ...`.
 //! It never deletes or rewrites data it cannot decode: such a database is refused.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
@@ -13,6 +13,7 @@ use tracing::{info, warn};
 
 use crate::codec;
 use crate::config::{Durability, QueueConfig};
+use crate::done::DoneMark;
 use crate::error::{QueueError, Result};
 use crate::id::TaskId;
 use crate::state::{Cf, Changes, META_EPOCH, META_SCHEMA, Op, State};
@@ -129,7 +130,7 @@ struct Loaded {
     tasks: Vec<TaskInfo>,
     payloads: HashMap<TaskId, Arc<[u8]>>,
     leases: Vec<(TaskId, codec::LeaseRecord)>,
-    done: HashSet<TaskId>,
+    done: Vec<(TaskId, DoneMark)>,
     done_counts: BTreeMap<String, u64>,
 }
 
@@ -158,15 +159,15 @@ fn load(db: &DB, path: &Path, with_payloads: bool) -> Result<Loaded> {
     }
     // Done records carry their queue, so per-queue done counts need no counter
     // of their own (markers of emitted groups have no queue and are not counted).
-    let mut done = HashSet::new();
+    let mut done = Vec::new();
     let mut done_counts: BTreeMap<String, u64> = BTreeMap::new();
     for (k, v) in scan(Cf::Done)? {
         let id = key_id(Cf::Done, &k)?;
-        let (_, queue) = codec::decode_done(&v).map_err(|r| corrupt(path, format!("done/{id}"), r))?;
+        let (at_ms, queue) = codec::decode_done(&v).map_err(|r| corrupt(path, format!("done/{id}"), r))?;
         if !queue.is_empty() {
-            *done_counts.entry(queue).or_default() += 1;
+            *done_counts.entry(queue.clone()).or_default() += 1;
         }
-        done.insert(id);
+        done.push((id, DoneMark { at_ms, queue }));
     }
     Ok(Loaded { epoch, tasks, payloads, leases, done, done_counts })
 }

@@ -5,12 +5,13 @@
 //! `Changes`; the RocksDB backend commits them in order, the in-memory backend
 //! drops them. It never does I/O itself.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar};
 
 use crate::codec::{self, LeaseRecord};
 use crate::config::QueueConfig;
+use crate::done::{DoneMark, DoneSet};
 use crate::error::{QueueError, Result};
 use crate::id::TaskId;
 use crate::task::{Enqueued, Failure, Lease, NackOutcome, NewTask, OrderKey, TaskInfo, TaskState};
@@ -136,7 +137,7 @@ pub(crate) struct State {
     cfg: QueueConfig,
     tasks: HashMap<TaskId, LiveTask>,
     queues: BTreeMap<String, QueueIndex>,
-    done: HashSet<TaskId>,
+    done: DoneSet,
     next_seq: u64,
     epoch: u64,
     token_counter: u64,
@@ -144,6 +145,9 @@ pub(crate) struct State {
 }
 
 const TOKEN_COUNTER_BITS: u32 = 40;
+/// Expired done ids forgotten per completion: more than one, so a backlog
+/// (after a retention change or a long stop) drains as work goes on.
+const PRUNE_PER_WRITE: usize = 8;
 
 impl State {
     pub(crate) fn new(cfg: QueueConfig) -> Self {
@@ -151,7 +155,7 @@ impl State {
             cfg,
             tasks: HashMap::new(),
             queues: BTreeMap::new(),
-            done: HashSet::new(),
+            done: DoneSet::default(),
             next_seq: 0,
             epoch: 0,
             token_counter: 0,
@@ -182,11 +186,11 @@ impl State {
         &mut self,
         epoch: u64,
         tasks: Vec<(TaskInfo, Arc<[u8]>)>,
-        done: HashSet<TaskId>,
+        done: Vec<(TaskId, DoneMark)>,
         done_counts: BTreeMap<String, u64>,
     ) {
         self.epoch = epoch;
-        self.done = done;
+        self.done = DoneSet::from_marks(done);
         for (queue, n) in done_counts {
             self.index(&queue).done = n;
         }
@@ -481,7 +485,7 @@ impl State {
             self.complete(id, token, deadline, now_ms, ch);
         }
         for m in markers {
-            if self.done.insert(*m) {
+            if self.done.insert(*m, DoneMark { at_ms: now_ms, queue: String::new() }) {
                 ch.put(Cf::Done, &m.0, || codec::encode_done(now_ms, ""));
                 ch.must_sync = true;
             }
@@ -495,12 +499,34 @@ impl State {
         let q = self.index(&queue);
         q.leases.remove(&(deadline, token));
         q.done += 1;
-        self.done.insert(id);
         ch.delete(Cf::Tasks, &id.0);
         ch.delete(Cf::Payloads, &id.0);
         ch.delete(Cf::Leases, &id.0);
         ch.put(Cf::Done, &id.0, || codec::encode_done(now_ms, &queue));
         ch.must_sync = true;
+        self.done.insert(id, DoneMark { at_ms: now_ms, queue });
+        // Pruning on write: each completion forgets a few expired ids, more
+        // than it adds, so the set shrinks to the window without a timer.
+        self.prune_done(now_ms, PRUNE_PER_WRITE, ch);
+    }
+
+    /// Forgets at most `max` done ids older than the retention (specs/queue.md
+    /// §13): their done records go, the per-queue done counts follow, and the
+    /// same id may be enqueued again. Returns how many were forgotten.
+    pub(crate) fn prune_done(&mut self, now_ms: u64, max: usize, ch: &mut Changes) -> usize {
+        let cutoff = now_ms.saturating_sub(self.cfg.done_retention_ms);
+        let pruned = self.done.prune(cutoff, max);
+        for (id, mark) in &pruned {
+            if let Some(q) = self.queues.get_mut(&mark.queue) {
+                q.done = q.done.saturating_sub(1);
+            }
+            ch.delete(Cf::Done, &id.0);
+        }
+        pruned.len()
+    }
+
+    pub(crate) fn done_len(&self) -> usize {
+        self.done.len()
     }
 
     /// Dead-letters every pending, delayed or leased task of `block` in `queues`
@@ -575,7 +601,11 @@ impl State {
             q.add_dead(info.block_number);
             NackOutcome::Dead { attempts: info.attempts }
         } else {
-            let not_before_ms = now_ms + self.cfg.backoff_ms(info.attempts);
+            let hold_ms = match failure {
+                Failure::Hold(d) => u64::try_from(d.as_millis()).unwrap_or(u64::MAX),
+                _ => 0,
+            };
+            let not_before_ms = now_ms.saturating_add(self.cfg.backoff_ms(info.attempts).max(hold_ms));
             info.state = TaskState::Pending { not_before_ms };
             q.delayed.insert((not_before_ms, info.seq), id);
             // A waiter must recompute its sleep to wake at the new due time.
@@ -624,6 +654,10 @@ impl State {
             tasks: self.tasks.values().map(|t| t.info.clone()).collect(),
             done_counts: self.queues.iter().map(|(name, q)| (name.clone(), q.done)).collect(),
         }
+    }
+
+    pub(crate) fn live_payloads(&self) -> Vec<(TaskInfo, Arc<[u8]>)> {
+        self.tasks.values().map(|t| (t.info.clone(), t.payload.clone())).collect()
     }
 
     pub(crate) fn is_done(&self, id: TaskId) -> bool {

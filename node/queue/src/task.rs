@@ -221,6 +221,10 @@ pub enum Failure {
     Transient,
     /// Dead-letter at once.
     Permanent,
+    /// Retry, but not before this long (or the backoff, if longer), until
+    /// `max_attempts`: for a failure that waits on something slow to change,
+    /// such as an operator fixing a credential.
+    Hold(std::time::Duration),
 }
 
 /// What a nack (or an expired lease) did with the task.

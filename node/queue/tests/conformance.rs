@@ -95,6 +95,20 @@ fn nack_backs_off_then_dead_letters(h: &mut Harness) {
     assert_eq!(dead[0].last_error.as_deref(), Some("boom 3"));
 }
 
+/// §4: a held failure waits the longer of its wait and the backoff, and still counts an attempt.
+fn held_failure_waits_its_wait(h: &mut Harness) {
+    h.q.enqueue_one(task("q", 1, 0)).unwrap();
+    let l = h.must_lease("q");
+    let out = h.q.nack(l.id, l.token, "refused", Failure::Hold(Duration::from_secs(60))).unwrap();
+    assert_eq!(out, NackOutcome::Retrying { attempts: 1, not_before_ms: h.clock_now() + 60_000 });
+    h.clock.advance(59_999);
+    assert!(h.lease("q").is_none(), "held");
+    h.clock.advance(1);
+    let l = h.must_lease("q");
+    let out = h.q.nack(l.id, l.token, "refused", Failure::Hold(Duration::ZERO)).unwrap();
+    assert_eq!(out, NackOutcome::Retrying { attempts: 2, not_before_ms: h.clock_now() + 2 * h.cfg.backoff_base_ms });
+}
+
 /// §4: a permanent failure dead-letters at once.
 fn permanent_failure_dead_letters_at_once(h: &mut Harness) {
     h.q.enqueue_one(task("q", 1, 0)).unwrap();
@@ -286,6 +300,52 @@ impl Harness {
     }
 }
 
+/// §13: a done id is the dedupe window's: within the retention a second
+/// enqueue is a no-op; past it the id is forgotten (completions prune a few
+/// each), its done count goes, and the same task may be enqueued again.
+fn done_ids_are_forgotten_after_the_retention(h: &mut Harness) {
+    let retention = h.cfg.done_retention_ms;
+    let old = h.q.enqueue_one(task("q", 1, 0)).unwrap().id();
+    let l = h.must_lease("q");
+    h.q.ack(l.id, l.token).unwrap();
+    h.clock.advance(retention - 1);
+    assert!(matches!(h.q.enqueue_one(task("q", 1, 0)).unwrap(), Enqueued::Duplicate(_)), "within the window");
+    h.clock.advance(2);
+    // Another completion prunes on write: the expired id goes with no timer.
+    h.q.enqueue_one(task("q", 2, 0)).unwrap();
+    let l = h.must_lease("q");
+    h.q.ack(l.id, l.token).unwrap();
+    assert!(!h.q.is_done(old).unwrap(), "forgotten past the window");
+    assert_eq!(h.q.stats().unwrap().total.done, 1, "the done count follows");
+    assert_eq!(h.q.done_len().unwrap(), 1);
+    assert!(matches!(h.q.enqueue_one(task("q", 1, 0)).unwrap(), Enqueued::Inserted(_)), "may run again");
+}
+
+/// §13: pruning is bounded per step, oldest first, and (on RocksDB) what was
+/// pruned stays pruned across a restart while what was not stays done.
+fn done_pruning_is_bounded_and_survives_a_restart(h: &mut Harness) {
+    let mut ids = Vec::new();
+    for b in 0..5 {
+        ids.push(h.q.enqueue_one(task("q", b, 0)).unwrap().id());
+        let l = h.must_lease("q");
+        h.q.ack(l.id, l.token).unwrap();
+        h.clock.advance(1);
+    }
+    // Ids done at T0..T0+4; the cutoff falls between the third and the fourth.
+    h.clock.advance(h.cfg.done_retention_ms - 2);
+    assert_eq!(h.q.prune_done(2).unwrap(), 2, "at most two per step");
+    assert_eq!(h.q.prune_done(100).unwrap(), 1, "only the expired ones");
+    assert_eq!(h.q.prune_done(100).unwrap(), 0);
+    if h.dir.is_some() {
+        h.reopen();
+    }
+    let done: Vec<bool> = ids.iter().map(|id| h.q.is_done(*id).unwrap()).collect();
+    assert_eq!(done, [false, false, false, true, true]);
+    assert_eq!(h.q.stats().unwrap().total.done, 2);
+    assert!(matches!(h.q.enqueue_one(task("q", 4, 0)).unwrap(), Enqueued::Duplicate(_)));
+    assert!(matches!(h.q.enqueue_one(task("q", 0, 0)).unwrap(), Enqueued::Inserted(_)));
+}
+
 macro_rules! suite {
     ($($name:ident),* $(,)?) => {
         mod memory {
@@ -322,4 +382,7 @@ suite!(
     ack_all_is_all_or_nothing,
     cancel_block_reaches_pending_and_leased,
     lease_wait_any_is_woken_by_any_queue,
+    held_failure_waits_its_wait,
+    done_ids_are_forgotten_after_the_retention,
+    done_pruning_is_bounded_and_survives_a_restart,
 );

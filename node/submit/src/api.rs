@@ -77,6 +77,38 @@ pub struct Proved {
     pub verifier_id: Option<String>,
 }
 
+/// A `proved` call as the outbox keeps it: the proof by content digest in the
+/// node's blob store (specs/submission.md §2), read and base64-encoded only
+/// when sent, so an entry stays small whatever the proof's size.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StoredProved {
+    pub block_number: u64,
+    pub cluster_id: u64,
+    pub proving_time: u64,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub proving_cycles: Option<u64>,
+    /// blake3 of the raw proof bytes, 64 hex digits: the blob's name.
+    pub proof_digest: String,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub verifier_id: Option<String>,
+}
+
+impl StoredProved {
+    /// The API body, with the proof's bytes.
+    pub fn with_proof(&self, proof: &[u8]) -> Proved {
+        use base64::Engine as _;
+        Proved {
+            block_number: self.block_number,
+            cluster_id: self.cluster_id,
+            proving_time: self.proving_time,
+            proving_cycles: self.proving_cycles,
+            proof: base64::engine::general_purpose::STANDARD.encode(proof),
+            verifier_id: self.verifier_id.clone(),
+        }
+    }
+}
+
 /// `{ proof_id }`, the answer to the three lifecycle calls.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ProofId {

@@ -113,6 +113,21 @@ fn retry_after(headers: &reqwest::header::HeaderMap, body: &str) -> Duration {
     Duration::from_secs(from_header.or(from_body).unwrap_or(1).max(1)).min(MAX_RETRY_AFTER)
 }
 
+/// An error body as kept in logs and dead letters: the service's text, cut
+/// short (a proxy's HTML page must not fill the queue).
+fn clip(mut body: String) -> String {
+    const MAX: usize = 512;
+    if body.len() > MAX {
+        let mut end = MAX;
+        while !body.is_char_boundary(end) {
+            end -= 1;
+        }
+        body.truncate(end);
+        body.push('…');
+    }
+    body
+}
+
 impl Client {
     /// `base` includes `/api/v0`, e.g. `http://127.0.0.1:8080/api/v0`.
     pub fn new(base: &str, token: &str, limiter: Arc<Limiter>) -> Result<Client, SubmitError> {
@@ -167,8 +182,17 @@ impl Client {
                 self.limiter.pause(wait).await;
                 Err(SubmitError::RateLimited(wait))
             }
-            s if s.is_client_error() => Err(SubmitError::Rejected { status: s.as_u16(), body: text }),
-            s => Err(RetryError::Status { method, path: path.to_string(), status: s.as_u16(), body: text }.into()),
+            // The server gave up waiting for the request: as transient as a 5xx.
+            StatusCode::REQUEST_TIMEOUT => {
+                Err(RetryError::Status { method, path: path.to_string(), status: 408, body: clip(text) }.into())
+            }
+            StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN | StatusCode::NOT_FOUND => {
+                Err(SubmitError::Misconfigured { status: status.as_u16(), body: clip(text) })
+            }
+            s if s.is_client_error() => Err(SubmitError::Rejected { status: s.as_u16(), body: clip(text) }),
+            s => {
+                Err(RetryError::Status { method, path: path.to_string(), status: s.as_u16(), body: clip(text) }.into())
+            }
         }
     }
 

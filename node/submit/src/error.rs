@@ -17,6 +17,11 @@ pub enum SubmitError {
     /// Any other 4xx: retrying cannot help; dead-letter with the body.
     #[error("refused with {status}: {body}")]
     Rejected { status: u16, body: String },
+    /// 401/403 (a bad or missing key) or 404 (e.g. `Cluster not found`): a
+    /// configuration problem only an operator can fix. The entry is kept and
+    /// retried slowly, never dead-lettered: the proof must not be lost.
+    #[error("refused with {status}: {body} ({})", what_to_fix(*status))]
+    Misconfigured { status: u16, body: String },
     /// A 2xx whose body is not the documented answer: retrying cannot help either.
     #[error("unexpected answer with {status}: {body}")]
     Unexpected {
@@ -28,9 +33,24 @@ pub enum SubmitError {
     /// 5xx, a network error, a timeout: retry with backoff.
     #[error(transparent)]
     Retry(#[from] RetryError),
+    /// The proof an outbox entry refers to could not be read from the blob
+    /// store: retried when the disk may recover, dead-lettered when it is gone or damaged.
+    #[error("reading the proof to submit")]
+    ProofUnreadable(#[source] slotproof_queue::BlobError),
     /// The HTTP client itself could not be built (TLS setup); nothing was sent.
     #[error("building the Ethproofs HTTP client")]
     HttpClient(#[source] reqwest::Error),
+}
+
+/// What an operator should check when the service refuses this node's calls
+/// with `status` (never the key itself).
+pub fn what_to_fix(status: u16) -> &'static str {
+    match status {
+        401 | 403 => {
+            "check the Ethproofs token: SLOTPROOF_ETHPROOFS_TOKEN or the [ethproofs] token_file / --ethproofs-token-file"
+        }
+        _ => "check [ethproofs] url and clusters: the cluster id or the URL is not the service's",
+    }
 }
 
 /// Why a call failed in a way a later attempt may not.

@@ -14,5 +14,5 @@ pub mod error;
 pub mod outbox;
 
 pub use client::{Client, Limiter, StatusCall, load_token};
-pub use error::{ErrorChain, RetryError, SubmitError, TokenError};
-pub use outbox::{OUTBOX_QUEUE, Submission, run_sender};
+pub use error::{ErrorChain, RetryError, SubmitError, TokenError, what_to_fix};
+pub use outbox::{OUTBOX_QUEUE, OutboxHealth, Refusal, Sender, Submission, outbox_drained, run_sender};

@@ -107,7 +107,7 @@ impl NodeLoop {
         }
         let drained = self.open.is_empty()
             && proving_drained(&self.queue, &self.zkvms)
-            && outbox_drained(&self.queue, self.submitting.is_some());
+            && self.submitting.as_ref().is_none_or(|s| slotproof_submit::outbox_drained(&self.queue, &s.health));
         if !self.following && drained { Flow::Done } else { Flow::Continue }
     }
 }
@@ -123,11 +123,6 @@ fn proving_drained(queue: &Queue, zkvms: &[String]) -> bool {
     let mut queues: Vec<String> = zkvms.iter().map(|z| prove_queue(z)).collect();
     queues.push(PROOFS_QUEUE.into());
     queues_drained(queue, &queues)
-}
-
-/// With submission on: nothing pending or leased in the outbox (dead-lettered entries stay for an operator).
-fn outbox_drained(queue: &Queue, submitting: bool) -> bool {
-    !submitting || queues_drained(queue, &[slotproof_submit::OUTBOX_QUEUE.to_string()])
 }
 
 /// One readable line per closed block.

@@ -5,6 +5,7 @@
 
 mod migrate;
 mod record;
+mod retention;
 pub mod signed;
 mod summary;
 
