@@ -151,6 +151,10 @@ pub struct NetState {
     pub head: u64,
     /// Messages about blocks this many below the head (and not held) are ignored.
     pub stale_blocks: u64,
+    /// How long after a block's deadline a duty may still start: a late
+    /// proof still covers the block (a killed prover's block is taken over
+    /// even when its slot has run out).
+    pub late_ms: u64,
 }
 
 impl NetState {
@@ -165,6 +169,7 @@ impl NetState {
             blocks: BTreeMap::new(),
             head: 0,
             stale_blocks,
+            late_ms: 0,
         }
     }
 
@@ -234,11 +239,11 @@ impl NetState {
     }
 
     /// The duties falling due now, marked started: `assign::duties` per block
-    /// before its deadline, less what this node started or anyone proved.
+    /// until `late_ms` after its deadline, less what this node started or anyone proved.
     pub fn take_duties(&mut self, now_ms: u64, offers: &[Offer], cfg: &AssignConfig) -> Vec<Duty> {
         let mut out = Vec::new();
         for (hash, c) in &mut self.blocks {
-            if now_ms > c.deadline_ms {
+            if now_ms > c.deadline_ms.saturating_add(self.late_ms) {
                 continue;
             }
             // Rendezvous scores hash the hash's text form (specs/p2p.md §4): every node must agree.
@@ -356,6 +361,12 @@ mod tests {
         let offers = s.live_offers(HORIZON);
         assert!(s.take_duties(1_001, &offers, &cfg).is_empty());
         assert_eq!(s.take_duties(1_000, &offers, &cfg).len(), 1);
+        // With a grace for late proofs, a duty may start after the deadline, within it.
+        let mut s = state("me", &["stark"]);
+        s.late_ms = 500;
+        s.blocks.insert(Hash32([2; 32]), Coord::new(5, 1_000));
+        assert!(s.take_duties(1_501, &offers, &cfg).is_empty());
+        assert_eq!(s.take_duties(1_500, &offers, &cfg).len(), 1);
     }
 
     /// specs/p2p.md §4: the attack of the review: one throwaway key offering

@@ -62,6 +62,8 @@ pub const MAX_VERIFICATIONS: usize = 2;
 const CATCH_UP_EVERY: Duration = Duration::from_secs(600);
 /// Earned standing lasts this many slots (specs/p2p.md §4).
 const STANDING_SLOTS: u32 = 64;
+/// Takeovers may start up to this many slots after a block's deadline: late, but covered.
+const LATE_SLOTS: u32 = 2;
 
 /// What `start` hands the node loop.
 pub struct Started {
@@ -143,6 +145,7 @@ pub fn start(
     state.verifiable = verifiers.iter().filter(|(_, v)| v.can_verify()).map(|(z, _)| z.clone()).collect();
     state.standing.provers = settings.provers.clone();
     state.standing.window = slot * STANDING_SLOTS;
+    state.late_ms = (slot * LATE_SLOTS).as_millis() as u64;
     let unverifiable: Vec<&String> = state.mine.difference(&state.verifiable).collect();
     if !unverifiable.is_empty() {
         warn!(target: "slotproof::p2p", zkvms = ?unverifiable, "no verifier (verify_command) for these zkVMs: proved for this node's own records only; peers ignore their proofs");
