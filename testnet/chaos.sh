@@ -81,16 +81,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 # A base port with room for the chain, N p2p, N HTTP and H adversary listeners.
-for _ in $(seq 50); do
-  BASE=$(( 20000 + RANDOM % 30000 ))
-  ok=1
-  for off in 0 $(seq 1 "$N") $(seq 101 $((100 + N))) $(seq 201 $((200 + HOSTILE))); do
-    port_free $((BASE + off)) || { ok=0; break; }
-  done
-  [[ $ok == 1 ]] && break
-done
+pick_base_port 0 $(seq 1 "$N") $(seq 101 $((100 + N))) $(seq 201 $((200 + HOSTILE)))
 
 # Anvil's head over JSON-RPC (decimal).
 block_number() {

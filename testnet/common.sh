@@ -49,3 +49,17 @@ stop_and_report() {
   for i in $(seq 0 $((N - 1))); do dirs+=(--data-dir "$WORK/node$i"); done
   "$BIN" p2p report "${dirs[@]}" --json
 }
+
+# BASE: a random base port such that BASE + each offset given is free on 127.0.0.1.
+port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+pick_base_port() {
+  local off ok
+  for _ in $(seq 50); do
+    BASE=$(( 20000 + RANDOM % 30000 ))
+    ok=1
+    for off in "$@"; do port_free $((BASE + off)) || { ok=0; break; }; done
+    [[ $ok == 1 ]] && return 0
+  done
+  echo "no free block of ports found on 127.0.0.1" >&2
+  exit 1
+}

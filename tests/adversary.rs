@@ -74,19 +74,7 @@ fn honestly_covered(http: u16, own_id: &str, honest: &BTreeSet<String>) -> Optio
 fn honest_nodes_keep_proving_while_the_adversary_attacks() {
     let _g = serial();
     let dir = tempfile::tempdir().unwrap();
-    let chain_port = free_port();
-    let _chain = Node::start(&[
-        "devchain",
-        "--listen",
-        &format!("127.0.0.1:{chain_port}"),
-        "--slot-time",
-        SLOT,
-        "--blocks",
-        &BLOCKS.to_string(),
-        "--start-delay",
-        "6s",
-    ]);
-    let rpc = format!("ws://127.0.0.1:{chain_port}");
+    let (_chain, rpc) = Node::devchain(SLOT, BLOCKS, "6s");
     let data = [dir.path().join("node0"), dir.path().join("node1")];
     let ids = [node_id(&data[0]), node_id(&data[1])];
     let honest: BTreeSet<String> = ids.iter().cloned().collect();

@@ -39,7 +39,8 @@ struct Peer {
 
 struct Testnet {
     dir: tempfile::TempDir,
-    chain_port: u16,
+    /// The dev chain's `ws://` URL.
+    rpc: String,
     /// Killed on drop, with the test.
     _chain: Node,
     peers: Vec<Peer>,
@@ -49,18 +50,7 @@ impl Testnet {
     /// A dev chain that announces `blocks` blocks after `delay`, and node ids for `n` nodes.
     fn new(n: usize, blocks: usize, delay: Duration) -> Testnet {
         let dir = tempfile::tempdir().unwrap();
-        let chain_port = free_port();
-        let chain = Node::start(&[
-            "devchain",
-            "--listen",
-            &format!("127.0.0.1:{chain_port}"),
-            "--slot-time",
-            SLOT,
-            "--blocks",
-            &blocks.to_string(),
-            "--start-delay",
-            &format!("{}ms", delay.as_millis()),
-        ]);
+        let (chain, rpc) = Node::devchain(SLOT, blocks, &format!("{}ms", delay.as_millis()));
         let peers = (0..n)
             .map(|i| {
                 let d = dir.path().join(format!("node{i}"));
@@ -69,7 +59,7 @@ impl Testnet {
                 Peer { p2p: free_port(), http: free_port(), id }
             })
             .collect();
-        Testnet { dir, chain_port, _chain: chain, peers }
+        Testnet { dir, rpc, _chain: chain, peers }
     }
 
     fn data(&self, i: usize) -> PathBuf {
@@ -82,7 +72,7 @@ impl Testnet {
 
     fn start(&self, i: usize, zkvms: &[&str]) -> Node {
         let data = self.data(i);
-        let rpc = format!("ws://127.0.0.1:{}", self.chain_port);
+        let rpc = self.rpc.clone();
         let listen = format!("/ip4/127.0.0.1/tcp/{}", self.peers[i].p2p);
         let http = format!("127.0.0.1:{}", self.peers[i].http);
         let mut args = vec![

@@ -88,6 +88,17 @@ pub struct Node {
 }
 
 impl Node {
+    /// `slotproof devchain` on a free loopback port, announcing `blocks`
+    /// blocks every `slot` after `start_delay`; its `ws://` URL with it.
+    pub fn devchain(slot: &str, blocks: usize, start_delay: &str) -> (Node, String) {
+        let port = free_port();
+        let listen = format!("127.0.0.1:{port}");
+        let blocks = blocks.to_string();
+        let args =
+            ["devchain", "--listen", &listen, "--slot-time", slot, "--blocks", &blocks, "--start-delay", start_delay];
+        (Node::start(&args), format!("ws://{listen}"))
+    }
+
     pub fn start(args: &[&str]) -> Node {
         let mut child = slotproof_command()
             .args(args)
