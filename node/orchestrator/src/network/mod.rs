@@ -51,9 +51,11 @@ pub type OwnProof = slotproof_p2p::wire::ProofParts;
 /// Each offered zkVM: (name, version, proof type, slots).
 pub type LocalZkvm = (String, String, u8, usize);
 
-/// Announced proofs fetched at once, all peers together and from one peer (specs/p2p.md §6).
-pub const MAX_FETCHES: usize = 16;
+/// Announced proofs fetched at once, all peers together and from one peer
+/// with standing (two from a peer without) (specs/p2p.md §5).
+pub const MAX_FETCHES: usize = 8;
 pub const MAX_FETCHES_PER_PEER: usize = 4;
+pub const MAX_FETCHES_NO_STANDING: usize = 2;
 /// Messages waiting for their block at once.
 pub const MAX_WAITING: usize = 1024;
 /// Proof verifications at once (an external verifier is a process each).
@@ -96,6 +98,8 @@ pub struct Net {
     fetching: HashMap<Hash32, PeerId>,
     /// Peers asked for a catch-up by range, and when (`CATCH_UP_EVERY`).
     caught_up_with: HashMap<PeerId, Instant>,
+    /// Connected peers to ask once they have standing: when connected, from which block.
+    to_catch_up: HashMap<PeerId, (Instant, u64)>,
     /// Fetches and catch-ups run as tracked tasks: the node awaits them on shutdown.
     tracker: TaskTracker,
 }
@@ -169,6 +173,7 @@ pub fn start(
         store,
         fetching: HashMap::new(),
         caught_up_with: HashMap::new(),
+        to_catch_up: HashMap::new(),
         tracker,
     };
     Ok(Started { net, events, checked })
@@ -249,6 +254,7 @@ impl Net {
         let keep_ms = (self.slot * 4).as_millis() as u64;
         self.state.retire_blocks(now_ms, keep_ms);
         self.caught_up_with.retain(|_, at| at.elapsed() < CATCH_UP_EVERY);
+        self.catch_up_with_standing();
     }
 
     async fn send_heartbeat(&mut self, now_ms: u64, head: Option<(u64, Hash32)>) {
@@ -343,9 +349,10 @@ impl Net {
     /// fetched (by root), and within `MAX_FETCHES` and `MAX_FETCHES_PER_PEER`.
     fn may_fetch(&self, ann: &ProofAnnouncement, from: PeerId) -> bool {
         let from_peer = self.fetching.values().filter(|p| **p == from).count();
-        let ok = !self.fetching.contains_key(&ann.root())
-            && self.fetching.len() < MAX_FETCHES
-            && from_peer < MAX_FETCHES_PER_PEER;
+        // A forwarder without standing gets fewer: its proofs are how it earns standing.
+        let per_peer =
+            if self.state.standing.has(&from.to_string()) { MAX_FETCHES_PER_PEER } else { MAX_FETCHES_NO_STANDING };
+        let ok = !self.fetching.contains_key(&ann.root()) && self.fetching.len() < MAX_FETCHES && from_peer < per_peer;
         if !ok {
             debug!(target: "slotproof::p2p", peer = %from, root = %ann.root(), fetching = self.fetching.len(), "announced proof not fetched now (already fetching it, or at the fetch limit)");
         }
@@ -439,24 +446,47 @@ impl Net {
         }
     }
 
-    /// A new peer: ask it for the proofs of recent blocks (a restarted node catches up).
-    /// At most one catch-up per peer per `CATCH_UP_EVERY`, and the table of
-    /// peers asked is pruned on the same clock (free identities reconnecting).
+    /// A new peer: once it has standing, ask it for the proofs of recent
+    /// blocks (a restarted node catches up). Waiting until then means a
+    /// stranger is never asked, so it cannot answer with megabytes of junk;
+    /// peers connected to and not yet asked are kept at most `MAX_PEERS`.
     pub fn on_connected(&mut self, peer: PeerId, from: u64) {
-        if self.caught_up_with.contains_key(&peer) || self.caught_up_with.len() >= MAX_WAITING {
+        if self.caught_up_with.contains_key(&peer) || self.to_catch_up.len() >= coord::MAX_PEERS {
             return;
         }
-        self.caught_up_with.insert(peer, Instant::now());
-        let job = CatchUp {
-            client: self.client.clone(),
-            peer,
-            from,
-            settle: self.slot / 2,
-            me: self.me.clone(),
-            store: self.store.clone(),
-            verifiers: self.verifiers.clone(),
-            permits: self.permits.clone(),
-        };
-        self.tracker.spawn(fetch::by_range(job, self.checked_tx.clone()));
+        self.to_catch_up.insert(peer, (Instant::now(), from));
+        self.catch_up_with_standing();
+    }
+
+    pub fn on_disconnected(&mut self, peer: &PeerId) {
+        self.to_catch_up.remove(peer);
+    }
+
+    /// Starts the catch-ups of connected peers that have standing now; at
+    /// most one per peer per `CATCH_UP_EVERY` (the table of peers asked is
+    /// pruned on the same clock, so free identities cannot grow it).
+    fn catch_up_with_standing(&mut self) {
+        let ready: Vec<(PeerId, u64)> = self
+            .to_catch_up
+            .iter()
+            .filter(|(p, _)| self.state.standing.has(&p.to_string()))
+            .map(|(p, (_, from))| (*p, *from))
+            .collect();
+        for (peer, from) in ready {
+            self.to_catch_up.remove(&peer);
+            self.caught_up_with.insert(peer, Instant::now());
+            let job = CatchUp {
+                client: self.client.clone(),
+                peer,
+                from,
+                settle: self.slot / 2,
+                me: self.me.clone(),
+                store: self.store.clone(),
+                verifiers: self.verifiers.clone(),
+                permits: self.permits.clone(),
+            };
+            self.tracker.spawn(fetch::by_range(job, self.checked_tx.clone()));
+        }
+        self.to_catch_up.retain(|_, (at, _)| at.elapsed() < CATCH_UP_EVERY);
     }
 }

@@ -34,7 +34,8 @@ impl NodeLoop {
                     net.on_connected(peer, newest.saturating_sub(CATCH_UP_BLOCKS));
                 }
             }
-            NetEvent::Disconnected(_) | NetEvent::Listening(_) => {}
+            NetEvent::Disconnected(peer) => net.on_disconnected(&peer),
+            NetEvent::Listening(_) => {}
         }
         Ok(())
     }
