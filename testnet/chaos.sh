@@ -6,11 +6,14 @@
 # identities, and one honest node SIGKILLed and restarted on its data dir
 # every S seconds. Each honest process's RSS and data-dir size are sampled
 # every 5 s; growth counts from its first sample after its first minute (a
-# restarted process starts a new baseline). At the end everything is
+# restarted process starts a new baseline), and RSS growth is what a process
+# held for a whole minute (a proof's working memory is not growth; the peak
+# sample is reported as honest_rss_peak_mb_max). At the end everything is
 # stopped and the last line of stdout is one JSON object:
 #   {"minutes", "honest", "hostile", "kills", "blocks", "coverage",
 #    "deadline_share", "honest_rss_growth_mb_max", "honest_disk_growth_mb_max",
-#    "honest_graylisted_by_honest", "hostile_identities_graylisted"}
+#    "honest_graylisted_by_honest", "hostile_identities_graylisted",
+#    "honest_rss_peak_mb_max"}
 # coverage: the share of the blocks Anvil made during the run with verified
 # proofs of >= 2 distinct zkVMs by honest nodes; deadline_share: the same,
 # counting only proofs their prover made within the deadline. Exits 0 only

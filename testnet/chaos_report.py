@@ -3,7 +3,8 @@
 Reads the honest nodes' records (results<i>.json, `slotproof results --json`
 of stopped nodes), the honest and hostile peer ids (honest.ids, hostile.ids),
 the graylist lines the honest nodes logged (graylisted.log) and the RSS and
-disk samples (samples.tsv: node, pid, rss growth kB, disk growth kB). Prints
+disk samples (samples.tsv: node, pid, rss growth kB, disk growth kB; RSS
+growth is what a process held for a whole minute, see HELD_WINDOW). Prints
 one JSON object as the last line of stdout; exits 1, saying why on stderr,
 when the acceptance does not hold.
 
@@ -61,13 +62,27 @@ def graylisted(work):
     return out
 
 
+# Samples (5 s apart) in the window whose lowest RSS counts as held: a
+# proof's working memory (a STARK proof takes ~40 MB for a second) is not
+# growth; memory a process keeps for a whole minute is.
+HELD_WINDOW = 12
+
+
 def growth_mb(work):
-    """The largest RSS and disk growth (MB) over every sample of every honest process."""
-    rss, disk = 0, 0
+    """Per honest process (by pid): the largest RSS it held for a whole
+    window above its baseline, and the largest disk growth; the max over
+    processes (MB). Also the largest single RSS sample (the peak, with
+    working memory), reported but not judged."""
+    by_pid, disk, peak = {}, 0, 0
     for l in lines(work / "samples.tsv"):
-        _, _, r, d = l.split("\t")
-        rss, disk = max(rss, int(r)), max(disk, int(d))
-    return round(rss / 1024, 1), round(disk / 1024, 1)
+        _, pid, r, d = l.split("\t")
+        by_pid.setdefault(pid, []).append(int(r))
+        disk, peak = max(disk, int(d)), max(peak, int(r))
+    held = 0
+    for series in by_pid.values():
+        for end in range(HELD_WINDOW, len(series) + 1):
+            held = max(held, min(series[end - HELD_WINDOW : end]))
+    return round(held / 1024, 1), round(disk / 1024, 1), round(peak / 1024, 1)
 
 
 def main(argv):
@@ -83,7 +98,7 @@ def main(argv):
     blocks = len(verdicts)
     share = lambda picked: round(sum(1 for v in verdicts if picked(v)) / blocks, 4) if blocks else 0.0
     grays = graylisted(work)
-    rss, disk = growth_mb(work)
+    rss, disk, peak = growth_mb(work)
     out = {
         "minutes": minutes,
         "honest": n,
@@ -96,6 +111,7 @@ def main(argv):
         "honest_disk_growth_mb_max": disk,
         "honest_graylisted_by_honest": len(grays & honest),
         "hostile_identities_graylisted": len(grays & hostile_ids),
+        "honest_rss_peak_mb_max": peak,
     }
     failed = []
     if out["coverage"] < MIN_COVERAGE:
