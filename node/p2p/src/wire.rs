@@ -33,18 +33,19 @@ pub fn node_name(s: &str) -> Result<Name, WireError> {
     name(s)
 }
 
+/// A name from the wire against a names rule; bytes that are not UTF-8 break it too.
+fn check_with(n: &Name, what: &'static str, rule: fn(&str) -> Result<(), NameError>) -> Result<(), WireError> {
+    let text = std::str::from_utf8(n)
+        .map_err(|_| WireError::BadName(NameError::Char { what, name: text(n), c: char::REPLACEMENT_CHARACTER }))?;
+    rule(text).map_err(WireError::BadName)
+}
+
 fn check_zkvm(n: &Name) -> Result<(), WireError> {
-    let text = std::str::from_utf8(n).map_err(|_| {
-        WireError::BadName(NameError::Char { what: "zkVM name", name: text(n), c: char::REPLACEMENT_CHARACTER })
-    })?;
-    names::check_zkvm_name(text).map_err(WireError::BadName)
+    check_with(n, "zkVM name", names::check_zkvm_name)
 }
 
 fn check_node(n: &Name) -> Result<(), WireError> {
-    let text = std::str::from_utf8(n).map_err(|_| {
-        WireError::BadName(NameError::Char { what: "node id", name: text(n), c: char::REPLACEMENT_CHARACTER })
-    })?;
-    names::check_node_id(text).map_err(WireError::BadName)
+    check_with(n, "node id", names::check_node_id)
 }
 
 /// Messages whose names are checked on decode: a name outside the rule makes
