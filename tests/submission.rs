@@ -6,78 +6,14 @@
 #![allow(clippy::unwrap_used)]
 
 use std::collections::BTreeSet;
-use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::ops::ControlFlow;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use serde_json::Value;
-use slotproof_tests::{free_port, json_of, results, serial, slotproof, slotproof_command, spawn_listening, wait_for};
-
-const KEYS_ENV: &str = "SLOTPROOF_ETHPROOFS_API_KEYS";
-
-/// A running `slotproof ethproofs-server`, stopped on drop.
-struct EthproofsServer {
-    child: Child,
-    port: u16,
-}
-
-impl EthproofsServer {
-    fn start(dir: &Path, extra: &[&str]) -> EthproofsServer {
-        let mut args = vec!["--api-key", "team-key"];
-        args.extend_from_slice(extra);
-        EthproofsServer::start_with(dir, &args, None)
-    }
-
-    /// With `args` after the listen address and data dir, and
-    /// `SLOTPROOF_ETHPROOFS_API_KEYS` set to `env_keys` (unset without).
-    fn start_with(dir: &Path, args: &[&str], env_keys: Option<&str>) -> EthproofsServer {
-        let port = free_port();
-        let listen = format!("127.0.0.1:{port}");
-        let mut cmd = slotproof_command();
-        cmd.args(["ethproofs-server", "--listen", &listen, "--data-dir", dir.to_str().unwrap()]).args(args);
-        match env_keys {
-            Some(keys) => cmd.env(KEYS_ENV, keys),
-            None => cmd.env_remove(KEYS_ENV),
-        };
-        let child = spawn_listening(&mut cmd, port, "ethproofs-server");
-        EthproofsServer { child, port }
-    }
-
-    fn url(&self) -> String {
-        format!("http://127.0.0.1:{}/api/v0", self.port)
-    }
-
-    fn get(&self, path: &str) -> (String, Vec<u8>) {
-        self.get_as(path, "team-key")
-    }
-
-    /// `GET /api/v0{path}` with `key`: the response head and body.
-    fn get_as(&self, path: &str, key: &str) -> (String, Vec<u8>) {
-        let mut s = TcpStream::connect(("127.0.0.1", self.port)).unwrap();
-        write!(s, "GET /api/v0{path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {key}\r\nConnection: close\r\n\r\n")
-            .unwrap();
-        let mut bytes = Vec::new();
-        s.read_to_end(&mut bytes).unwrap();
-        let split = bytes.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
-        (String::from_utf8_lossy(&bytes[..split]).into_owned(), bytes[split + 4..].to_vec())
-    }
-
-    fn proofs(&self) -> Vec<Value> {
-        let (_, body) = self.get("/proofs?limit=1000");
-        let v: Value = serde_json::from_slice(&body).unwrap();
-        v["proofs"].as_array().unwrap().clone()
-    }
-}
-
-impl Drop for EthproofsServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+use slotproof_tests::ethproofs::KEYS_ENV;
+use slotproof_tests::{EthproofsServer, json_of, results, serial, slotproof, slotproof_command, wait_for};
 
 fn node_with_ethproofs(data: &Path, url: &str, extra: &[&str]) -> Command {
     let mut c = slotproof_command();

@@ -20,6 +20,13 @@ pub enum HarnessError {
     AdversaryMissing { path: PathBuf },
     #[error("SLOTPROOF_ADVERSARY_BIN={path} is not a file")]
     AdversaryFromEnvMissing { path: PathBuf },
+    #[error(
+        "no slotproof-risc0 at {path}: build it with `zkvm-adapters/risc0/build.sh` (about 15 minutes once on \
+         2 cores; .ci/run does), or set SLOTPROOF_RISC0_BIN"
+    )]
+    Risc0Missing { path: PathBuf },
+    #[error("SLOTPROOF_RISC0_BIN={path} is not a file")]
+    Risc0FromEnvMissing { path: PathBuf },
     #[error("cannot locate the running test executable")]
     CurrentExe(#[source] std::io::Error),
     #[error("the test executable {exe} is not in <target>/<profile>/deps/: set SLOTPROOF_BIN to the slotproof binary")]

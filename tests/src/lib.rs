@@ -18,11 +18,13 @@
 //! run `cargo build --bin slotproof` first.
 
 pub mod error;
+pub mod ethproofs;
 pub mod http;
 pub mod paths;
 pub mod poll;
 pub mod process;
 
 pub use error::HarnessError;
+pub use ethproofs::EthproofsServer;
 pub use poll::{wait_for, wait_for_every};
 pub use process::{Node, free_port, json_of, results, serial, slotproof, slotproof_command, spawn_listening};

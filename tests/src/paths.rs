@@ -44,6 +44,20 @@ pub fn adversary_bin() -> Result<PathBuf, HarnessError> {
     if path.is_file() { Ok(path) } else { Err(HarnessError::AdversaryMissing { path }) }
 }
 
+/// `$SLOTPROOF_RISC0_BIN` if set, else `<target>/release/slotproof-risc0`,
+/// where `zkvm-adapters/risc0/build.sh` puts it (always a release build: a
+/// debug RISC Zero prover would take hours).
+pub fn risc0_bin() -> Result<PathBuf, HarnessError> {
+    if let Some(path) = std::env::var_os("SLOTPROOF_RISC0_BIN").map(PathBuf::from) {
+        return if path.is_file() { Ok(path) } else { Err(HarnessError::Risc0FromEnvMissing { path }) };
+    }
+    let beside = beside_the_profile("slotproof-risc0")?;
+    let target =
+        beside.parent().and_then(Path::parent).ok_or(HarnessError::UnexpectedLayout { exe: beside.clone() })?;
+    let path = target.join("release").join(exe_name("slotproof-risc0"));
+    if path.is_file() { Ok(path) } else { Err(HarnessError::Risc0Missing { path }) }
+}
+
 /// The workspace root: the parent of this crate's directory, which cargo
 /// names in `CARGO_MANIFEST_DIR` when it runs the test.
 pub fn workspace_root() -> Result<PathBuf, HarnessError> {

@@ -51,6 +51,8 @@ pub struct ExternalConfig {
     pub work_dir: PathBuf,
     /// The GPU this instance is pinned to (`CUDA_VISIBLE_DEVICES`), if any.
     pub gpu: Option<u32>,
+    /// Set in the prover's environment (e.g. `RAYON_NUM_THREADS`).
+    pub env: Vec<(String, String)>,
 }
 
 /// The last lines a prover wrote to stderr, filled by a reader thread that
@@ -124,6 +126,7 @@ impl ExternalProver {
         if let Some(gpu) = self.cfg.gpu {
             cmd.env("CUDA_VISIBLE_DEVICES", gpu.to_string());
         }
+        cmd.envs(self.cfg.env.iter().map(|(k, v)| (k, v)));
         let mut child = cmd.spawn().map_err(|e| {
             ProverError::Permanent(format!("zkVM {}: cannot run {:?}: {e}", self.cfg.identity.name, argv[0]))
         })?;
@@ -336,6 +339,7 @@ mod tests {
             timeout,
             work_dir: dir.to_path_buf(),
             gpu: Some(3),
+            env: vec![],
         })
         .unwrap()
     }
@@ -474,6 +478,7 @@ mod wrapper_tests {
             timeout: Duration::from_secs(20),
             work_dir: dir.to_path_buf(),
             gpu: Some(1),
+            env: vec![],
         })
         .unwrap()
     }

@@ -8,6 +8,7 @@ pub mod external;
 mod input;
 mod prover;
 pub mod registry;
+pub mod risc0;
 pub mod sim;
 pub mod slots;
 pub mod stark;
@@ -49,6 +50,7 @@ pub fn builtin_prover(name: &str) -> Option<Arc<dyn Prover>> {
             timeout: Duration::from_secs(30),
             work_dir: std::env::temp_dir().join(format!("slotproof-exec-noop-{}", std::process::id())),
             gpu: None,
+            env: vec![],
         };
         return ExternalProver::new(cfg).ok().map(|p| Arc::new(p) as Arc<dyn Prover>);
     }

@@ -12,6 +12,7 @@ use slotproof_primitives::duration::parse_duration;
 pub use crate::error::RegistryError;
 use crate::external::{ExternalConfig, ExternalProver};
 use crate::prover::{Prover, ZkvmIdentity};
+use crate::risc0;
 use crate::sim::{SimOptions, SimProfile, SimProver};
 use crate::slots::{SlotKind, SlotPool};
 use crate::stark::StarkProver;
@@ -28,6 +29,7 @@ pub enum AdapterKind {
     External,
     Stark,
     Sim,
+    Risc0,
 }
 
 /// One `[[zkvm]]` table.
@@ -36,7 +38,7 @@ pub enum AdapterKind {
 pub struct ZkvmEntry {
     /// How the node and the network call it (`sp1`, `stark`, `sim:pico-prism`).
     pub name: String,
-    /// Inferred when absent: `stark` → stark, `sim:*` → sim, else external.
+    /// Inferred when absent: `stark` → stark, `risc0` → risc0, `sim:*` → sim, else external.
     pub kind: Option<AdapterKind>,
     pub version: Option<String>,
     /// EIP-8025 proof type byte of an external zkVM.
@@ -55,6 +57,10 @@ pub struct ZkvmEntry {
     pub slots: Option<u32>,
     /// Simulated zkVMs: overrides the profile's failure rate.
     pub failure_rate: Option<f64>,
+    /// RISC Zero zkVMs: the guest ELF (default: the committed header-hash guest).
+    pub elf: Option<PathBuf>,
+    /// RISC Zero zkVMs: what the guest reads (`header-rlp`, the default, or `block-json`).
+    pub input: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -136,6 +142,8 @@ pub fn build(entries: &[ZkvmEntry], machine: &Machine) -> Result<Vec<Adapter>, R
         }
         let kind = e.kind.unwrap_or(if e.name == "stark" {
             AdapterKind::Stark
+        } else if e.name == "risc0" {
+            AdapterKind::Risc0
         } else if e.name.starts_with("sim:") {
             AdapterKind::Sim
         } else {
@@ -150,6 +158,7 @@ pub fn build(entries: &[ZkvmEntry], machine: &Machine) -> Result<Vec<Adapter>, R
             AdapterKind::External => external(e, machine)?,
             AdapterKind::Stark => stark(e, machine)?,
             AdapterKind::Sim => sim(e, machine)?,
+            AdapterKind::Risc0 => risc0(e, machine)?,
         });
     }
     Ok(out)
@@ -169,6 +178,32 @@ fn cpu_slots(e: &ZkvmEntry, machine: &Machine, notes: &mut Vec<String>) -> u32 {
         notes.push(format!("cpu_slots {wanted} lowered to the machine's {cores} cores"));
     }
     wanted.min(cores)
+}
+
+const NO_GPU: &str = "needs a GPU and this machine has none";
+
+/// `gpu`, `slots_per_gpu` and `cpu_slots` of a process-backed zkVM agree.
+fn check_slot_fields(e: &ZkvmEntry) -> Result<(), RegistryError> {
+    if e.gpu && e.cpu_slots.is_some() {
+        return Err(entry_err(e, "cpu_slots does not apply with gpu = true (use slots_per_gpu)"));
+    }
+    if !e.gpu && e.slots_per_gpu.is_some() {
+        return Err(entry_err(e, "slots_per_gpu needs gpu = true"));
+    }
+    Ok(())
+}
+
+/// The GPU each slot is pinned to (`None`: a CPU slot); `None` when the entry
+/// wants GPUs and the machine has none.
+fn slot_pins(e: &ZkvmEntry, machine: &Machine, notes: &mut Vec<String>) -> Option<Vec<Option<u32>>> {
+    if !e.gpu {
+        return Some(vec![None; cpu_slots(e, machine, notes) as usize]);
+    }
+    if machine.gpus.is_empty() {
+        return None;
+    }
+    let per = e.slots_per_gpu.unwrap_or(1) as usize;
+    Some(machine.gpus.iter().flat_map(|g| std::iter::repeat_n(Some(*g), per)).collect())
 }
 
 fn ready(
@@ -214,6 +249,8 @@ fn stark(e: &ZkvmEntry, machine: &Machine) -> Result<Adapter, RegistryError> {
             ("slots", e.slots.is_some()),
             ("failure_rate", e.failure_rate.is_some()),
             ("proof_type", e.proof_type.is_some()),
+            ("elf", e.elf.is_some()),
+            ("input", e.input.is_some()),
         ],
     )?;
     let mut notes = Vec::new();
@@ -233,6 +270,8 @@ fn sim(e: &ZkvmEntry, machine: &Machine) -> Result<Adapter, RegistryError> {
             ("slots_per_gpu", e.slots_per_gpu.is_some()),
             ("cpu_slots", e.cpu_slots.is_some()),
             ("proof_type", e.proof_type.is_some()),
+            ("elf", e.elf.is_some()),
+            ("input", e.input.is_some()),
         ],
     )?;
     let profile = e.name.strip_prefix("sim:").and_then(SimProfile::by_name).ok_or_else(|| {
@@ -256,19 +295,23 @@ fn sim(e: &ZkvmEntry, machine: &Machine) -> Result<Adapter, RegistryError> {
 }
 
 fn external(e: &ZkvmEntry, machine: &Machine) -> Result<Adapter, RegistryError> {
-    refuse_fields(e, "external", &[("slots", e.slots.is_some()), ("failure_rate", e.failure_rate.is_some())])?;
+    refuse_fields(
+        e,
+        "external",
+        &[
+            ("slots", e.slots.is_some()),
+            ("failure_rate", e.failure_rate.is_some()),
+            ("elf", e.elf.is_some()),
+            ("input", e.input.is_some()),
+        ],
+    )?;
     let Some(program) = e.command.first() else {
         return Err(entry_err(
             e,
             "an external zkVM needs command = [program, args…] ({input} {output} {gpu} are filled in)",
         ));
     };
-    if e.gpu && e.cpu_slots.is_some() {
-        return Err(entry_err(e, "cpu_slots does not apply with gpu = true (use slots_per_gpu)"));
-    }
-    if !e.gpu && e.slots_per_gpu.is_some() {
-        return Err(entry_err(e, "slots_per_gpu needs gpu = true"));
-    }
+    check_slot_fields(e)?;
     let timeout = match &e.timeout {
         Some(t) => parse_duration(t).map_err(|source| RegistryError::Timeout { name: e.name.clone(), source })?,
         None => DEFAULT_EXTERNAL_TIMEOUT,
@@ -283,14 +326,8 @@ fn external(e: &ZkvmEntry, machine: &Machine) -> Result<Adapter, RegistryError> 
         ));
     }
     let mut notes = Vec::new();
-    let pins: Vec<Option<u32>> = if e.gpu {
-        if machine.gpus.is_empty() {
-            return Ok(unavailable(e, AdapterKind::External, "needs a GPU and this machine has none".into()));
-        }
-        let per = e.slots_per_gpu.unwrap_or(1);
-        machine.gpus.iter().flat_map(|g| std::iter::repeat_n(Some(*g), per as usize)).collect()
-    } else {
-        vec![None; cpu_slots(e, machine, &mut notes) as usize]
+    let Some(pins) = slot_pins(e, machine, &mut notes) else {
+        return Ok(unavailable(e, AdapterKind::External, NO_GPU.into()));
     };
     let identity = ZkvmIdentity {
         name: e.name.clone(),
@@ -308,6 +345,7 @@ fn external(e: &ZkvmEntry, machine: &Machine) -> Result<Adapter, RegistryError> 
                 timeout,
                 work_dir: work_dir.clone(),
                 gpu,
+                env: vec![],
             };
             let kind = gpu.map_or(SlotKind::Cpu, SlotKind::Gpu);
             ExternalProver::new(cfg).map(|p| (kind, Arc::new(p) as Arc<dyn Prover>))
@@ -315,6 +353,68 @@ fn external(e: &ZkvmEntry, machine: &Machine) -> Result<Adapter, RegistryError> 
         .collect::<Result<Vec<_>, _>>()
         .map_err(|err| entry_err(e, err.to_string()))?;
     ready(e, AdapterKind::External, false, slots, notes)
+}
+
+/// A RISC Zero zkVM (specs/provers.md §8): `slotproof-risc0` proving the
+/// configured guest, each slot's proof on `cores / cpu_slots` threads.
+fn risc0(e: &ZkvmEntry, machine: &Machine) -> Result<Adapter, RegistryError> {
+    refuse_fields(
+        e,
+        "risc0",
+        &[
+            ("command", !e.command.is_empty()),
+            ("verify_command", e.verify_command.is_some()),
+            ("slots", e.slots.is_some()),
+            ("failure_rate", e.failure_rate.is_some()),
+            ("proof_type", e.proof_type.is_some()),
+        ],
+    )?;
+    check_slot_fields(e)?;
+    let input = match &e.input {
+        None => risc0::InputEncoding::default(),
+        Some(s) => risc0::InputEncoding::parse(s)
+            .ok_or_else(|| entry_err(e, format!("input {s:?} is not an input encoding (header-rlp, block-json)")))?,
+    };
+    if let Some(elf) = &e.elf
+        && !elf.is_file()
+    {
+        return Err(entry_err(e, format!("elf {} is not a file", elf.display())));
+    }
+    let timeout = match &e.timeout {
+        Some(t) => parse_duration(t).map_err(|source| RegistryError::Timeout { name: e.name.clone(), source })?,
+        None => risc0::DEFAULT_TIMEOUT,
+    };
+    let program = match risc0::find_program() {
+        Ok(p) => p,
+        Err(why) => return Ok(unavailable(e, AdapterKind::Risc0, why)),
+    };
+    let mut notes = Vec::new();
+    let Some(pins) = slot_pins(e, machine, &mut notes) else {
+        return Ok(unavailable(e, AdapterKind::Risc0, NO_GPU.into()));
+    };
+    // Every proof's threads share the machine: two CPU slots on 8 cores prove on 4 each.
+    let cores = u32::try_from(machine.cores.max(1)).unwrap_or(u32::MAX);
+    let threads = (cores / u32::try_from(pins.len()).unwrap_or(1).max(1)).max(1);
+    let work_dir = machine.work_dir.join(e.name.replace(['/', ':'], "_"));
+    let slots = pins
+        .into_iter()
+        .map(|gpu| {
+            let cfg = risc0::Risc0Config {
+                name: e.name.clone(),
+                program: program.clone(),
+                elf: e.elf.clone(),
+                input,
+                threads,
+                timeout,
+                work_dir: work_dir.clone(),
+                gpu,
+            };
+            let kind = gpu.map_or(SlotKind::Cpu, SlotKind::Gpu);
+            risc0::Risc0Prover::new(cfg).map(|p| (kind, Arc::new(p) as Arc<dyn Prover>))
+        })
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|err| entry_err(e, err.to_string()))?;
+    ready(e, AdapterKind::Risc0, false, slots, notes)
 }
 
 /// Whether `program` names an executable file, directly or on `PATH`.
@@ -373,6 +473,11 @@ mod tests {
                 "slots_per_gpu needs gpu = true",
             ),
             ("[[zkvm]]\nname = \"sim:zisk-8x5090\"\nfailure_rate = 2.0\n", "not within 0..=1"),
+            ("[[zkvm]]\nname = \"risc0\"\ninput = \"ssz\"\n", "\"ssz\" is not an input encoding"),
+            ("[[zkvm]]\nname = \"risc0\"\nelf = \"/nonexistent/guest.elf\"\n", "is not a file"),
+            ("[[zkvm]]\nname = \"risc0\"\ncommand = [\"x\"]\n", "command does not apply to a risc0 zkVM"),
+            ("[[zkvm]]\nname = \"stark\"\nelf = \"g.elf\"\n", "elf does not apply to a stark zkVM"),
+            ("[[zkvm]]\nname = \"sp1\"\ncommand = [\"/bin/sh\"]\ninput = \"header-rlp\"\n", "input does not apply"),
         ];
         for (text, expected) in cases {
             let e = build_text(text, &m).err().unwrap_or_default();

@@ -70,9 +70,14 @@ impl ZkvmChoice {
     /// and has one, else a simulated profile or a built-in.
     pub fn prover(&self) -> anyhow::Result<Arc<dyn Prover>> {
         let entries = self.setup.entries()?;
-        if let Some(entry) = entries.iter().find(|e| e.name == self.zkvm && self.setup.config.is_some()) {
+        let configured = entries.into_iter().find(|e| e.name == self.zkvm && self.setup.config.is_some());
+        // `risc0` unconfigured: the committed guest through slotproof-risc0.
+        let entry = configured.or_else(|| {
+            (self.zkvm == "risc0").then(|| registry::ZkvmEntry { name: self.zkvm.clone(), ..Default::default() })
+        });
+        if let Some(entry) = entry {
             let work_dir = std::env::temp_dir().join(format!("slotproof-zkvm-{}", std::process::id()));
-            let adapter = registry::build(std::slice::from_ref(entry), &self.setup.machine(work_dir))?
+            let adapter = registry::build(std::slice::from_ref(&entry), &self.setup.machine(work_dir))?
                 .pop()
                 .context("the registry built nothing")?;
             return match (adapter.state, adapter.pool) {

@@ -48,6 +48,7 @@ fn builtin_rows() -> Vec<serde_json::Value> {
         json!({"name": "noop", "kind": "test", "simulated": true, "about": "returns at once; orchestration tests and benchmarks"}),
         json!({"name": "sleep:<ms>", "kind": "test", "simulated": true, "about": "sleeps <ms>, cancellable"}),
         json!({"name": "exec-noop", "kind": "external", "simulated": false, "about": "external adapter running /bin/sh that writes an empty proof"}),
+        json!({"name": "risc0", "kind": "risc0", "simulated": false, "about": "RISC Zero (slotproof-risc0) proving the committed header-hash guest: Keccak-256 of the header RLP is the block hash; composite receipts; not a zkEVM execution proof"}),
     ];
     for p in PROFILES {
         rows.push(json!({"name": format!("sim:{}", p.name), "kind": "sim", "simulated": true, "about": p.source}));
@@ -72,6 +73,13 @@ pub fn zkvms(args: ZkvmsArgs) -> anyhow::Result<()> {
     for mut r in builtin_rows() {
         if adapters.iter().all(|a| r["name"] != a.name.as_str()) {
             r["configured"] = false.into();
+            // A built-in that needs a program says whether it is there.
+            if r["name"] == "risc0" {
+                r["state"] = match slotproof_zkvm::risc0::find_program() {
+                    Ok(_) => json!({"state": "ready"}),
+                    Err(why) => json!({"state": "unavailable", "reason": why}),
+                };
+            }
             rows.push(r);
         }
     }
@@ -97,6 +105,9 @@ pub fn zkvms(args: ZkvmsArgs) -> anyhow::Result<()> {
     println!("\nalso available by name:");
     for r in rows.iter().filter(|r| r["configured"] == false) {
         println!("  {:<20} {}", r["name"].as_str().unwrap_or(""), r["about"].as_str().unwrap_or(""));
+        if let Some(why) = r["state"]["reason"].as_str() {
+            println!("  {:<20} unavailable: {why}", "");
+        }
     }
     Ok(())
 }

@@ -48,12 +48,19 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     }
 }
 
-/// Peak resident memory of this process, from /proc (Linux); None elsewhere.
+/// Peak resident memory of this process (/proc, Linux; None elsewhere), or of
+/// the largest child it waited for (an external prover), whichever is larger.
 pub fn peak_rss_mb() -> Option<f64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
     let kb: f64 =
         status.lines().find_map(|l| l.strip_prefix("VmHWM:"))?.trim().trim_end_matches("kB").trim().parse().ok()?;
-    Some(kb / 1024.0)
+    Some(kb.max(children_peak_rss_kb()) / 1024.0)
+}
+
+/// ru_maxrss of the waited-for children (KiB on Linux).
+fn children_peak_rss_kb() -> f64 {
+    use nix::sys::resource::{UsageWho, getrusage};
+    getrusage(UsageWho::RUSAGE_CHILDREN).map_or(0.0, |u| u.max_rss() as f64)
 }
 
 /// The q-quantile of sorted values (nearest rank).

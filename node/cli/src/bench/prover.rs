@@ -1,6 +1,7 @@
 //! `slotproof bench prover`: one prove and one verify of a block with one
-//! zkVM, timed, with the proof's size and (for a real proof system) its
-//! security level.
+//! zkVM, timed, with the proof's size, the zkVM's cycle count when it has one,
+//! (for the built-in STARK) its security level, and the peak memory of this
+//! process or of a prover it ran as a child, whichever is larger.
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -42,7 +43,7 @@ pub fn run(args: ProverBenchArgs) -> anyhow::Result<()> {
     let report = json!({
         "zkvm": artifact.zkvm, "block_number": meta.number, "prove_ms": round3(prove_ms),
         "verify_ms": round3(verify_ms), "verified": verified.is_ok(), "proof_bytes": artifact.proof.len(),
-        "security_bits": security_bits, "simulated": artifact.simulated,
+        "security_bits": security_bits, "simulated": artifact.simulated, "cycles": artifact.cycles,
         "peak_rss_mb": peak_rss_mb().map(round3),
     });
     print_report(&report, args.out.json)
