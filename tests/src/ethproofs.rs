@@ -31,7 +31,8 @@ impl EthproofsServer {
         let port = free_port();
         let listen = format!("127.0.0.1:{port}");
         let mut cmd = slotproof_command();
-        cmd.args(["ethproofs-server", "--listen", &listen, "--data-dir", dir.to_str().expect("test paths are UTF-8")]).args(args);
+        cmd.args(["ethproofs-server", "--listen", &listen, "--data-dir", dir.to_str().expect("test paths are UTF-8")])
+            .args(args);
         match env_keys {
             Some(keys) => cmd.env(KEYS_ENV, keys),
             None => cmd.env_remove(KEYS_ENV),

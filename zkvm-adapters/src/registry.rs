@@ -180,6 +180,22 @@ fn cpu_slots(e: &ZkvmEntry, machine: &Machine, notes: &mut Vec<String>) -> u32 {
     wanted.min(cores)
 }
 
+/// How long one proof of a process-backed zkVM (external, risc0) may run: the
+/// entry's `timeout`, else its kind's default; `None` for in-process kinds.
+pub fn process_timeout(e: &ZkvmEntry, kind: AdapterKind) -> Result<Option<Duration>, RegistryError> {
+    let default = match kind {
+        AdapterKind::External => DEFAULT_EXTERNAL_TIMEOUT,
+        AdapterKind::Risc0 => risc0::DEFAULT_TIMEOUT,
+        AdapterKind::Stark | AdapterKind::Sim => return Ok(None),
+    };
+    match &e.timeout {
+        Some(t) => {
+            parse_duration(t).map(Some).map_err(|source| RegistryError::Timeout { name: e.name.clone(), source })
+        }
+        None => Ok(Some(default)),
+    }
+}
+
 const NO_GPU: &str = "needs a GPU and this machine has none";
 
 /// `gpu`, `slots_per_gpu` and `cpu_slots` of a process-backed zkVM agree.
@@ -312,10 +328,7 @@ fn external(e: &ZkvmEntry, machine: &Machine) -> Result<Adapter, RegistryError> 
         ));
     };
     check_slot_fields(e)?;
-    let timeout = match &e.timeout {
-        Some(t) => parse_duration(t).map_err(|source| RegistryError::Timeout { name: e.name.clone(), source })?,
-        None => DEFAULT_EXTERNAL_TIMEOUT,
-    };
+    let timeout = process_timeout(e, AdapterKind::External)?.unwrap_or(DEFAULT_EXTERNAL_TIMEOUT);
     if let Some(missing) =
         std::iter::once(program).chain(e.verify_command.iter().flat_map(|v| v.first())).find(|p| !runnable(p))
     {
@@ -380,10 +393,7 @@ fn risc0(e: &ZkvmEntry, machine: &Machine) -> Result<Adapter, RegistryError> {
     {
         return Err(entry_err(e, format!("elf {} is not a file", elf.display())));
     }
-    let timeout = match &e.timeout {
-        Some(t) => parse_duration(t).map_err(|source| RegistryError::Timeout { name: e.name.clone(), source })?,
-        None => risc0::DEFAULT_TIMEOUT,
-    };
+    let timeout = process_timeout(e, AdapterKind::Risc0)?.unwrap_or(risc0::DEFAULT_TIMEOUT);
     let program = match risc0::find_program() {
         Ok(p) => p,
         Err(why) => return Ok(unavailable(e, AdapterKind::Risc0, why)),

@@ -9,7 +9,6 @@ use std::time::Duration;
 
 use slotproof_chain::devchain::DevChain;
 use slotproof_pipeline::{Ordering, PipelineConfig, ProverSet, StageConfig};
-use slotproof_primitives::duration::parse_duration;
 use slotproof_queue::Queue;
 use slotproof_zkvm::registry::{self, AdapterKind, AdapterState, Machine};
 use slotproof_zkvm::sim::SimOptions;
@@ -67,13 +66,7 @@ pub fn ready_zkvms(cfg: &NodeConfig, machine: &Machine) -> Result<Vec<Zkvm>, Nod
         match (&adapter.state, adapter.pool) {
             (AdapterState::Ready, Some(pool)) => {
                 info!(target: "slotproof::node", zkvm = %adapter.name, slots = pool.len(), simulated = adapter.simulated, "zkVM ready");
-                let timeout = match adapter.kind {
-                    AdapterKind::External => {
-                        let own = entry.timeout.as_deref().and_then(|t| parse_duration(t).ok());
-                        own.unwrap_or(registry::DEFAULT_EXTERNAL_TIMEOUT) + Duration::from_secs(5)
-                    }
-                    _ => (cfg.slot_time * 10).max(Duration::from_secs(30)),
-                };
+                let timeout = stage_timeout(adapter.kind, entry, cfg.slot_time);
                 zkvms.push(Zkvm { name: adapter.name.clone(), simulated: adapter.simulated, pool, timeout });
             }
             (AdapterState::Unavailable(why), _) => {
@@ -86,6 +79,17 @@ pub fn ready_zkvms(cfg: &NodeConfig, machine: &Machine) -> Result<Vec<Zkvm>, Nod
         return Err(NodeError::NoZkvm);
     }
     Ok(zkvms)
+}
+
+/// How long the pipeline lets one proof run before cancelling it: a process
+/// prover's own timeout with a margin (so the adapter kills and reports it
+/// first), else ten slots.
+fn stage_timeout(kind: AdapterKind, entry: &registry::ZkvmEntry, slot_time: Duration) -> Duration {
+    // The registry already refused an unparsable timeout.
+    match registry::process_timeout(entry, kind).ok().flatten() {
+        Some(own) => own + Duration::from_secs(5),
+        None => (slot_time * 10).max(Duration::from_secs(30)),
+    }
 }
 
 /// The node's pipeline: one dispatcher per zkVM, each writing its proofs to the proofs queue.
@@ -219,5 +223,31 @@ pub fn http_state(
         metrics: metrics.clone(),
         status: status.clone(),
         ethproofs: submitting.map(|s| s.health.clone()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A process-backed prover's own timeout (configured or its kind's default)
+    /// bounds the stage, with a margin so the adapter reports it first; a RISC
+    /// Zero proof on a CPU takes minutes and must not be cut at 10 slots.
+    #[test]
+    fn a_process_prover_keeps_its_own_timeout() {
+        let slot = Duration::from_secs(12);
+        let entry = |name: &str, timeout: Option<&str>| registry::ZkvmEntry {
+            name: name.into(),
+            timeout: timeout.map(String::from),
+            ..Default::default()
+        };
+        let margin = Duration::from_secs(5);
+        assert_eq!(stage_timeout(AdapterKind::Risc0, &entry("risc0", None), slot), Duration::from_secs(3600) + margin);
+        assert_eq!(
+            stage_timeout(AdapterKind::Risc0, &entry("risc0", Some("20m")), slot),
+            Duration::from_secs(1200) + margin
+        );
+        assert_eq!(stage_timeout(AdapterKind::External, &entry("sp1", None), slot), Duration::from_secs(120) + margin);
+        assert_eq!(stage_timeout(AdapterKind::Stark, &entry("stark", None), slot), Duration::from_secs(120));
     }
 }
