@@ -21,7 +21,7 @@ pub enum HarnessError {
     #[error("SLOTPROOF_ADVERSARY_BIN={path} is not a file")]
     AdversaryFromEnvMissing { path: PathBuf },
     #[error(
-        "no slotproof-risc0 at {path}: build it with `zkvm-adapters/risc0/build.sh` (about 15 minutes once on \
+        "no slotproof-risc0 at {path}: build it with `zkvm-adapters/risc0/build.sh` (about 8 minutes once on \
          2 cores; .ci/run does), or set SLOTPROOF_RISC0_BIN"
     )]
     Risc0Missing { path: PathBuf },

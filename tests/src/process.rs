@@ -4,6 +4,7 @@
 //! Panics are the failure mode here: this is test support, and each panic
 //! says what did not happen.
 
+use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
@@ -59,10 +60,19 @@ pub fn serial() -> MutexGuard<'static, ()> {
     SERIAL.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// A loopback port nobody listens on right now.
+/// A loopback port nobody listens on right now, and never one this process
+/// handed out before: the kernel may offer a just-released port again, and a
+/// node given the same port for p2p and HTTP fails to start.
 pub fn free_port() -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("binding a loopback port");
-    listener.local_addr().expect("a bound socket has an address").port()
+    static GIVEN: Mutex<BTreeSet<u16>> = Mutex::new(BTreeSet::new());
+    let mut given = GIVEN.lock().unwrap_or_else(|e| e.into_inner());
+    loop {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("binding a loopback port");
+        let port = listener.local_addr().expect("a bound socket has an address").port();
+        if given.insert(port) {
+            return port;
+        }
+    }
 }
 
 /// Starts a quiet server process and waits until it accepts connections on `port`.

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds slotproof-risc0 (specs/provers.md §8) into
 # ${CARGO_TARGET_DIR:-target}/release/slotproof-risc0 and prints that path as
-# its last line. A cold build is ~15 minutes on 2 cores (RISC Zero's C++ kernels);
+# its last line. A cold build is ~8 minutes on 2 cores (RISC Zero's C++ kernels);
 # a warm one is seconds.
 #
 #   zkvm-adapters/risc0/build.sh              # CPU prover

@@ -75,6 +75,15 @@ pub struct ExternalProver {
     cfg: ExternalConfig,
 }
 
+/// A file of one run, removed when the run is over, however it ended.
+struct RunFile(PathBuf);
+
+impl Drop for RunFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct OutputFile {
@@ -96,17 +105,15 @@ impl ExternalProver {
         Ok(ExternalProver { cfg })
     }
 
-    /// Content-addressed input file: written once, reused by retries and other zkVMs.
-    fn input_file(&self, input: &ProvingInput) -> Result<PathBuf, ProverError> {
+    /// The input file of one run, named by the input's digest and the run, and
+    /// removed when the run ends: a node that proves for months keeps no
+    /// input files (the bytes are the node's own to keep, in its store).
+    fn input_file(&self, input: &ProvingInput, run: u64) -> Result<RunFile, ProverError> {
         let hex = slotproof_primitives::hex::encode(&input.digest);
-        let path = self.cfg.work_dir.join(format!("{hex}.input"));
-        if !path.exists() {
-            let tmp = path.with_extension(format!("tmp{}", std::process::id()));
-            std::fs::write(&tmp, &input.bytes)
-                .and_then(|_| std::fs::rename(&tmp, &path))
-                .map_err(|e| ProverError::Transient(format!("writing input {}: {e}", path.display())))?;
-        }
-        Ok(path)
+        let path = self.cfg.work_dir.join(format!("{hex}-{}-{run}.input", std::process::id()));
+        std::fs::write(&path, &input.bytes)
+            .map_err(|e| ProverError::Transient(format!("writing input {}: {e}", path.display())))?;
+        Ok(RunFile(path))
     }
 
     fn substitute(args: &[String], input: &Path, output: &Path, gpu: Option<u32>) -> Vec<String> {
@@ -215,15 +222,16 @@ impl Prover for ExternalProver {
 
     fn prove(&self, input: &ProvingInput, cancel: &CancelToken) -> Result<ProofArtifact, ProverError> {
         let start = Instant::now();
-        let input_path = self.input_file(input)?;
         let run = RUNS.fetch_add(1, Ordering::SeqCst);
+        let input_file = self.input_file(input, run)?;
+        let input_path = &input_file.0;
         let output = self.cfg.work_dir.join(format!(
             "{}-{}-{run}.output.json",
             std::process::id(),
             self.cfg.identity.name.replace(['/', ':'], "_")
         ));
         let _ = std::fs::remove_file(&output);
-        let argv = Self::substitute(&self.cfg.command, &input_path, &output, self.cfg.gpu);
+        let argv = Self::substitute(&self.cfg.command, input_path, &output, self.cfg.gpu);
         debug!(target: "slotproof::zkvm", zkvm = %self.cfg.identity.name, block = input.block_number, ?argv, "starting external prover");
         let (mut child, tail) = self.spawn(&argv)?;
         let status = self.wait(&mut child, cancel)?;
@@ -274,8 +282,9 @@ impl Prover for ExternalProver {
             )));
         };
         let hex = slotproof_primitives::hex::encode(&input.digest);
-        let input_path = self.input_file(input)?;
         let run = RUNS.fetch_add(1, Ordering::SeqCst);
+        let input_file = self.input_file(input, run)?;
+        let input_path = &input_file.0;
         let proof_path = self.cfg.work_dir.join(format!("{}-verify-{run}.proof", std::process::id()));
         let values_path = proof_path.with_extension("public_values");
         for (path, bytes) in [(&proof_path, &artifact.proof), (&values_path, &artifact.public_values)] {
@@ -376,6 +385,9 @@ mod tests {
         let mut bad = a.clone();
         bad.proof = b"no".to_vec();
         assert!(matches!(p.verify(&bad, &input), Err(ProverError::Invalid(_))));
+        // Every run's files (input, output, proof, public values) are gone after it.
+        let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+        assert!(left.is_empty(), "{left:?}");
     }
 
     #[test]

@@ -60,7 +60,7 @@ pub struct ZkvmEntry {
     /// RISC Zero zkVMs: the guest ELF (default: the committed header-hash guest).
     pub elf: Option<PathBuf>,
     /// RISC Zero zkVMs: what the guest reads (`header-rlp`, the default, or `block-json`).
-    pub input: Option<String>,
+    pub input: Option<risc0::InputEncoding>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -183,16 +183,17 @@ fn cpu_slots(e: &ZkvmEntry, machine: &Machine, notes: &mut Vec<String>) -> u32 {
 /// How long one proof of a process-backed zkVM (external, risc0) may run: the
 /// entry's `timeout`, else its kind's default; `None` for in-process kinds.
 pub fn process_timeout(e: &ZkvmEntry, kind: AdapterKind) -> Result<Option<Duration>, RegistryError> {
-    let default = match kind {
-        AdapterKind::External => DEFAULT_EXTERNAL_TIMEOUT,
-        AdapterKind::Risc0 => risc0::DEFAULT_TIMEOUT,
-        AdapterKind::Stark | AdapterKind::Sim => return Ok(None),
-    };
+    match kind {
+        AdapterKind::External => timeout_or(e, DEFAULT_EXTERNAL_TIMEOUT).map(Some),
+        AdapterKind::Risc0 => timeout_or(e, risc0::DEFAULT_TIMEOUT).map(Some),
+        AdapterKind::Stark | AdapterKind::Sim => Ok(None),
+    }
+}
+
+fn timeout_or(e: &ZkvmEntry, default: Duration) -> Result<Duration, RegistryError> {
     match &e.timeout {
-        Some(t) => {
-            parse_duration(t).map(Some).map_err(|source| RegistryError::Timeout { name: e.name.clone(), source })
-        }
-        None => Ok(Some(default)),
+        Some(t) => parse_duration(t).map_err(|source| RegistryError::Timeout { name: e.name.clone(), source }),
+        None => Ok(default),
     }
 }
 
@@ -328,7 +329,7 @@ fn external(e: &ZkvmEntry, machine: &Machine) -> Result<Adapter, RegistryError> 
         ));
     };
     check_slot_fields(e)?;
-    let timeout = process_timeout(e, AdapterKind::External)?.unwrap_or(DEFAULT_EXTERNAL_TIMEOUT);
+    let timeout = timeout_or(e, DEFAULT_EXTERNAL_TIMEOUT)?;
     if let Some(missing) =
         std::iter::once(program).chain(e.verify_command.iter().flat_map(|v| v.first())).find(|p| !runnable(p))
     {
@@ -383,17 +384,12 @@ fn risc0(e: &ZkvmEntry, machine: &Machine) -> Result<Adapter, RegistryError> {
         ],
     )?;
     check_slot_fields(e)?;
-    let input = match &e.input {
-        None => risc0::InputEncoding::default(),
-        Some(s) => risc0::InputEncoding::parse(s)
-            .ok_or_else(|| entry_err(e, format!("input {s:?} is not an input encoding (header-rlp, block-json)")))?,
-    };
     if let Some(elf) = &e.elf
         && !elf.is_file()
     {
         return Err(entry_err(e, format!("elf {} is not a file", elf.display())));
     }
-    let timeout = process_timeout(e, AdapterKind::Risc0)?.unwrap_or(risc0::DEFAULT_TIMEOUT);
+    let timeout = timeout_or(e, risc0::DEFAULT_TIMEOUT)?;
     let program = match risc0::find_program() {
         Ok(p) => p,
         Err(why) => return Ok(unavailable(e, AdapterKind::Risc0, why)),
@@ -413,7 +409,7 @@ fn risc0(e: &ZkvmEntry, machine: &Machine) -> Result<Adapter, RegistryError> {
                 name: e.name.clone(),
                 program: program.clone(),
                 elf: e.elf.clone(),
-                input,
+                input: e.input.unwrap_or_default(),
                 threads,
                 timeout,
                 work_dir: work_dir.clone(),
@@ -483,7 +479,10 @@ mod tests {
                 "slots_per_gpu needs gpu = true",
             ),
             ("[[zkvm]]\nname = \"sim:zisk-8x5090\"\nfailure_rate = 2.0\n", "not within 0..=1"),
-            ("[[zkvm]]\nname = \"risc0\"\ninput = \"ssz\"\n", "\"ssz\" is not an input encoding"),
+            (
+                "[[zkvm]]\nname = \"risc0\"\ninput = \"ssz\"\n",
+                "unknown variant `ssz`, expected `header-rlp` or `block-json`",
+            ),
             ("[[zkvm]]\nname = \"risc0\"\nelf = \"/nonexistent/guest.elf\"\n", "is not a file"),
             ("[[zkvm]]\nname = \"risc0\"\ncommand = [\"x\"]\n", "command does not apply to a risc0 zkVM"),
             ("[[zkvm]]\nname = \"stark\"\nelf = \"g.elf\"\n", "elf does not apply to a stark zkVM"),

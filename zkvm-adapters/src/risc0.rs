@@ -7,7 +7,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
 use crate::cancel::CancelToken;
 use crate::error::ProverError;
@@ -33,7 +33,7 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60 * 60);
 /// What the guest reads, and so what the node writes to its input file. Every
 /// encoding's guest commits the same public values as `stark`: the block hash
 /// (32 bytes) then the block number (8 bytes, big-endian).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
 pub enum InputEncoding {
     /// The header's RLP (the bytes the block hash is taken over).
     #[default]
@@ -43,19 +43,6 @@ pub enum InputEncoding {
     /// (the node's proving input as is), for guests that read the whole block.
     #[serde(rename = "block-json")]
     BlockJson,
-}
-
-impl InputEncoding {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            InputEncoding::HeaderRlp => "header-rlp",
-            InputEncoding::BlockJson => "block-json",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<InputEncoding> {
-        [InputEncoding::HeaderRlp, InputEncoding::BlockJson].into_iter().find(|e| e.as_str() == s)
-    }
 }
 
 /// Where `slotproof-risc0` is: `$SLOTPROOF_RISC0_BIN`, else next to this
@@ -82,7 +69,7 @@ fn locate(
         path.into_iter().flat_map(|paths| std::env::split_paths(&paths).map(|d| d.join(PROGRAM)).collect::<Vec<_>>());
     beside.into_iter().chain(on_path).find(|p| executable(p)).ok_or_else(|| {
         format!(
-            "{PROGRAM} is not built: run zkvm-adapters/risc0/build.sh (about 20 minutes once) and put it next to slotproof, on PATH, or in {PROGRAM_ENV}"
+            "{PROGRAM} is not built: run zkvm-adapters/risc0/build.sh (about 8 minutes once on 2 cores) and put it next to slotproof, on PATH, or in {PROGRAM_ENV}"
         )
     })
 }
@@ -147,11 +134,10 @@ impl Risc0Prover {
         Ok(Risc0Prover { inner, encoding: cfg.input, threads: cfg.threads.max(1) })
     }
 
-    /// The guest's input for a block, and the public values its proof must carry.
-    fn guest_input(&self, input: &ProvingInput) -> Result<(ProvingInput, Vec<u8>), ProverError> {
-        let name = &self.inner.identity().name;
-        let header = stark::header_of_input(input)
-            .map_err(|e| ProverError::Permanent(format!("{name}: {}", e.to_string().replace("stark: ", ""))))?;
+    /// The guest's input for a block, and the public values its proof must
+    /// carry; the error says why the block cannot be this guest's input.
+    fn guest_input(&self, input: &ProvingInput) -> Result<(ProvingInput, Vec<u8>), String> {
+        let header = stark::block_header(input).map_err(|e| format!("{}: {e}", self.identity().name))?;
         let expected = stark::public_values(&header);
         let guest = match self.encoding {
             InputEncoding::HeaderRlp => ProvingInput::new(input.block_number, header.rlp),
@@ -175,7 +161,7 @@ impl Prover for Risc0Prover {
     }
 
     fn prove(&self, input: &ProvingInput, cancel: &CancelToken) -> Result<ProofArtifact, ProverError> {
-        let (guest, expected) = self.guest_input(input)?;
+        let (guest, expected) = self.guest_input(input).map_err(ProverError::Permanent)?;
         let artifact = self.inner.prove(&guest, cancel)?;
         // A guest that commits something else does not prove this block's statement.
         if artifact.public_values != expected {
@@ -189,7 +175,7 @@ impl Prover for Risc0Prover {
     }
 
     fn verify(&self, artifact: &ProofArtifact, input: &ProvingInput) -> Result<(), ProverError> {
-        let (guest, expected) = self.guest_input(input)?;
+        let (guest, expected) = self.guest_input(input).map_err(ProverError::Invalid)?;
         if artifact.public_values != expected {
             return Err(ProverError::Invalid(format!(
                 "{}: public values are not block {}'s hash and number",
@@ -276,6 +262,29 @@ mod tests {
         assert!(e.contains("SLOTPROOF_RISC0_BIN") && e.contains("not an executable"), "{e}");
         let e = locate(None, None, None).unwrap_err();
         assert!(e.contains("zkvm-adapters/risc0/build.sh"), "{e}");
+    }
+
+    #[test]
+    fn a_block_whose_header_is_not_its_hash_never_reaches_the_program() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = stand_in(dir.path(), b"");
+        let root = std::path::PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").unwrap());
+        let mut v: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(root.join("../testdata/blocks/16000000.json")).unwrap()).unwrap();
+        v["hash"] = format!("0x{}", "11".repeat(32)).into();
+        let (input, _) = crate::block_input(&serde_json::to_vec(&v).unwrap()).unwrap();
+        let e = p.prove(&input, &CancelToken::new()).unwrap_err();
+        assert!(matches!(&e, ProverError::Permanent(m) if m.starts_with("risc0: ")), "{e}");
+        let a = ProofArtifact {
+            zkvm: "risc0".into(),
+            proof: vec![1],
+            public_values: vec![],
+            cycles: None,
+            proving_time: Duration::from_millis(1),
+            simulated: false,
+        };
+        assert!(matches!(p.verify(&a, &input), Err(ProverError::Invalid(_))));
+        assert!(!dir.path().join("args").exists(), "the program ran");
     }
 
     #[test]
