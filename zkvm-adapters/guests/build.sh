@@ -7,9 +7,10 @@
 #   zkvm-adapters/guests/build.sh            # build every guest
 #   zkvm-adapters/guests/build.sh --check    # build and fail if an ELF changed
 #
-# The image id of an ELF is printed by `slotproof-risc0 image-id --elf FILE`
-# (zkvm-adapters/risc0/build.sh builds it): it also depends on the v1compat
-# kernel that program links the guest with.
+# With slotproof-risc0 built ($SLOTPROOF_RISC0_BIN, else
+# $CARGO_TARGET_DIR/release/slotproof-risc0, from zkvm-adapters/risc0/build.sh)
+# it also writes <guest>.image-id, RISC Zero's id of the ELF joined with the
+# v1compat kernel that program carries (and --check compares it).
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -25,7 +26,10 @@ if ! rustup +"$toolchain" component list --installed 2>/dev/null | grep -q '^rus
 fi
 sysroot=$(rustc +"$toolchain" --print sysroot)
 registry=${CARGO_HOME:-$HOME/.cargo}/registry/src
-export CARGO_TARGET_DIR=${SLOTPROOF_GUEST_TARGET_DIR:-${CARGO_TARGET_DIR:-$here/target}/guests}
+# The node's target directory: the guests build in its guests/, and
+# slotproof-risc0 is found in its release/.
+outer=${CARGO_TARGET_DIR:-$(cd "$here/../.." && pwd)/target}
+export CARGO_TARGET_DIR=${SLOTPROOF_GUEST_TARGET_DIR:-$outer/guests}
 # std for a target without prebuilt std needs the unstable -Z build-std.
 export RUSTC_BOOTSTRAP=1
 # RISC Zero's guest flags (its risc0-build crate uses the same): atomics lowered
@@ -42,6 +46,9 @@ flags=(
     --remap-path-prefix "$sysroot=/rustc"
 )
 export CARGO_ENCODED_RUSTFLAGS=$(printf '%s\x1f' "${flags[@]}" | sed 's/\x1f$//')
+
+risc0=${SLOTPROOF_RISC0_BIN:-$outer/release/slotproof-risc0}
+[ -x "$risc0" ] || { echo "build.sh: no slotproof-risc0 at $risc0: image ids not written or checked" >&2; risc0=; }
 
 changed=0
 for dir in "$here"/*/; do
@@ -64,5 +71,17 @@ for dir in "$here"/*/; do
         echo "$new  $guest.elf" > "$dir/$guest.elf.sha256"
     fi
     echo "$guest.elf sha256 $new" >&2
+    if [ -n "$risc0" ]; then
+        id=$("$risc0" image-id --elf "$built")
+        if [ "$id" != "$(cat "$dir/$guest.image-id" 2>/dev/null)" ]; then
+            changed=1
+            if $check; then
+                echo "build.sh: $guest.image-id would change to $id" >&2
+            else
+                echo "$id" > "$dir/$guest.image-id"
+            fi
+        fi
+        echo "$guest image id $id" >&2
+    fi
 done
 if $check && [ "$changed" = 1 ]; then exit 1; fi
