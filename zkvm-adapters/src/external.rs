@@ -47,6 +47,9 @@ pub struct ExternalConfig {
     /// `{proof}` and `{public_values}` (files of raw bytes).
     pub verify_command: Option<Vec<String>>,
     pub timeout: Duration,
+    /// How long one verification may run (default: `timeout`); a verifier
+    /// given a peer's proof should answer in seconds.
+    pub verify_timeout: Option<Duration>,
     /// Where input and output files go.
     pub work_dir: PathBuf,
     /// The GPU this instance is pinned to (`CUDA_VISIBLE_DEVICES`), if any.
@@ -156,8 +159,8 @@ impl ExternalProver {
         Ok((child, tail))
     }
 
-    /// Waits for the child, killing its whole process group on timeout or cancel.
-    fn wait(&self, child: &mut Child, cancel: &CancelToken) -> Result<ExitStatus, ProverError> {
+    /// Waits for the child, killing its whole process group after `limit` or on cancel.
+    fn wait(&self, child: &mut Child, cancel: &CancelToken, limit: Duration) -> Result<ExitStatus, ProverError> {
         let start = Instant::now();
         let pgid = Pid::from_raw(child.id() as i32);
         loop {
@@ -166,13 +169,13 @@ impl ExternalProver {
                 Ok(None) => {}
                 Err(e) => return Err(ProverError::Transient(format!("waiting for {}: {e}", self.cfg.identity.name))),
             }
-            let timed_out = start.elapsed() >= self.cfg.timeout;
+            let timed_out = start.elapsed() >= limit;
             if timed_out || cancel.is_cancelled() {
                 if let Err(e) = killpg(pgid, Signal::SIGKILL) {
                     warn!(target: "slotproof::zkvm", zkvm = %self.cfg.identity.name, error = %e, "killing the prover's process group failed");
                 }
                 let _ = child.wait();
-                return Err(if timed_out { ProverError::Timeout(self.cfg.timeout) } else { ProverError::Cancelled });
+                return Err(if timed_out { ProverError::Timeout(limit) } else { ProverError::Cancelled });
             }
             // Short sleeps keep a no-op prover's turnaround low; the cancel token wakes us early.
             let slept = start.elapsed();
@@ -234,7 +237,7 @@ impl Prover for ExternalProver {
         let argv = Self::substitute(&self.cfg.command, input_path, &output, self.cfg.gpu);
         debug!(target: "slotproof::zkvm", zkvm = %self.cfg.identity.name, block = input.block_number, ?argv, "starting external prover");
         let (mut child, tail) = self.spawn(&argv)?;
-        let status = self.wait(&mut child, cancel)?;
+        let status = self.wait(&mut child, cancel, self.cfg.timeout)?;
         if !status.success() {
             let _ = std::fs::remove_file(&output);
             let msg = format!("zkVM {} exited with {status}: {}", self.cfg.identity.name, tail.text());
@@ -283,38 +286,39 @@ impl Prover for ExternalProver {
         };
         let hex = slotproof_primitives::hex::encode(&input.digest);
         let run = RUNS.fetch_add(1, Ordering::SeqCst);
-        let input_file = self.input_file(input, run)?;
-        let input_path = &input_file.0;
-        let proof_path = self.cfg.work_dir.join(format!("{}-verify-{run}.proof", std::process::id()));
-        let values_path = proof_path.with_extension("public_values");
-        for (path, bytes) in [(&proof_path, &artifact.proof), (&values_path, &artifact.public_values)] {
-            std::fs::write(path, bytes)
-                .map_err(|e| ProverError::Transient(format!("writing {}: {e}", path.display())))?;
+        // The input is written only for a verifier that reads it (a block can be megabytes).
+        let input_file = match cmd.iter().any(|a| a.contains("{input}")) {
+            true => Some(self.input_file(input, run)?),
+            false => None,
+        };
+        let input_path = input_file.as_ref().map_or_else(String::new, |f| f.0.to_string_lossy().into_owned());
+        let proof_file = RunFile(self.cfg.work_dir.join(format!("{}-verify-{run}.proof", std::process::id())));
+        let values_file = RunFile(proof_file.0.with_extension("public_values"));
+        for (file, bytes) in [(&proof_file, &artifact.proof), (&values_file, &artifact.public_values)] {
+            std::fs::write(&file.0, bytes)
+                .map_err(|e| ProverError::Transient(format!("writing {}: {e}", file.0.display())))?;
         }
         let argv: Vec<String> = cmd
             .iter()
             .map(|a| {
-                a.replace("{input}", &input_path.to_string_lossy())
+                a.replace("{input}", &input_path)
                     .replace("{digest}", &hex)
-                    .replace("{proof}", &proof_path.to_string_lossy())
-                    .replace("{public_values}", &values_path.to_string_lossy())
+                    .replace("{proof}", &proof_file.0.to_string_lossy())
+                    .replace("{public_values}", &values_file.0.to_string_lossy())
             })
             .collect();
-        let result = self.spawn(&argv).and_then(|(mut child, tail)| {
-            let status = self.wait(&mut child, &CancelToken::new())?;
-            if status.success() {
-                Ok(())
-            } else {
-                Err(ProverError::Invalid(format!(
-                    "{} verifier exited with {status}: {}",
-                    self.cfg.identity.name,
-                    tail.text()
-                )))
-            }
-        });
-        let _ = std::fs::remove_file(&proof_path);
-        let _ = std::fs::remove_file(&values_path);
-        result
+        let (mut child, tail) = self.spawn(&argv)?;
+        let limit = self.cfg.verify_timeout.unwrap_or(self.cfg.timeout);
+        let status = self.wait(&mut child, &CancelToken::new(), limit)?;
+        if status.success() {
+            Ok(())
+        } else {
+            Err(ProverError::Invalid(format!(
+                "{} verifier exited with {status}: {}",
+                self.cfg.identity.name,
+                tail.text()
+            )))
+        }
     }
 }
 
@@ -346,6 +350,7 @@ mod tests {
                 "{proof}".into(),
             ]),
             timeout,
+            verify_timeout: None,
             work_dir: dir.to_path_buf(),
             gpu: Some(3),
             env: vec![],
@@ -386,6 +391,29 @@ mod tests {
         bad.proof = b"no".to_vec();
         assert!(matches!(p.verify(&bad, &input), Err(ProverError::Invalid(_))));
         // Every run's files (input, output, proof, public values) are gone after it.
+        let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+        assert!(left.is_empty(), "{left:?}");
+    }
+
+    #[test]
+    fn a_hung_verifier_is_cut_at_its_own_timeout_and_reads_no_input() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = ExternalProver::new(ExternalConfig {
+            identity: ZkvmIdentity { name: "ext".into(), version: "1".into(), proof_type: 1 },
+            command: exec_noop_command(),
+            verify_command: Some(vec!["/bin/sh".into(), "-c".into(), "sleep 30".into(), "v".into(), "{proof}".into()]),
+            timeout: Duration::from_secs(60),
+            verify_timeout: Some(Duration::from_millis(300)),
+            work_dir: dir.path().to_path_buf(),
+            gpu: None,
+            env: vec![],
+        })
+        .unwrap();
+        let input = ProvingInput::new(1, vec![7; 1000]);
+        let a = p.prove(&input, &CancelToken::new()).unwrap();
+        let start = Instant::now();
+        assert_eq!(p.verify(&a, &input), Err(ProverError::Timeout(Duration::from_millis(300))));
+        assert!(start.elapsed() < Duration::from_secs(5));
         let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
         assert!(left.is_empty(), "{left:?}");
     }
@@ -488,6 +516,7 @@ mod wrapper_tests {
             ],
             verify_command: None,
             timeout: Duration::from_secs(20),
+            verify_timeout: None,
             work_dir: dir.to_path_buf(),
             gpu: Some(1),
             env: vec![],

@@ -48,6 +48,7 @@ pub fn builtin_prover(name: &str) -> Option<Arc<dyn Prover>> {
             command: external::exec_noop_command(),
             verify_command: None,
             timeout: Duration::from_secs(30),
+            verify_timeout: None,
             work_dir: std::env::temp_dir().join(format!("slotproof-exec-noop-{}", std::process::id())),
             gpu: None,
             env: vec![],

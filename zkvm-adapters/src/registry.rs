@@ -357,6 +357,7 @@ fn external(e: &ZkvmEntry, machine: &Machine) -> Result<Adapter, RegistryError> 
                 command: e.command.clone(),
                 verify_command: e.verify_command.clone(),
                 timeout,
+                verify_timeout: None,
                 work_dir: work_dir.clone(),
                 gpu,
                 env: vec![],

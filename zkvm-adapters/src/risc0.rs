@@ -30,6 +30,10 @@ pub const DEFAULT_GUEST_SHA256: &str = include_str!("../guests/header-hash/heade
 /// this, something is wrong.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60 * 60);
 
+/// Checking a receipt takes tens of milliseconds per segment; a verifier still
+/// running after this is refused, not waited on for the proving timeout.
+pub const VERIFY_TIMEOUT: Duration = Duration::from_secs(60);
+
 /// What the guest reads, and so what the node writes to its input file. Every
 /// encoding's guest commits the same public values as `stark`: the block hash
 /// (32 bytes) then the block number (8 bytes, big-endian).
@@ -114,8 +118,14 @@ impl Risc0Prover {
         let mut verify = vec![program, "verify".into()];
         verify.extend(elf);
         verify.extend(["--proof", "{proof}", "--public-values", "{public_values}"].map(String::from));
+        // Named by content, so two different ELFs of one file name are told apart.
         let guest = match &cfg.elf {
-            Some(p) => p.file_stem().map_or_else(|| "guest".into(), |s| s.to_string_lossy().into_owned()),
+            Some(p) => {
+                let bytes = std::fs::read(p)
+                    .map_err(|e| ProverError::Permanent(format!("reading guest ELF {}: {e}", p.display())))?;
+                let stem = p.file_stem().map_or_else(|| "guest".into(), |s| s.to_string_lossy().into_owned());
+                format!("{stem}-blake3-{}", &blake3::hash(&bytes).to_hex()[..12])
+            }
             None => format!("header-hash-{}", &DEFAULT_GUEST_SHA256[..12]),
         };
         let inner = ExternalProver::new(ExternalConfig {
@@ -127,6 +137,7 @@ impl Risc0Prover {
             command,
             verify_command: Some(verify),
             timeout: cfg.timeout,
+            verify_timeout: Some(VERIFY_TIMEOUT),
             work_dir: cfg.work_dir,
             gpu: cfg.gpu,
             env: vec![("RAYON_NUM_THREADS".into(), cfg.threads.max(1).to_string())],

@@ -15,7 +15,8 @@
 //! Receipts are composite (one STARK per segment): succinct and Groth16 receipts
 //! need RISC Zero's recursion programs, which this build does not carry.
 //! Exit status: 0 done; 65 the input can never be proven (the guest fails on it);
-//! 1 anything else (a bad receipt in `verify`, an I/O error).
+//! 1 anything else (a bad receipt in `verify`, an I/O error). A receipt that
+//! kills `verify` outright (a signal) is refused all the same by the node.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -160,10 +161,9 @@ fn prove(args: &Args) -> anyhow::Result<()> {
         "cycles": info.stats.total_cycles,
         "proving_time_ms": proving_time_ms,
     });
-    let tmp = output.with_extension("tmp");
-    std::fs::write(&tmp, serde_json::to_vec(&report)?)
-        .and_then(|()| std::fs::rename(&tmp, &output))
-        .with_context(|| format!("writing {}", output.display()))?;
+    // Straight to the output: the node reads it only after exit status 0, and
+    // removes it whatever happened, so a kill mid-write leaves nothing behind.
+    std::fs::write(&output, serde_json::to_vec(&report)?).with_context(|| format!("writing {}", output.display()))?;
     eprintln!(
         "slotproof-risc0: proved in {proving_time_ms} ms: {} segments, {} total cycles ({} user, {} paging), receipt {} bytes, peak RSS {:.0} MB",
         info.stats.segments,
@@ -195,8 +195,23 @@ fn check(guest: &Guest, proof: &[u8], expected: &[u8]) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Address space of a `verify` run: a receipt needs ~100 MB to check, and a
+/// hostile one (deeply nested assumptions that bincode would follow until the
+/// stack or memory runs out) must end as a refusal, not eat the machine.
+const VERIFY_ADDRESS_SPACE: u64 = 4 * 1024 * 1024 * 1024;
+
+/// A hostile receipt can still abort this process (a stack overflow is not a
+/// panic); the node reads any non-zero exit as a refusal. No core file is left.
+fn limit_verifier() -> anyhow::Result<()> {
+    use nix::sys::resource::{Resource, setrlimit};
+    setrlimit(Resource::RLIMIT_CORE, 0, 0).context("disabling core files")?;
+    setrlimit(Resource::RLIMIT_AS, VERIFY_ADDRESS_SPACE, VERIFY_ADDRESS_SPACE).context("limiting memory")?;
+    Ok(())
+}
+
 fn verify(args: &Args) -> anyhow::Result<()> {
     args.only(&["elf", "proof", "public-values"])?;
+    limit_verifier()?;
     let guest = Guest::load(args)?;
     let proof = read_capped(&args.path("proof")?, MAX_PROOF_BYTES, "proof")?;
     let expected = read_capped(&args.path("public-values")?, MAX_PUBLIC_VALUES_BYTES, "public values")?;
