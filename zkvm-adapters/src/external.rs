@@ -287,10 +287,7 @@ impl Prover for ExternalProver {
         let hex = slotproof_primitives::hex::encode(&input.digest);
         let run = RUNS.fetch_add(1, Ordering::SeqCst);
         // The input is written only for a verifier that reads it (a block can be megabytes).
-        let input_file = match cmd.iter().any(|a| a.contains("{input}")) {
-            true => Some(self.input_file(input, run)?),
-            false => None,
-        };
+        let input_file = cmd.iter().any(|a| a.contains("{input}")).then(|| self.input_file(input, run)).transpose()?;
         let input_path = input_file.as_ref().map_or_else(String::new, |f| f.0.to_string_lossy().into_owned());
         let proof_file = RunFile(self.cfg.work_dir.join(format!("{}-verify-{run}.proof", std::process::id())));
         let values_file = RunFile(proof_file.0.with_extension("public_values"));
