@@ -10,6 +10,7 @@ mod node_args;
 mod node_cmd;
 mod output;
 mod p2p_cmd;
+mod payload_cmd;
 mod pipeline_cmd;
 mod queue_cmd;
 mod zkvm_args;
@@ -60,6 +61,8 @@ enum Command {
     EthproofsServer(node_cmd::EthproofsServerArgs),
     /// The proving network: node ids, coverage reports.
     P2p(p2p_cmd::P2pArgs),
+    /// A block's EIP-8025 NewPayloadRequest: its root and SSZ bytes, or the block an SSZ request stands for.
+    Payload(payload_cmd::PayloadArgs),
 }
 
 fn main() -> ExitCode {
@@ -80,6 +83,7 @@ fn main() -> ExitCode {
         Command::Results(args) => node_cmd::results(args),
         Command::EthproofsServer(args) => node_cmd::ethproofs_server(args),
         Command::P2p(args) => p2p_cmd::run(args),
+        Command::Payload(args) => payload_cmd::run(args),
         Command::External(args) => match external_cmd::external(args) {
             Ok(code) => return code,
             Err(e) => Err(e),

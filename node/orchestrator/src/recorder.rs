@@ -22,7 +22,7 @@ use crate::book::RecordBook;
 use crate::error::NodeError;
 use crate::metrics::{Metrics, ProofOutcome, ZkvmLabel};
 use crate::network::OwnProof;
-use crate::results::{ProofRecord, ProofStatus, ResultsError};
+use crate::results::{BlockRecord, ProofRecord, ProofStatus, ResultsError};
 use crate::submission::Submitting;
 
 /// The queue every dispatcher writes its proofs to; the recorder reads it.
@@ -163,7 +163,7 @@ impl Recorder {
             info!(target: "slotproof::node", block, zkvm = %proof.zkvm, proving_ms, "late proof recorded (after the slot deadline)");
         }
         if ok {
-            self.hand_on(block, record.block_hash, proving_ms, proof)?;
+            self.hand_on(&record, proving_ms, proof)?;
         }
         Ok(())
     }
@@ -181,7 +181,8 @@ impl Recorder {
 
     /// A verified proof goes to the outbox (before the proof's ack: a crash in
     /// between re-enqueues the same entry, which the queue drops) and to the announcer.
-    fn hand_on(&self, block: u64, hash: Hash32, proving_ms: u64, proof: ProofPayload) -> Result<(), RecordError> {
+    fn hand_on(&self, record: &BlockRecord, proving_ms: u64, proof: ProofPayload) -> Result<(), RecordError> {
+        let (block, hash) = (record.block_number, record.block_hash);
         if let Some(s) = &self.submitting {
             // Already there for a proof that came by digest; stored now for one an older node queued inline.
             let digest = self.blobs.put(&proof.proof).map_err(RecordError::Blob)?;
@@ -200,6 +201,7 @@ impl Recorder {
                 proof_type,
                 proof: artifact.proof,
                 public_values: artifact.public_values,
+                new_payload_request_root: record.new_payload_request_root.unwrap_or(Hash32::ZERO),
             });
         }
         Ok(())
@@ -209,7 +211,7 @@ impl Recorder {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::results::{BlockRecord, ResultStore};
+    use crate::results::ResultStore;
     use slotproof_queue::{NewTask, QueueConfig};
     use slotproof_zkvm::CancelToken;
     use slotproof_zkvm::testing::TestProver;

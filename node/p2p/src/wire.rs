@@ -341,11 +341,13 @@ pub struct ProofParts {
     pub proof_type: u8,
     pub proof: Vec<u8>,
     pub public_values: Vec<u8>,
+    /// The block's `hash_tree_root(NewPayloadRequest)`; zero when the node has none.
+    pub new_payload_request_root: Hash32,
 }
 
 impl ProofEnvelope {
-    /// An envelope whose public input names the block (specs/p2p.md §3: until
-    /// the node builds `NewPayloadRequest`s, its root is the block hash).
+    /// An envelope whose public input is the block's `NewPayloadRequest`
+    /// root (specs/p2p.md §3; zero when the node could not build it).
     pub fn new(node_id: &str, p: ProofParts) -> Result<ProofEnvelope, WireError> {
         Ok(ProofEnvelope {
             number: p.number,
@@ -357,7 +359,7 @@ impl ProofEnvelope {
             proof: ExecutionProof {
                 proof_data: bytes(p.proof, "proof")?,
                 proof_type: p.proof_type,
-                public_input: PublicInput { new_payload_request_root: hash256(p.hash) },
+                public_input: PublicInput { new_payload_request_root: hash256(p.new_payload_request_root) },
             },
         })
     }
@@ -367,9 +369,9 @@ impl ProofEnvelope {
         hash32(&self.tree_hash_root())
     }
 
-    /// EIP-8025's public input names this envelope's block.
-    pub fn names_its_block(&self) -> bool {
-        self.proof.public_input.new_payload_request_root == self.hash
+    /// EIP-8025's public input: the `NewPayloadRequest` root the proof claims.
+    pub fn new_payload_request_root(&self) -> Hash32 {
+        hash32(&self.proof.public_input.new_payload_request_root)
     }
 
     pub fn proof_data(&self) -> &[u8] {

@@ -57,7 +57,7 @@ pub enum CheckError {
     Signature(#[source] SignatureError),
     #[error("the proof is for another block ({number} {hash})")]
     OtherBlock { number: u64, hash: Hash32 },
-    #[error("the public input does not name the block")]
+    #[error("the public input is not the block's NewPayloadRequest root")]
     PublicInput,
     #[error("block {number} is not recorded here")]
     NotRecorded { number: u64 },
@@ -94,6 +94,8 @@ pub struct CheckContext {
     pub hash: Hash32,
     /// The block's proving-input digest; none when the block is not recorded here.
     pub input_digest: Option<Hash32>,
+    /// The block's `NewPayloadRequest` root as this node built it; none when it could not.
+    pub new_payload_request_root: Option<Hash32>,
     pub deadline_ms: u64,
     pub verifiers: Verifiers,
     /// Verifications at once, all proofs together (external verifiers are processes).
@@ -114,6 +116,7 @@ impl CheckContext {
             number,
             hash,
             input_digest,
+            new_payload_request_root: record.as_ref().and_then(|r| r.new_payload_request_root),
             deadline_ms: record.map_or(0, |r| r.deadline_ms),
             verifiers: verifiers.clone(),
             permits: permits.clone(),
@@ -153,7 +156,10 @@ pub async fn check(ctx: CheckContext, signed: SignedProof) -> Result<Passed, Che
     if m.number != ctx.number || m.block_hash() != ctx.hash {
         return Err(CheckError::OtherBlock { number: m.number, hash: m.block_hash() });
     }
-    if !m.names_its_block() {
+    // specs/p2p.md §3: the public input must be the root this node built for
+    // the block. A node that could not build one (an Electra block without a
+    // beacon node) cannot judge it; the zkVM's statement still binds the block.
+    if ctx.new_payload_request_root.is_some_and(|root| root != m.new_payload_request_root()) {
         return Err(CheckError::PublicInput);
     }
     let mut received = as_received(&signed, &signer);
@@ -198,6 +204,7 @@ mod tests {
 
     const BLOCK: Hash32 = Hash32([1; 32]);
     const DIGEST: Hash32 = Hash32([3; 32]);
+    const ROOT: Hash32 = Hash32([4; 32]);
 
     /// A verifier that answers as told, after checking it was handed the block's input reference.
     struct Answer {
@@ -239,6 +246,7 @@ mod tests {
             number: 7,
             hash: BLOCK,
             input_digest: Some(DIGEST),
+            new_payload_request_root: Some(ROOT),
             deadline_ms: u64::MAX,
             verifiers: verifiers(accept),
             permits: Arc::new(Semaphore::new(1)),
@@ -254,6 +262,7 @@ mod tests {
             proof_type: 0x80,
             proof: b"proof bytes".to_vec(),
             public_values: vec![1, 2],
+            new_payload_request_root: ROOT,
         };
         ProofEnvelope::new(&key.public().to_peer_id().to_string(), parts).unwrap()
     }
@@ -309,16 +318,25 @@ mod tests {
         assert_eq!(e.acceptance(), MessageAcceptance::Reject);
     }
 
-    /// specs/p2p.md §3: EIP-8025's public input must name the block.
+    /// specs/p2p.md §3: EIP-8025's public input must be the block's
+    /// `NewPayloadRequest` root as this node built it; the block hash (what
+    /// the field held before roots were built) is refused too.
     #[tokio::test]
-    async fn a_public_input_not_naming_the_block_is_rejected() {
-        let key = Keypair::generate_ed25519();
-        let mut env = envelope(&key, "stark");
-        env.proof.public_input.new_payload_request_root = wire::hash256(Hash32([5; 32]));
-        let s = envelope::sign(&key, env).unwrap();
-        let e = check(ctx(Some(true)), s).await.unwrap_err();
-        assert!(matches!(e, CheckError::PublicInput), "{e:?}");
-        assert_eq!(e.acceptance(), MessageAcceptance::Reject);
+    async fn a_public_input_not_the_blocks_root_is_rejected() {
+        for wrong in [Hash32([5; 32]), BLOCK, Hash32::ZERO] {
+            let key = Keypair::generate_ed25519();
+            let mut env = envelope(&key, "stark");
+            env.proof.public_input.new_payload_request_root = wire::hash256(wrong);
+            let s = envelope::sign(&key, env).unwrap();
+            let e = check(ctx(Some(true)), s).await.unwrap_err();
+            assert!(matches!(e, CheckError::PublicInput), "{wrong}: {e:?}");
+            assert_eq!(e.acceptance(), MessageAcceptance::Reject);
+        }
+        // A node with no root for the block leaves the field to the zkVM's statement.
+        let (_, s) = signed("stark");
+        let mut c = ctx(Some(true));
+        c.new_payload_request_root = None;
+        assert!(check(c, s).await.is_ok());
     }
 
     /// specs/p2p.md §5: a zkVM this node cannot verify is ignored: not kept,

@@ -58,6 +58,7 @@ impl NodeLoop {
         };
         let digest = Hash32(input.digest);
         self.book.store().put_input(&digest, &input.bytes)?;
+        let new_payload_request_root = payload_request_root(&block.json, block.number);
         let record = BlockRecord {
             block_number: block.number,
             block_hash: block.hash,
@@ -68,6 +69,7 @@ impl NodeLoop {
             input_digest: digest,
             zkvms: self.coordination.initial_zkvms(),
             wanted: self.coordination.wanted(),
+            new_payload_request_root,
             ..Default::default()
         };
         self.book.insert_new(&record)?;
@@ -109,5 +111,17 @@ impl NodeLoop {
             warn!(target: "slotproof::node", block = n, hash = %h, cancelled, "block orphaned by a reorg; its tasks are cancelled");
         }
         Ok(())
+    }
+}
+
+/// The block's EIP-8025 `NewPayloadRequest` root (specs/proof-engine.md §1),
+/// or why it has none, said once per block.
+pub(crate) fn payload_request_root(block: &Value, number: u64) -> Option<Hash32> {
+    match slotproof_payload::from_block_json(block).and_then(|r| r.root()) {
+        Ok(root) => Some(root),
+        Err(e) => {
+            warn!(target: "slotproof::node", block = number, error = %e, "block has no NewPayloadRequest root: its proofs carry a zero root");
+            None
+        }
     }
 }

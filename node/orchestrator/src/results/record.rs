@@ -94,6 +94,11 @@ pub struct BlockRecord {
     /// Distinct zkVMs wanted when the block was coordinated on a network (0: no network).
     #[serde(default)]
     pub wanted: usize,
+    /// EIP-8025's `hash_tree_root(NewPayloadRequest)` of the block; `None`
+    /// when it cannot be built (specs/proof-engine.md §1: a pre-merge block,
+    /// or an Electra one whose execution requests no beacon node gave).
+    #[serde(default)]
+    pub new_payload_request_root: Option<Hash32>,
 }
 
 impl BlockRecord {

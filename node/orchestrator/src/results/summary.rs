@@ -42,6 +42,8 @@ pub struct NetworkProofSummary {
 pub struct BlockSummary {
     pub block_number: u64,
     pub block_hash: Hash32,
+    /// `hash_tree_root(NewPayloadRequest)`; null when the node has none for the block.
+    pub new_payload_request_root: Option<Hash32>,
     pub slot: u64,
     pub deadline_met: bool,
     pub arrival_ms: u64,
@@ -88,6 +90,7 @@ impl From<&BlockRecord> for BlockSummary {
         BlockSummary {
             block_number: r.block_number,
             block_hash: r.block_hash,
+            new_payload_request_root: r.new_payload_request_root,
             slot: r.slot,
             deadline_met: r.deadline_met,
             arrival_ms: r.arrival_ms,
