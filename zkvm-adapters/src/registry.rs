@@ -32,6 +32,18 @@ pub enum AdapterKind {
     Risc0,
 }
 
+impl AdapterKind {
+    /// The name config files and the proof-engine API use.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AdapterKind::External => "external",
+            AdapterKind::Stark => "stark",
+            AdapterKind::Sim => "sim",
+            AdapterKind::Risc0 => "risc0",
+        }
+    }
+}
+
 /// One `[[zkvm]]` table.
 #[derive(Clone, Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]

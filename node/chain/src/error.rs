@@ -36,6 +36,9 @@ pub enum ChainError {
     },
     #[error("dev chain: server: {0}")]
     Serve(#[source] std::io::Error),
+    /// A beacon node could not give what was asked (an Electra block's execution requests).
+    #[error("beacon node {url}: {message}")]
+    Beacon { url: String, message: String },
     /// Whoever took the follower's events has stopped listening.
     #[error("the chain event receiver is gone")]
     EventsClosed,

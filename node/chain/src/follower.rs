@@ -16,6 +16,7 @@ use slotproof_primitives::redact::redact_url;
 use tokio::sync::{mpsc, watch};
 use tracing::{info, warn};
 
+use crate::beacon::Beacon;
 use crate::error::ChainError;
 use crate::rpc::{FetchedBlock, Rpc};
 
@@ -31,6 +32,8 @@ pub struct FollowerConfig {
     /// Reconnect backoff bounds.
     pub backoff_min: Duration,
     pub backoff_max: Duration,
+    /// A beacon node for Electra blocks' execution requests (specs/proof-engine.md §1).
+    pub beacon_url: Option<String>,
 }
 
 impl FollowerConfig {
@@ -42,6 +45,7 @@ impl FollowerConfig {
             max_reorg_depth: 64,
             backoff_min: Duration::from_millis(200),
             backoff_max: Duration::from_secs(10),
+            beacon_url: None,
         }
     }
 }
@@ -88,6 +92,7 @@ impl Canonical {
 
 pub struct Follower {
     cfg: FollowerConfig,
+    beacon: Option<Beacon>,
     canonical: Canonical,
     events: mpsc::Sender<ChainEvent>,
     /// Whether the last session got through a sync.
@@ -96,7 +101,14 @@ pub struct Follower {
 
 impl Follower {
     pub fn new(cfg: FollowerConfig, canonical: Canonical, events: mpsc::Sender<ChainEvent>) -> Self {
-        Follower { cfg, canonical, events, up: true }
+        let beacon = cfg.beacon_url.as_deref().and_then(|url| match Beacon::new(url) {
+            Ok(b) => Some(b),
+            Err(e) => {
+                warn!(target: "slotproof::chain", error = %e, "beacon node unusable: Electra blocks with execution requests get no NewPayloadRequest root");
+                None
+            }
+        });
+        Follower { cfg, beacon, canonical, events, up: true }
     }
 
     /// Runs until `shutdown` flips or the event receiver is dropped.
@@ -164,6 +176,20 @@ impl Follower {
         }
     }
 
+    /// Adds an Electra block's execution requests from the beacon node; without
+    /// them the block still goes out (it is proved; it has no request root).
+    async fn with_requests(&self, block: FetchedBlock) -> FetchedBlock {
+        let Some(beacon) = &self.beacon else { return block };
+        let fallback = block.clone();
+        match beacon.complete(block).await {
+            Ok(b) => b,
+            Err(e) => {
+                warn!(target: "slotproof::chain", block = fallback.number, error = %e, "no execution requests from the beacon node");
+                fallback
+            }
+        }
+    }
+
     async fn emit(&self, event: ChainEvent) -> Result<(), ChainError> {
         self.events.send(event).await.map_err(|_| ChainError::EventsClosed)
     }
@@ -211,6 +237,7 @@ impl Follower {
             self.emit(ChainEvent::Reorg { orphaned }).await?;
         }
         for block in chain {
+            let block = self.with_requests(block).await;
             let receipts = rpc.receipts(block.hash).await;
             let witness = rpc.witness(block.number, block.hash).await;
             self.emit(ChainEvent::Block { block, receipts, witness }).await?;

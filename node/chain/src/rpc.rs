@@ -89,6 +89,13 @@ fn checked(v: Value, what: &str) -> Result<FetchedBlock, ChainError> {
     Ok(FetchedBlock { number, hash, parent_hash, timestamp, json: Arc::new(v) })
 }
 
+impl FetchedBlock {
+    /// A block object from elsewhere (a proof-engine request), checked as one from the RPC is.
+    pub fn from_json(v: Value, what: &str) -> Result<FetchedBlock, ChainError> {
+        checked(v, what)
+    }
+}
+
 /// An RPC failure, with the URL's secrets (keys, passwords) hidden from the message.
 fn rpc_error(url: &str, message: impl AsRef<str>) -> ChainError {
     ChainError::Rpc { url: redact_url(url), message: redact_in(message.as_ref(), url) }
@@ -232,7 +239,8 @@ mod tests {
     use super::*;
 
     fn shipped(number: u64) -> Value {
-        let dir = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../testdata/blocks");
+        let dir = std::path::PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").expect("run by cargo"))
+            .join("../../testdata/blocks");
         serde_json::from_slice(&std::fs::read(dir.join(format!("{number}.json"))).unwrap()).unwrap()
     }
 

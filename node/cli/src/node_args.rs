@@ -99,6 +99,10 @@ struct ChainArgs {
     /// Slot length, which is also the proving deadline, e.g. 12s, 2s, 500ms.
     #[arg(long, env = "SLOTPROOF_SLOT_TIME", value_name = "DURATION", default_value_t = NodeConfig::default().slot_time.into())]
     slot_time: DurationArg,
+    /// Beacon node REST API (e.g. http://127.0.0.1:5052): Electra blocks' execution requests,
+    /// needed for their NewPayloadRequest roots.
+    #[arg(long, env = "SLOTPROOF_BEACON_URL", value_name = "URL")]
+    beacon_url: Option<String>,
 }
 
 // Which provers run.
@@ -166,6 +170,10 @@ struct HttpArgs {
     /// Listener for /health, /status and /metrics (host:port), or `off` for none.
     #[arg(long = "http", env = "SLOTPROOF_HTTP", value_name = "HOST:PORT|off", default_value = DEFAULT_HTTP)]
     http_listen: String,
+    /// Serve the EIP-8025 proof-engine API (zkboost-compatible) for consensus clients here
+    /// (host:port, or a port alone on 127.0.0.1). Off by default.
+    #[arg(long, env = "SLOTPROOF_PROOF_ENGINE_LISTEN", value_name = "HOST:PORT|PORT")]
+    proof_engine_listen: Option<String>,
 }
 
 // How simulated zkVMs behave.
@@ -222,6 +230,9 @@ impl ChainArgs {
         if let Some(u) = &self.rpc_url {
             // An empty URL given on purpose means the dev chain, whatever the file says.
             c.rpc_url = Some(u.clone()).filter(|u| !u.is_empty());
+        }
+        if let Some(u) = &self.beacon_url {
+            c.beacon_url = Some(u.clone()).filter(|u| !u.is_empty());
         }
         if given.has("slot_time") {
             if self.slot_time.0.is_zero() {
@@ -312,6 +323,15 @@ impl HttpArgs {
             c.http_listen = match self.http_listen.as_str() {
                 "off" | "" => None,
                 a => Some(a.parse().with_context(|| format!("--http {a:?} is not host:port"))?),
+            };
+        }
+        if let Some(a) = &self.proof_engine_listen {
+            c.proof_engine_listen = match a.as_str() {
+                "off" | "" => None,
+                a => Some(
+                    slotproof_orchestrator::config::listen_addr(a)
+                        .with_context(|| format!("--proof-engine-listen {a:?} is not host:port or a port"))?,
+                ),
             };
         }
         Ok(())

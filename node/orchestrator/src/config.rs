@@ -19,6 +19,10 @@ pub struct FileConfig {
     pub rpc_url: Option<String>,
     pub slot_time: Option<String>,
     pub http_listen: Option<String>,
+    /// The EIP-8025 proof-engine API (specs/proof-engine.md §2); absent: off.
+    pub proof_engine_listen: Option<String>,
+    /// A beacon node's REST API, for Electra blocks' execution requests.
+    pub beacon_url: Option<String>,
     pub max_catchup: Option<u64>,
     pub max_reorg_depth: Option<u64>,
     pub poll_interval: Option<String>,
@@ -153,6 +157,10 @@ pub struct NodeConfig {
     pub slot_time: Duration,
     /// None: no HTTP listener.
     pub http_listen: Option<SocketAddr>,
+    /// None: no proof-engine API (the default).
+    pub proof_engine_listen: Option<SocketAddr>,
+    /// A beacon node (REST API) giving Electra blocks' execution requests.
+    pub beacon_url: Option<String>,
     pub max_catchup: u64,
     pub max_reorg_depth: u64,
     pub poll_interval: Duration,
@@ -186,6 +194,8 @@ impl Default for NodeConfig {
             rpc_url: None,
             slot_time: Duration::from_secs(12),
             http_listen: DEFAULT_HTTP.parse().ok(),
+            proof_engine_listen: None,
+            beacon_url: None,
             max_catchup: 32,
             max_reorg_depth: 64,
             poll_interval: Duration::from_millis(500),
@@ -304,6 +314,15 @@ pub enum ConfigError {
     },
 }
 
+/// A listen address: `host:port`, or a port alone (`3000`, `:3000`) on 127.0.0.1.
+pub fn listen_addr(text: &str) -> Result<SocketAddr, std::net::AddrParseError> {
+    let port = text.strip_prefix(':').unwrap_or(text);
+    if port.parse::<u16>().is_ok() {
+        return format!("127.0.0.1:{port}").parse();
+    }
+    text.parse()
+}
+
 fn duration(
     path: &Path,
     key: &'static str,
@@ -340,6 +359,15 @@ impl NodeConfig {
             rpc_url: file.rpc_url.filter(|u| !u.is_empty()),
             slot_time: duration(path, "slot_time", &file.slot_time, d.slot_time)?,
             http_listen,
+            proof_engine_listen: match file.proof_engine_listen.as_deref() {
+                None | Some("") | Some("off") => None,
+                Some(a) => Some(listen_addr(a).map_err(|source| ConfigError::HttpListen {
+                    path: path.into(),
+                    value: a.to_string(),
+                    source,
+                })?),
+            },
+            beacon_url: file.beacon_url.filter(|u| !u.is_empty()),
             max_catchup: file.max_catchup.unwrap_or(d.max_catchup),
             max_reorg_depth: file.max_reorg_depth.unwrap_or(d.max_reorg_depth),
             poll_interval: duration(path, "poll_interval", &file.poll_interval, d.poll_interval)?,
@@ -400,6 +428,14 @@ pub const DEFAULT_CONFIG_TOML: &str = r#"# slotproof node configuration. Every k
 
 # HTTP listener for /health, /status and /metrics ("off" to disable).
 # http_listen = "127.0.0.1:9650"
+
+# EIP-8025 proof-engine API, zkboost-compatible, for consensus clients
+# (specs/proof-engine.md). Off unless set; a port alone listens on 127.0.0.1.
+# proof_engine_listen = "127.0.0.1:3000"
+
+# Beacon node REST API: Electra blocks' execution requests, without which
+# their NewPayloadRequest root cannot be built (unless they have none).
+# beacon_url = ""
 
 # Blocks fetched behind a new head at most (older ones are recorded as a gap),
 # and the deepest reorg followed.

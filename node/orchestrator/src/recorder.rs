@@ -12,6 +12,7 @@ use std::time::Duration;
 use slotproof_pipeline::PipelineError;
 use slotproof_pipeline::payload::ProofPayload;
 use slotproof_primitives::{ErrorChain, Hash32, now_ms};
+use slotproof_proof_engine::FailureReason;
 use slotproof_queue::{BlobError, BlobStore, Failure, Queue, QueueError};
 use slotproof_zkvm::{Prover, ProvingInput};
 use tokio::sync::mpsc;
@@ -19,6 +20,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{error, info, warn};
 
 use crate::book::RecordBook;
+use crate::engine_link::EngineLink;
 use crate::error::NodeError;
 use crate::metrics::{Metrics, ProofOutcome, ZkvmLabel};
 use crate::network::OwnProof;
@@ -41,6 +43,8 @@ pub struct Recorder {
     pub announce: Option<mpsc::UnboundedSender<OwnProof>>,
     /// Proofs by digest: where dispatchers put them and the outbox reads them.
     pub blobs: Arc<BlobStore>,
+    /// With the proof-engine API: proofs (and refusals) of blocks with a request root.
+    pub engine: Option<EngineLink>,
 }
 
 /// Why a proof was not recorded. A proof is never acked unrecorded: what may
@@ -159,6 +163,12 @@ impl Recorder {
             };
             r.proofs.insert(proof.zkvm.clone(), entry);
         })?;
+        if let (Some(link), Some(root)) = (&self.engine, record.new_payload_request_root) {
+            match &verdict.verified {
+                Ok(()) => link.completed(root, &proof.zkvm, &proof.proof, &proof.public_values),
+                Err(why) => link.engine.failed(root, &proof.zkvm, FailureReason::ProvingError, why),
+            }
+        }
         if !verdict.within {
             info!(target: "slotproof::node", block, zkvm = %proof.zkvm, proving_ms, "late proof recorded (after the slot deadline)");
         }
@@ -239,6 +249,7 @@ mod tests {
             zkvms,
             announce: None,
             blobs: s.blobs.clone(),
+            engine: None,
         };
         let stop = CancellationToken::new();
         stop.cancel();

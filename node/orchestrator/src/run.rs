@@ -14,6 +14,7 @@ use std::time::Duration;
 use slotproof_chain::{Canonical, Follower, FollowerConfig};
 use slotproof_pipeline::{Observer, Pipeline, RuntimeOptions, StageEvent};
 use slotproof_primitives::Hash32;
+use slotproof_proof_engine::{Accepted, Limits, ProofEngine, ProofForm};
 use slotproof_queue::{BlobStore, Queue, QueueConfig};
 use slotproof_zkvm::Prover;
 use tokio::sync::{mpsc, watch};
@@ -25,6 +26,7 @@ use crate::book::RecordBook;
 use crate::clock::SlotSource;
 use crate::config::NodeConfig;
 use crate::coordination::Coordination;
+use crate::engine_link::{ENGINE_REQUESTS, EngineLink, EngineZkvm, NodeBackend, offers};
 use crate::error::NodeError;
 use crate::metrics::Metrics;
 use crate::network::{self, LocalZkvm, OwnProof};
@@ -173,6 +175,7 @@ async fn start(
         tracker.spawn(sender.run(drain, stop))
     });
     let provers = setup::provers(&zkvms, &store, &queue, submitting.as_ref());
+    let (engine, engine_requests) = start_engine(cfg, &zkvms, &provers, tracker, &tokens.http).await?;
     let (coordination, net, announce) = start_network(cfg, &zkvms, &provers, &store, tokens, tracker)?;
     let (stage_tx, stages) = mpsc::unbounded_channel();
     let options = RuntimeOptions {
@@ -191,6 +194,7 @@ async fn start(
         zkvms: provers,
         announce,
         blobs,
+        engine: engine.clone(),
     }
     .spawn(tokens.recorder.clone())?;
     let rpc_url = setup::chain_source(cfg, tracker, &tokens.chain).await?;
@@ -198,6 +202,7 @@ async fn start(
     let (canonical, open) = resume_from(&store, &pipeline, &names)?;
     let (chain_tx, chain) = mpsc::channel(256);
     let follower_cfg = FollowerConfig {
+        beacon_url: cfg.beacon_url.clone(),
         poll_interval: cfg.poll_interval,
         max_catchup: cfg.max_catchup,
         max_reorg_depth: cfg.max_reorg_depth,
@@ -227,9 +232,10 @@ async fn start(
         open,
         stop_chain: tokens.chain.clone(),
         exit_after_blocks: cfg.exit_after_blocks,
+        engine,
     };
     let background = Background { store, queue, recorder, sender, status };
-    Ok((NodeLoop::new(parts), Inbox { chain, stages, net }, background))
+    Ok((NodeLoop::new(parts), Inbox { chain, stages, net, engine: engine_requests }, background))
 }
 
 /// The canonical chain recorded so far, and the blocks a previous run left open (their tasks resubmitted).
@@ -249,6 +255,39 @@ fn resume_from(
 }
 
 type Announce = Option<mpsc::UnboundedSender<OwnProof>>;
+
+/// The proof-engine API when `--proof-engine-listen` is given (specs/proof-engine.md
+/// §2): bound before the chain starts, so it answers within moments of start;
+/// requests wait in a bounded channel until the loop runs.
+async fn start_engine(
+    cfg: &NodeConfig,
+    zkvms: &[Zkvm],
+    provers: &BTreeMap<String, Arc<dyn Prover>>,
+    tracker: &TaskTracker,
+    stop: &CancellationToken,
+) -> Result<(Option<EngineLink>, Option<mpsc::Receiver<Accepted>>), NodeError> {
+    let Some(addr) = cfg.proof_engine_listen else { return Ok((None, None)) };
+    let listed: Vec<EngineZkvm> = zkvms
+        .iter()
+        .map(|z| EngineZkvm {
+            name: z.name.clone(),
+            kind: z.kind.as_str().to_string(),
+            proof_type: None,
+            form: ProofForm::WithPublicValues,
+            can_verify: provers.get(&z.name).is_some_and(|p| p.can_verify()),
+        })
+        .collect();
+    let forms: BTreeMap<String, ProofForm> = listed.iter().map(|z| (z.name.clone(), z.form)).collect();
+    let (tx, rx) = mpsc::channel(ENGINE_REQUESTS);
+    let backend = NodeBackend { requests: tx, verifiers: provers.clone(), forms: forms.clone() };
+    let engine = ProofEngine::new(offers(&listed), Arc::new(backend), Limits::default());
+    let listener = tokio::net::TcpListener::bind(addr).await.map_err(|source| NodeError::Http { addr, source })?;
+    let bound = listener.local_addr().map_err(|source| NodeError::Http { addr, source })?;
+    let types: Vec<String> = engine.proof_types().into_iter().map(|t| t.proof_type).collect();
+    tracker.spawn(slotproof_proof_engine::api::serve(listener, engine.clone(), stop.clone()));
+    info!(target: "slotproof::proof_engine", addr = %bound, proof_types = %types.join(","), "proof-engine API (EIP-8025, zkboost-compatible) listening");
+    Ok((Some(EngineLink { engine, forms: Arc::new(forms) }), Some(rx)))
+}
 
 /// The proving network when configured (`[p2p]`, `--p2p-listen`, `--bootnode`); otherwise the node proves alone.
 fn start_network(

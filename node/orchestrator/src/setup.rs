@@ -42,6 +42,7 @@ pub fn prove_queue(zkvm: &str) -> String {
 /// A zkVM the node proves with.
 pub struct Zkvm {
     pub name: String,
+    pub kind: AdapterKind,
     pub simulated: bool,
     pub pool: Arc<SlotPool>,
     /// Pipeline stage timeout.
@@ -67,7 +68,13 @@ pub fn ready_zkvms(cfg: &NodeConfig, machine: &Machine) -> Result<Vec<Zkvm>, Nod
             (AdapterState::Ready, Some(pool)) => {
                 info!(target: "slotproof::node", zkvm = %adapter.name, slots = pool.len(), simulated = adapter.simulated, "zkVM ready");
                 let timeout = stage_timeout(adapter.kind, entry, cfg.slot_time);
-                zkvms.push(Zkvm { name: adapter.name.clone(), simulated: adapter.simulated, pool, timeout });
+                zkvms.push(Zkvm {
+                    name: adapter.name.clone(),
+                    kind: adapter.kind,
+                    simulated: adapter.simulated,
+                    pool,
+                    timeout,
+                });
             }
             (AdapterState::Unavailable(why), _) => {
                 warn!(target: "slotproof::node", zkvm = %adapter.name, reason = %why, "zkVM unavailable; not proving with it")

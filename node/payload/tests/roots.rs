@@ -9,7 +9,7 @@ use serde_json::Value;
 use slotproof_payload::{Fork, NewPayloadRequest, PayloadError, from_block_json, to_block_json};
 
 fn testdata() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../testdata")
+    PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").expect("run by cargo")).join("../../testdata")
 }
 
 fn block(number: u64) -> Value {

@@ -8,7 +8,9 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering as AtomicOrdering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use slotproof_queue::{BlobStore, Enqueued, Failure, Lease, NackOutcome, NewTask, Queue, QueueError, TaskId};
+use slotproof_queue::{
+    BlobStore, Enqueued, Failure, Lease, NackOutcome, NewTask, PRIORITY_REQUESTED, Queue, QueueError, TaskId,
+};
 use slotproof_zkvm::{CancelToken, ProofArtifact, Prover, ProverError, ProvingInput};
 use tracing::{debug, warn};
 
@@ -156,6 +158,26 @@ impl Ctx {
         Ok(self.queue.enqueue(tasks)?)
     }
 
+    /// Submits work asked for by name (a proof-engine request): leased first
+    /// (`PRIORITY_REQUESTED`), never dead-lettered as stale, and without moving
+    /// the head, so a request for an old or a future block leaves the followed
+    /// chain's staleness alone.
+    pub fn submit_requested(&self, tasks: Vec<NewTask>) -> Result<Vec<Enqueued>> {
+        let tasks: Vec<NewTask> = tasks
+            .into_iter()
+            .map(|t| {
+                let stage = t.stage.clone();
+                let attempts = self.attempts_for(&t.queue, t.max_attempts);
+                let mut t = t.with_pipeline(self.config.name.clone(), stage);
+                t.max_attempts = attempts;
+                t.priority = PRIORITY_REQUESTED;
+                t
+            })
+            .collect();
+        lock(&self.open_blocks).extend(tasks.iter().map(|t| t.block_number));
+        Ok(self.queue.enqueue(tasks)?)
+    }
+
     pub fn head(&self) -> u64 {
         self.head.load(AtomicOrdering::SeqCst)
     }
@@ -290,7 +312,9 @@ impl Dispatcher {
             ctx.queue.lease_wait(self.input(), worker, ctx.lease_for, wait)?
         };
         let Some(lease) = lease else { return Ok(None) };
-        if let Ordering::Realtime { stale_after_blocks } = ctx.config.ordering {
+        if let Ordering::Realtime { stale_after_blocks } = ctx.config.ordering
+            && lease.priority != PRIORITY_REQUESTED
+        {
             let head = ctx.head();
             if head > lease.block_number.saturating_add(stale_after_blocks) {
                 let why = format!(

@@ -113,6 +113,11 @@ impl Pipeline {
         self.ctx.submit(tasks)
     }
 
+    /// Submits work asked for by name: first in line, never stale, the head unmoved.
+    pub fn submit_requested(&self, tasks: Vec<NewTask>) -> Result<Vec<Enqueued>> {
+        self.ctx.submit_requested(tasks)
+    }
+
     pub fn cancel_block(&self, block: u64, reason: &str) -> Result<usize> {
         self.ctx.cancel_block(block, reason)
     }

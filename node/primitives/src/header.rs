@@ -164,7 +164,8 @@ mod tests {
     use super::*;
 
     fn blocks_dir() -> std::path::PathBuf {
-        std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../testdata/blocks")
+        std::path::PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").expect("run by cargo"))
+            .join("../../testdata/blocks")
     }
 
     fn shipped(number: u64) -> Map<String, Value> {

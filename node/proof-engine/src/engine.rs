@@ -224,7 +224,7 @@ impl ProofEngine {
     /// Marks the pairs not yet held or asked for as pending and returns their
     /// types (zkboost's dedup: the others are dropped silently). `Err` when
     /// the pending table is full.
-    pub(crate) fn claim(&self, root: Hash32, types: &[String]) -> Result<Vec<String>, String> {
+    pub fn claim(&self, root: Hash32, types: &[String]) -> Result<Vec<String>, String> {
         let mut s = lock(&self.state);
         self.expire(&mut s);
         let new: Vec<String> = types

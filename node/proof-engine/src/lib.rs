@@ -8,8 +8,10 @@
 pub mod api;
 pub mod engine;
 mod error;
+pub mod proof_form;
 pub mod types;
 
 pub use engine::{Accepted, Backend, EngineMetrics, KnownBlock, Limits, Offer, ProofEngine};
 pub use error::ApiError;
+pub use proof_form::ProofForm;
 pub use types::{EngineEvent, FailureReason, ProofStatus, ProofTypeInfo, hash256, parse_hash256};

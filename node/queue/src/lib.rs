@@ -37,7 +37,7 @@ pub use queue::Queue;
 pub use rocks::{SCHEMA_VERSION, read_view};
 pub use state::CANCELLED_PREFIX;
 pub use task::{
-    Enqueued, Failure, Lease, MAX_PAYLOAD_BYTES, NackOutcome, NewTask, OrderKey, PRIORITY_NORMAL, TaskInfo, TaskState,
-    validate_queue_name,
+    Enqueued, Failure, Lease, MAX_PAYLOAD_BYTES, NackOutcome, NewTask, OrderKey, PRIORITY_NORMAL, PRIORITY_REQUESTED,
+    TaskInfo, TaskState, validate_queue_name,
 };
 pub use view::{QueueCounts, QueueStats, QueueView, StateFilter};

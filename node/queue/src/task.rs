@@ -7,6 +7,9 @@ use crate::id::TaskId;
 
 /// Default priority class; lower classes lease first.
 pub const PRIORITY_NORMAL: u8 = 100;
+/// Work someone asked for by name (a proof-engine request): leased before
+/// normal work, never stale (specs/queue.md §2, specs/proof-engine.md §2).
+pub const PRIORITY_REQUESTED: u8 = 50;
 /// Largest payload a task may carry (specs/queue.md §9): a 4 MiB proof and its envelope.
 pub const MAX_PAYLOAD_BYTES: usize = 5 * 1024 * 1024;
 const MAX_QUEUE_NAME: usize = 64;

@@ -73,6 +73,9 @@ impl NodeLoop {
             ..Default::default()
         };
         self.book.insert_new(&record)?;
+        if let (Some(link), Some(root)) = (&self.engine, new_payload_request_root) {
+            link.engine.know(root, slotproof_proof_engine::KnownBlock { number: block.number, input_digest: digest });
+        }
         let new = NewBlock {
             number: block.number,
             hash: block.hash,

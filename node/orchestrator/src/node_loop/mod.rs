@@ -5,6 +5,7 @@
 //! and records, it never proves and never blocks on a proof.
 
 mod chain_events;
+mod engine_events;
 mod net_events;
 mod tick;
 
@@ -16,6 +17,7 @@ use slotproof_chain::ChainEvent;
 use slotproof_p2p::NetEvent;
 use slotproof_pipeline::{Outcome, Pipeline, StageEvent};
 use slotproof_primitives::Hash32;
+use slotproof_proof_engine::Accepted;
 use slotproof_queue::{NewTask, Queue};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -24,6 +26,7 @@ use tracing::info;
 use crate::book::RecordBook;
 use crate::clock::SlotSource;
 use crate::coordination::Coordination;
+use crate::engine_link::EngineLink;
 use crate::error::NodeError;
 use crate::metrics::{Metrics, ProofOutcome};
 use crate::network::{Checked, OwnProof};
@@ -37,6 +40,8 @@ pub struct Inbox {
     pub chain: mpsc::Receiver<ChainEvent>,
     pub stages: mpsc::UnboundedReceiver<StageEvent>,
     pub net: Option<NetInbox>,
+    /// Requests accepted by the proof-engine API.
+    pub engine: Option<mpsc::Receiver<Accepted>>,
 }
 
 pub struct NetInbox {
@@ -61,6 +66,7 @@ pub struct LoopParts {
     /// Cancelled to stop following the chain (`--exit-after-blocks`).
     pub stop_chain: CancellationToken,
     pub exit_after_blocks: Option<u64>,
+    pub engine: Option<EngineLink>,
 }
 
 pub struct NodeLoop {
@@ -84,6 +90,7 @@ pub struct NodeLoop {
     stop_chain: CancellationToken,
     exit_after_blocks: Option<u64>,
     last_peer_poll: Instant,
+    engine: Option<EngineLink>,
 }
 
 /// Whether the loop goes on after a tick.
@@ -128,6 +135,7 @@ impl NodeLoop {
             stop_chain: p.stop_chain,
             exit_after_blocks: p.exit_after_blocks,
             last_peer_poll: Instant::now(),
+            engine: p.engine,
         }
     }
 
@@ -149,6 +157,7 @@ impl NodeLoop {
                 Some(e) = recv_opt(events) => self.on_net_event(e).await?,
                 Some(c) = recv_opt_unbounded(checked) => self.on_checked(c).await?,
                 Some(p) = recv_opt_unbounded(own) => self.on_own_proof(p).await,
+                Some(r) = recv_opt(inbox.engine.as_mut()) => self.on_engine_request(r).await?,
                 _ = tick.tick() => if self.on_tick().await? == Flow::Done { return Ok(()) },
                 _ = shutdown.cancelled() => {
                     info!(target: "slotproof::node", "shutting down: no new work; waiting for running proofs");
@@ -165,6 +174,7 @@ impl NodeLoop {
             Outcome::Dead(err) => {
                 self.metrics.proof(&zkvm, ProofOutcome::Failed);
                 self.coordination.given_up(e.block, &zkvm);
+                self.engine_gave_up(e.block, &zkvm, err);
                 self.dead.insert((e.block, zkvm), err.clone());
             }
             Outcome::Done => {

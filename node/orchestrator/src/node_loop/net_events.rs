@@ -55,6 +55,12 @@ impl NodeLoop {
         let added = self.book.update(c.number, &c.hash, |r| {
             r.receive(p);
         })?;
+        if let (Some(link), Some(root)) = (&self.engine, added.as_ref().and_then(|r| r.new_payload_request_root))
+            && verified
+            && let Ok(s) = slotproof_p2p::wire::SignedProof::decode(&signed)
+        {
+            link.completed(root, &zkvm, s.message.proof_data(), s.message.public_values());
+        }
         if added.is_some() {
             self.metrics.proof(&zkvm, if verified { ProofOutcome::Received } else { ProofOutcome::ReceivedUnverified });
             info!(target: "slotproof::p2p", block = c.number, %zkvm, node = %short, verified, within_deadline = within, "proof received from the network");

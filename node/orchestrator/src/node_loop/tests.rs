@@ -72,6 +72,7 @@ async fn harness(exit_after_blocks: Option<u64>) -> Harness {
         open: Default::default(),
         stop_chain: stop_chain.clone(),
         exit_after_blocks,
+        engine: None,
     };
     Harness { node: NodeLoop::new(parts), store, queue, stop_chain, _dir: dir }
 }
@@ -209,4 +210,100 @@ async fn exit_after_blocks_stops_following_then_ends_once_drained() {
         h.queue.ack(l.id, l.token).unwrap();
     }
     assert_eq!(h.node.exit_check(), Flow::Done);
+}
+
+/// An engine whose backend the test plays: requests go nowhere (the test
+/// hands them to the loop itself), nothing verifies.
+struct NoBackend;
+
+impl slotproof_proof_engine::Backend for NoBackend {
+    fn submit(&self, _: slotproof_proof_engine::Accepted) -> Result<(), String> {
+        Ok(())
+    }
+    fn verify(&self, _: &str, _: slotproof_proof_engine::KnownBlock, _: &[u8]) -> Result<(), String> {
+        Err("not here".into())
+    }
+}
+
+fn with_engine(h: &mut Harness) -> Arc<slotproof_proof_engine::ProofEngine> {
+    let offers = crate::engine_link::offers(
+        &ZKVMS
+            .iter()
+            .map(|z| crate::engine_link::EngineZkvm {
+                name: z.to_string(),
+                kind: "sim".into(),
+                proof_type: None,
+                form: slotproof_proof_engine::ProofForm::WithPublicValues,
+                can_verify: true,
+            })
+            .collect::<Vec<_>>(),
+    );
+    let engine = slotproof_proof_engine::ProofEngine::new(offers, Arc::new(NoBackend), Default::default());
+    h.node.engine = Some(crate::engine_link::EngineLink { engine: engine.clone(), forms: Arc::default() });
+    engine
+}
+
+fn request(number: u64, zkvms: &[&str]) -> slotproof_proof_engine::Accepted {
+    let json = block(number).json;
+    let root = slotproof_payload::from_block_json(&json).unwrap().root().unwrap();
+    slotproof_proof_engine::Accepted { root, block: json, zkvms: zkvms.iter().map(|z| z.to_string()).collect() }
+}
+
+/// specs/proof-engine.md §2: a request for a block the chain has not shown
+/// enters like a followed block, first in line, never stale, the head unmoved.
+#[tokio::test]
+async fn a_request_for_an_unseen_block_is_recorded_and_queued_first() {
+    let mut h = harness(None).await;
+    with_engine(&mut h);
+    let a = request(19_900_000, &["noop"]);
+    let b = block(19_900_000);
+    h.node.on_engine_request(a.clone()).await.unwrap();
+    let r = h.store.get(b.number, &b.hash).unwrap().expect("recorded");
+    assert_eq!(r.zkvms, vec!["noop".to_string()]);
+    assert_eq!(r.new_payload_request_root, Some(a.root));
+    assert!(h.store.input(&r.input_digest).is_some());
+    assert!(h.node.open.contains(&(b.number, b.hash)));
+    assert_eq!(h.node.pipeline.ctx().head(), 0, "a request does not move the followed chain's head");
+    eventually("the requested proof", || proofs_in_queue(&h.queue) == 1);
+}
+
+/// A request for a block whose zkVM is already on its way adds no second task.
+#[tokio::test]
+async fn a_request_for_a_block_in_progress_joins_it() {
+    let mut h = harness(None).await;
+    with_engine(&mut h);
+    h.node.on_chain_event(new_block(16_000_000)).await.unwrap();
+    // Every task the noop queue ever held, whatever state it is in now.
+    let stats = |q: &Queue| {
+        let c = q.stats().unwrap().queues.get(&prove_queue("noop")).cloned().unwrap_or_default();
+        c.pending + c.leased + c.done + c.delayed + c.dead
+    };
+    let before = stats(&h.queue);
+    h.node.on_engine_request(request(16_000_000, &["noop"])).await.unwrap();
+    assert_eq!(stats(&h.queue), before, "no new task");
+}
+
+/// A proving task given up on fails the pending request with a reason.
+#[tokio::test]
+async fn a_dead_task_fails_the_request() {
+    let mut h = harness(None).await;
+    let engine = with_engine(&mut h);
+    let a = request(21_230_866, &["noop"]);
+    let mut events = engine.subscribe();
+    // Claimed as the API does before handing the request on.
+    assert!(engine.parse_types(Some("noop")).is_ok());
+    h.node.on_engine_request(a.clone()).await.unwrap();
+    engine.know(a.root, slotproof_proof_engine::KnownBlock { number: 21_230_866, input_digest: Hash32::ZERO });
+    assert_eq!(engine.claim(a.root, &["noop".to_string()]).unwrap(), ["noop"]);
+    h.node.on_stage_event(&stage_event(21_230_866, "noop", Outcome::Dead("prover timed out after 3s".into())));
+    let e = events.try_recv().expect("a failure event");
+    assert_eq!(
+        e,
+        slotproof_proof_engine::EngineEvent::Failure {
+            root: a.root,
+            proof_type: "noop".into(),
+            reason: slotproof_proof_engine::FailureReason::ProvingTimeout,
+            error: "prover timed out after 3s".into()
+        }
+    );
 }
