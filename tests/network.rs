@@ -309,6 +309,15 @@ impl ProofSource for BadProofs {
     }
 }
 
+/// The block's real `NewPayloadRequest` root: the hostile peer reads the
+/// public fixtures, as anyone could, so its junk passes the public-input
+/// check and has to be caught by the verifier.
+fn root_of(number: u64) -> wire::Hash256 {
+    let path = slotproof_tests::paths::testdata().unwrap().join(format!("blocks/{number}.json"));
+    let block: Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
+    wire::hash256(slotproof_payload::from_block_json(&block).unwrap().root().unwrap())
+}
+
 fn bad_envelope(task: &BlockTask, zkvm: &str, node: &str) -> ProofEnvelope {
     ProofEnvelope {
         number: task.number,
@@ -320,7 +329,7 @@ fn bad_envelope(task: &BlockTask, zkvm: &str, node: &str) -> ProofEnvelope {
         proof: ExecutionProof {
             proof_data: wire::bytes(b"not a proof at all".to_vec(), "proof").unwrap(),
             proof_type: 0x80,
-            public_input: PublicInput { new_payload_request_root: task.hash },
+            public_input: PublicInput { new_payload_request_root: root_of(task.number) },
         },
     }
 }

@@ -160,9 +160,7 @@ fn a_consensus_client_requests_downloads_and_verifies_a_proof() {
 
     // proof_complete on the raw stream: framed as `event:` + `data:` + blank line.
     let complete = json!({"new_payload_request_root": root, "proof_type": "stark"}).to_string();
-    wait_for("proof_complete for the request", Duration::from_secs(120), || {
-        event(&live, "proof_complete", &complete)
-    });
+    wait_for("proof_complete for the request", Duration::from_secs(120), || event(&live, "proof_complete", &complete));
     assert!(live.text().contains(&format!("event: proof_complete\ndata: {complete}\n\n")), "{}", live.text());
     for (name, data) in live.events() {
         let schema = if name == "proof_complete" { "ProofCompleteEvent" } else { "ProofFailureEvent" };

@@ -75,9 +75,10 @@ pub fn request(port: u16, method: &str, path: &str, body: &[u8]) -> Reply {
     let _ = s.write_all(body);
     let mut raw = Vec::new();
     let _ = s.read_to_end(&mut raw);
-    let split = raw.windows(4).position(|w| w == b"\r\n\r\n").unwrap_or_else(|| {
-        panic!("{method} {path}: no HTTP response: {}", String::from_utf8_lossy(&raw))
-    });
+    let split = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .unwrap_or_else(|| panic!("{method} {path}: no HTTP response: {}", String::from_utf8_lossy(&raw)));
     let headers = String::from_utf8_lossy(&raw[..split]).to_string();
     let status = headers.split_whitespace().nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
     let mut reply = Reply { status, headers, body: raw[split + 4..].to_vec() };

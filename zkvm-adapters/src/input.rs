@@ -6,6 +6,21 @@ use slotproof_primitives::Hash32;
 
 use crate::prover::ProvingInput;
 
+/// What the guest reads, and so what the node writes to its input file. Every
+/// encoding's guest commits the same public values as `stark`: the block hash
+/// (32 bytes) then the block number (8 bytes, big-endian).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Deserialize)]
+pub enum InputEncoding {
+    /// The header's RLP (the bytes the block hash is taken over).
+    #[default]
+    #[serde(rename = "header-rlp")]
+    HeaderRlp,
+    /// The block as `eth_getBlockByNumber(n, true)` returns it, keys sorted
+    /// (the node's proving input as is), for guests that read the whole block.
+    #[serde(rename = "block-json")]
+    BlockJson,
+}
+
 /// What the node needs to know about the block an input was built from.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct BlockMeta {

@@ -3,6 +3,7 @@
 
 mod cancel;
 pub mod devices;
+pub mod ere;
 mod error;
 pub mod external;
 mod input;
@@ -13,11 +14,12 @@ pub mod sim;
 pub mod slots;
 pub mod stark;
 pub mod testing;
+pub mod zkboost;
 
 pub use cancel::CancelToken;
 pub use error::{DevicesError, ProverError, RegistryError};
 pub use external::{ExternalConfig, ExternalProver};
-pub use input::{BlockError, BlockMeta, block_input};
+pub use input::{BlockError, BlockMeta, InputEncoding, block_input};
 pub use prover::{ExecutionReport, ProofArtifact, Prover, ProvingInput, Resources, ZkvmIdentity};
 
 use std::sync::Arc;

@@ -30,6 +30,10 @@ pub enum AdapterKind {
     Stark,
     Sim,
     Risc0,
+    /// Someone's ere-server, over Twirp (specs/provers.md §9).
+    Ere,
+    /// A zkboost-compatible proof engine, over HTTP and SSE (specs/provers.md §10).
+    Zkboost,
 }
 
 impl AdapterKind {
@@ -40,6 +44,8 @@ impl AdapterKind {
             AdapterKind::Stark => "stark",
             AdapterKind::Sim => "sim",
             AdapterKind::Risc0 => "risc0",
+            AdapterKind::Ere => "ere",
+            AdapterKind::Zkboost => "zkboost",
         }
     }
 }
@@ -71,8 +77,13 @@ pub struct ZkvmEntry {
     pub failure_rate: Option<f64>,
     /// RISC Zero zkVMs: the guest ELF (default: the committed header-hash guest).
     pub elf: Option<PathBuf>,
-    /// RISC Zero zkVMs: what the guest reads (`header-rlp`, the default, or `block-json`).
+    /// RISC Zero and ere zkVMs: what the guest reads (`header-rlp`, the default, or `block-json`).
     pub input: Option<risc0::InputEncoding>,
+    /// ere and zkboost zkVMs: the server's URL.
+    pub url: Option<String>,
+    /// zkboost: the proof type asked of the endpoint (required). ere: the
+    /// zkboost proof type (EL/zkVM combination) the server's guest proves, if any.
+    pub zkboost_proof_type: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -171,6 +182,8 @@ pub fn build(entries: &[ZkvmEntry], machine: &Machine) -> Result<Vec<Adapter>, R
             AdapterKind::Stark => stark(e, machine)?,
             AdapterKind::Sim => sim(e, machine)?,
             AdapterKind::Risc0 => risc0(e, machine)?,
+            AdapterKind::Ere => ere(e)?,
+            AdapterKind::Zkboost => zkboost(e)?,
         });
     }
     Ok(out)
@@ -198,6 +211,8 @@ pub fn process_timeout(e: &ZkvmEntry, kind: AdapterKind) -> Result<Option<Durati
     match kind {
         AdapterKind::External => timeout_or(e, DEFAULT_EXTERNAL_TIMEOUT).map(Some),
         AdapterKind::Risc0 => timeout_or(e, risc0::DEFAULT_TIMEOUT).map(Some),
+        AdapterKind::Ere => timeout_or(e, crate::ere::DEFAULT_TIMEOUT).map(Some),
+        AdapterKind::Zkboost => timeout_or(e, crate::zkboost::DEFAULT_TIMEOUT).map(Some),
         AdapterKind::Stark | AdapterKind::Sim => Ok(None),
     }
 }
@@ -280,6 +295,8 @@ fn stark(e: &ZkvmEntry, machine: &Machine) -> Result<Adapter, RegistryError> {
             ("proof_type", e.proof_type.is_some()),
             ("elf", e.elf.is_some()),
             ("input", e.input.is_some()),
+            ("url", e.url.is_some()),
+            ("zkboost_proof_type", e.zkboost_proof_type.is_some()),
         ],
     )?;
     let mut notes = Vec::new();
@@ -301,6 +318,8 @@ fn sim(e: &ZkvmEntry, machine: &Machine) -> Result<Adapter, RegistryError> {
             ("proof_type", e.proof_type.is_some()),
             ("elf", e.elf.is_some()),
             ("input", e.input.is_some()),
+            ("url", e.url.is_some()),
+            ("zkboost_proof_type", e.zkboost_proof_type.is_some()),
         ],
     )?;
     let profile = e.name.strip_prefix("sim:").and_then(SimProfile::by_name).ok_or_else(|| {
@@ -332,6 +351,8 @@ fn external(e: &ZkvmEntry, machine: &Machine) -> Result<Adapter, RegistryError> 
             ("failure_rate", e.failure_rate.is_some()),
             ("elf", e.elf.is_some()),
             ("input", e.input.is_some()),
+            ("url", e.url.is_some()),
+            ("zkboost_proof_type", e.zkboost_proof_type.is_some()),
         ],
     )?;
     let Some(program) = e.command.first() else {
@@ -382,6 +403,80 @@ fn external(e: &ZkvmEntry, machine: &Machine) -> Result<Adapter, RegistryError> 
     ready(e, AdapterKind::External, false, slots, notes)
 }
 
+/// The URL of a remote zkVM: http(s), no credentials in logs (they are redacted) .
+fn remote_url(e: &ZkvmEntry, kind: &str) -> Result<String, RegistryError> {
+    let url = e.url.clone().ok_or_else(|| entry_err(e, format!("a {kind} zkVM needs url = \"http://host:port\"")))?;
+    if !(url.starts_with("http://") || url.starts_with("https://")) {
+        return Err(entry_err(
+            e,
+            format!("url {:?} is not http(s)://", slotproof_primitives::redact::redact_url(&url)),
+        ));
+    }
+    Ok(url)
+}
+
+/// Remote zkVMs prove on the server: one slot waits per proof the server runs
+/// at once (`slots`, default 1: an ere-server or zkboost backend proves one at a time).
+fn remote_slots(e: &ZkvmEntry, prover: Arc<dyn Prover>) -> Vec<(SlotKind, Arc<dyn Prover>)> {
+    (0..e.slots.unwrap_or(1)).map(|_| (SlotKind::Virtual, prover.clone())).collect()
+}
+
+fn remote_refusals(e: &ZkvmEntry, kind: &str) -> Result<(), RegistryError> {
+    refuse_fields(
+        e,
+        kind,
+        &[
+            ("command", !e.command.is_empty()),
+            ("verify_command", e.verify_command.is_some()),
+            ("gpu", e.gpu),
+            ("slots_per_gpu", e.slots_per_gpu.is_some()),
+            ("cpu_slots", e.cpu_slots.is_some()),
+            ("failure_rate", e.failure_rate.is_some()),
+            ("proof_type", e.proof_type.is_some()),
+            ("elf", e.elf.is_some()),
+        ],
+    )
+}
+
+/// An ere-server's zkVM (specs/provers.md §9).
+fn ere(e: &ZkvmEntry) -> Result<Adapter, RegistryError> {
+    remote_refusals(e, "ere")?;
+    let url = remote_url(e, "ere")?;
+    if let Some(t) = &e.zkboost_proof_type
+        && !crate::zkboost::ZKBOOST_PROOF_TYPES.contains(&t.as_str())
+    {
+        return Err(entry_err(
+            e,
+            format!(
+                "zkboost_proof_type {t:?} is not one of zkboost's: {}",
+                crate::zkboost::ZKBOOST_PROOF_TYPES.join(", ")
+            ),
+        ));
+    }
+    let timeout = timeout_or(e, crate::ere::DEFAULT_TIMEOUT)?;
+    let cfg = crate::ere::EreConfig { name: e.name.clone(), url, input: e.input.unwrap_or_default(), timeout };
+    let prover: Arc<dyn Prover> = Arc::new(crate::ere::EreProver::new(cfg));
+    ready(e, AdapterKind::Ere, false, remote_slots(e, prover), vec![])
+}
+
+/// A zkboost-compatible endpoint's proof type (specs/provers.md §10).
+fn zkboost(e: &ZkvmEntry) -> Result<Adapter, RegistryError> {
+    remote_refusals(e, "zkboost")?;
+    refuse_fields(e, "zkboost", &[("input", e.input.is_some())])?;
+    let url = remote_url(e, "zkboost")?;
+    let proof_type = e.zkboost_proof_type.clone().filter(|t| !t.is_empty()).ok_or_else(|| {
+        entry_err(e, "a zkboost zkVM needs zkboost_proof_type = \"…\" (the type asked of the endpoint)")
+    })?;
+    // It goes into URLs as it is: the characters of names only.
+    if !proof_type.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b':' | b'-')) {
+        return Err(entry_err(e, "zkboost_proof_type must be of A-Z a-z 0-9 _ . : -"));
+    }
+    let timeout = timeout_or(e, crate::zkboost::DEFAULT_TIMEOUT)?;
+    let cfg = crate::zkboost::ZkboostConfig { name: e.name.clone(), url, proof_type, timeout };
+    let prover: Arc<dyn Prover> = Arc::new(crate::zkboost::ZkboostProver::new(cfg));
+    ready(e, AdapterKind::Zkboost, false, remote_slots(e, prover), vec![])
+}
+
 /// A RISC Zero zkVM (specs/provers.md §8): `slotproof-risc0` proving the
 /// configured guest, each slot's proof on `cores / cpu_slots` threads.
 fn risc0(e: &ZkvmEntry, machine: &Machine) -> Result<Adapter, RegistryError> {
@@ -394,6 +489,8 @@ fn risc0(e: &ZkvmEntry, machine: &Machine) -> Result<Adapter, RegistryError> {
             ("slots", e.slots.is_some()),
             ("failure_rate", e.failure_rate.is_some()),
             ("proof_type", e.proof_type.is_some()),
+            ("url", e.url.is_some()),
+            ("zkboost_proof_type", e.zkboost_proof_type.is_some()),
         ],
     )?;
     check_slot_fields(e)?;

@@ -7,8 +7,6 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use serde::Deserialize;
-
 use crate::cancel::CancelToken;
 use crate::error::ProverError;
 use crate::external::{ExternalConfig, ExternalProver};
@@ -34,20 +32,7 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60 * 60);
 /// running after this is refused, not waited on for the proving timeout.
 pub const VERIFY_TIMEOUT: Duration = Duration::from_secs(60);
 
-/// What the guest reads, and so what the node writes to its input file. Every
-/// encoding's guest commits the same public values as `stark`: the block hash
-/// (32 bytes) then the block number (8 bytes, big-endian).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
-pub enum InputEncoding {
-    /// The header's RLP (the bytes the block hash is taken over).
-    #[default]
-    #[serde(rename = "header-rlp")]
-    HeaderRlp,
-    /// The block as `eth_getBlockByNumber(n, true)` returns it, keys sorted
-    /// (the node's proving input as is), for guests that read the whole block.
-    #[serde(rename = "block-json")]
-    BlockJson,
-}
+pub use crate::input::InputEncoding;
 
 /// Where `slotproof-risc0` is: `$SLOTPROOF_RISC0_BIN`, else next to this
 /// executable, else on `PATH`. The error says how to get it.

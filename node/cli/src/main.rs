@@ -4,6 +4,7 @@
 
 mod bench;
 mod duration_arg;
+mod ere_server_cmd;
 mod external_cmd;
 mod logging;
 mod node_args;
@@ -63,6 +64,8 @@ enum Command {
     P2p(p2p_cmd::P2pArgs),
     /// A block's EIP-8025 NewPayloadRequest: its root and SSZ bytes, or the block an SSZ request stands for.
     Payload(payload_cmd::PayloadArgs),
+    /// Serve one of this node's zkVMs as an ere-server (Twirp api.ZkvmService).
+    EreServer(ere_server_cmd::EreServerArgs),
 }
 
 fn main() -> ExitCode {
@@ -84,6 +87,7 @@ fn main() -> ExitCode {
         Command::EthproofsServer(args) => node_cmd::ethproofs_server(args),
         Command::P2p(args) => p2p_cmd::run(args),
         Command::Payload(args) => payload_cmd::run(args),
+        Command::EreServer(args) => ere_server_cmd::run(args),
         Command::External(args) => match external_cmd::external(args) {
             Ok(code) => return code,
             Err(e) => Err(e),

@@ -19,7 +19,7 @@ use crate::node_args::NodeArgs;
 use crate::output::{JsonArgs, print_json, print_json_or};
 
 /// A runtime whose shutdown flips on SIGINT or SIGTERM.
-fn with_signals<T>(f: impl AsyncFnOnce(watch::Receiver<bool>) -> anyhow::Result<T>) -> anyhow::Result<T> {
+pub(crate) fn with_signals<T>(f: impl AsyncFnOnce(watch::Receiver<bool>) -> anyhow::Result<T>) -> anyhow::Result<T> {
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     rt.block_on(async move {
         let (tx, rx) = watch::channel(false);

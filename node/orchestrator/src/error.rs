@@ -57,6 +57,8 @@ pub enum NodeError {
     Registry(#[from] slotproof_zkvm::registry::RegistryError),
     #[error("no zkVM is ready to prove (see `slotproof zkvms`)")]
     NoZkvm,
+    #[error("proof engine: {0}")]
+    ProofEngine(String),
     #[error("HTTP listener on {addr}")]
     Http {
         addr: std::net::SocketAddr,

@@ -17,6 +17,7 @@ use slotproof_primitives::Hash32;
 use slotproof_proof_engine::{Accepted, Limits, ProofEngine, ProofForm};
 use slotproof_queue::{BlobStore, Queue, QueueConfig};
 use slotproof_zkvm::Prover;
+use slotproof_zkvm::registry::AdapterKind;
 use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -272,15 +273,28 @@ async fn start_engine(
         .map(|z| EngineZkvm {
             name: z.name.clone(),
             kind: z.kind.as_str().to_string(),
-            proof_type: None,
-            form: ProofForm::WithPublicValues,
+            proof_type: z.zkboost_proof_type.clone(),
+            // Someone else's prover: its proof bytes as they are, checked from the block alone.
+            form: if matches!(z.kind, AdapterKind::Ere | AdapterKind::Zkboost) {
+                ProofForm::Raw
+            } else {
+                ProofForm::WithPublicValues
+            },
             can_verify: provers.get(&z.name).is_some_and(|p| p.can_verify()),
         })
         .collect();
+    let offered = offers(&listed);
+    let mut names = std::collections::BTreeSet::new();
+    if let Some(twice) = offered.iter().find(|o| !names.insert(o.info.proof_type.clone())) {
+        return Err(NodeError::ProofEngine(format!(
+            "proof type {:?} would be offered by two zkVMs",
+            twice.info.proof_type
+        )));
+    }
     let forms: BTreeMap<String, ProofForm> = listed.iter().map(|z| (z.name.clone(), z.form)).collect();
     let (tx, rx) = mpsc::channel(ENGINE_REQUESTS);
     let backend = NodeBackend { requests: tx, verifiers: provers.clone(), forms: forms.clone() };
-    let engine = ProofEngine::new(offers(&listed), Arc::new(backend), Limits::default());
+    let engine = ProofEngine::new(offered, Arc::new(backend), Limits::default());
     let listener = tokio::net::TcpListener::bind(addr).await.map_err(|source| NodeError::Http { addr, source })?;
     let bound = listener.local_addr().map_err(|source| NodeError::Http { addr, source })?;
     let types: Vec<String> = engine.proof_types().into_iter().map(|t| t.proof_type).collect();

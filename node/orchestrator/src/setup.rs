@@ -43,6 +43,9 @@ pub fn prove_queue(zkvm: &str) -> String {
 pub struct Zkvm {
     pub name: String,
     pub kind: AdapterKind,
+    /// The zkboost proof type (EL/zkVM combination) a zkboost or ere backend
+    /// really proves: the proof-engine API offers it under that name.
+    pub zkboost_proof_type: Option<String>,
     pub simulated: bool,
     pub pool: Arc<SlotPool>,
     /// Pipeline stage timeout.
@@ -68,9 +71,14 @@ pub fn ready_zkvms(cfg: &NodeConfig, machine: &Machine) -> Result<Vec<Zkvm>, Nod
             (AdapterState::Ready, Some(pool)) => {
                 info!(target: "slotproof::node", zkvm = %adapter.name, slots = pool.len(), simulated = adapter.simulated, "zkVM ready");
                 let timeout = stage_timeout(adapter.kind, entry, cfg.slot_time);
+                let zkboost_proof_type = entry
+                    .zkboost_proof_type
+                    .clone()
+                    .filter(|t| slotproof_zkvm::zkboost::ZKBOOST_PROOF_TYPES.contains(&t.as_str()));
                 zkvms.push(Zkvm {
                     name: adapter.name.clone(),
                     kind: adapter.kind,
+                    zkboost_proof_type,
                     simulated: adapter.simulated,
                     pool,
                     timeout,
