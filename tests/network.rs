@@ -312,7 +312,7 @@ impl ProofSource for BadProofs {
 /// The block's real `NewPayloadRequest` root: the hostile peer reads the
 /// public fixtures, as anyone could, so its junk passes the public-input
 /// check and has to be caught by the verifier.
-fn root_of(number: u64) -> wire::Hash256 {
+fn root_of(number: u64) -> tree_hash::Hash256 {
     let path = slotproof_tests::paths::testdata().unwrap().join(format!("blocks/{number}.json"));
     let block: Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
     wire::hash256(slotproof_payload::from_block_json(&block).unwrap().root().unwrap())

@@ -49,6 +49,8 @@ pub struct ZkboostProver {
     proof_type: String,
     timeout: Duration,
     client: OnceLock<Result<reqwest::blocking::Client, String>>,
+    /// The endpoint's backend kind for the type (`GET /v1/proof_types`), asked once.
+    kind: OnceLock<Option<String>>,
 }
 
 /// What the stream said about the request.
@@ -69,6 +71,7 @@ impl ZkboostProver {
             proof_type: cfg.proof_type,
             timeout: cfg.timeout,
             client: OnceLock::new(),
+            kind: OnceLock::new(),
         }
     }
 
@@ -101,6 +104,31 @@ impl ZkboostProver {
         let root = request.root().map_err(|e| ProverError::Permanent(e.to_string()))?;
         let ssz = request.to_ssz().map_err(|e| ProverError::Permanent(e.to_string()))?;
         Ok((ssz, root))
+    }
+
+    /// Whether the endpoint says its backend for the type is a mock or a
+    /// simulation (zkboost's `mock`, a slotproof node's `sim`): such proofs are
+    /// recorded as simulated here too. Unknown (an endpoint without
+    /// `/v1/proof_types`) counts as real, as the endpoint presents it.
+    fn simulated(&self) -> bool {
+        let kind = self.kind.get_or_init(|| {
+            let response = self
+                .client()
+                .ok()?
+                .get(format!("{}/v1/proof_types", self.url))
+                .timeout(Duration::from_secs(10))
+                .send()
+                .ok()?;
+            let mut body = Vec::new();
+            response.take(1 << 20).read_to_end(&mut body).ok()?;
+            let v: Value = serde_json::from_slice(&body).ok()?;
+            v["proof_types"]
+                .as_array()?
+                .iter()
+                .find(|t| t["proof_type"] == self.proof_type.as_str())
+                .and_then(|t| t["kind"].as_str().map(str::to_string))
+        });
+        matches!(kind.as_deref(), Some("mock" | "sim"))
     }
 
     fn root_of(&self, input: &ProvingInput) -> Result<Hash32, ProverError> {
@@ -268,7 +296,7 @@ impl Prover for ZkboostProver {
             public_values: root.as_bytes().to_vec(),
             cycles: None,
             proving_time: started.elapsed(),
-            simulated: false,
+            simulated: self.simulated(),
         })
     }
 

@@ -1,0 +1,158 @@
+//! ere-server both ways (specs/provers.md §9): `slotproof ere-server` serves
+//! the built-in STARK over Twirp, and `kind = "ere"` proves through it, from
+//! the one-shot commands and from a node on the dev chain. Multi-process:
+//! one test at a time.
+#![allow(clippy::unwrap_used)]
+
+use std::path::Path;
+use std::process::Output;
+
+use base64::Engine as _;
+use serde_json::Value;
+use slotproof_tests::{free_port, json_of, paths, serial, slotproof, slotproof_command, spawn_listening};
+
+fn block(number: u64) -> String {
+    paths::testdata().unwrap().join(format!("blocks/{number}.json")).to_str().unwrap().to_string()
+}
+
+fn config(dir: &Path, port: u16) -> String {
+    let path = dir.join("zkvm.toml");
+    let text = format!(
+        "[[zkvm]]\nname = \"remote-stark\"\nkind = \"ere\"\nurl = \"http://127.0.0.1:{port}\"\ninput = \"block-json\"\n"
+    );
+    std::fs::write(&path, text).unwrap();
+    path.to_str().unwrap().to_string()
+}
+
+/// The server process, killed however the test ends.
+struct Server(std::process::Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn run(args: &[&str]) -> Output {
+    slotproof(args)
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).to_string()
+}
+
+#[test]
+fn a_node_proves_through_an_ere_server_and_a_bad_proof_or_a_dead_server_is_told_apart() {
+    let _g = serial();
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let listen = format!("127.0.0.1:{port}");
+    let server = spawn_listening(
+        slotproof_command().args(["ere-server", "--zkvm", "stark", "--listen", &listen]),
+        port,
+        "ere-server",
+    );
+    let server = Server(server);
+    let cfg = config(dir.path(), port);
+    let proof = dir.path().join("proof.json");
+    let proof_s = proof.to_str().unwrap();
+
+    // Prove and verify through the server.
+    let proved = json_of(&run(&[
+        "prove",
+        "--zkvm",
+        "remote-stark",
+        "--config",
+        &cfg,
+        "--block",
+        &block(21_230_866),
+        "--out",
+        proof_s,
+        "--json",
+    ]));
+    assert_eq!(proved["block_number"], 21_230_866);
+    assert_eq!(proved["simulated"], false);
+    let verified = json_of(&run(&[
+        "verify",
+        "--zkvm",
+        "remote-stark",
+        "--config",
+        &cfg,
+        "--block",
+        &block(21_230_866),
+        "--proof",
+        proof_s,
+        "--json",
+    ]));
+    assert_eq!(verified["verified"], true);
+
+    // The same proof for another block, or with a byte flipped: refused as invalid.
+    let other =
+        run(&["verify", "--zkvm", "remote-stark", "--config", &cfg, "--block", &block(21_230_867), "--proof", proof_s]);
+    assert!(!other.status.success() && stderr(&other).contains("is invalid"), "{}", stderr(&other));
+    let mut file: Value = serde_json::from_slice(&std::fs::read(&proof).unwrap()).unwrap();
+    let mut bytes = base64::engine::general_purpose::STANDARD.decode(file["proof"].as_str().unwrap()).unwrap();
+    let at = bytes.len() - 64;
+    bytes[at] ^= 1;
+    file["proof"] = Value::String(base64::engine::general_purpose::STANDARD.encode(&bytes));
+    let bad = dir.path().join("bad.json");
+    std::fs::write(&bad, serde_json::to_vec(&file).unwrap()).unwrap();
+    let refused = run(&[
+        "verify",
+        "--zkvm",
+        "remote-stark",
+        "--config",
+        &cfg,
+        "--block",
+        &block(21_230_866),
+        "--proof",
+        bad.to_str().unwrap(),
+    ]);
+    let text = stderr(&refused);
+    assert!(!refused.status.success() && text.contains("proof rejected") && text.contains("Verify"), "{text}");
+
+    // A node on the dev chain proves every block through the server.
+    let data = dir.path().join("data");
+    let summary = dir.path().join("summary.json");
+    let out = run(&[
+        "node",
+        "--config",
+        &cfg,
+        "--slot-time",
+        "2s",
+        "--exit-after-blocks",
+        "2",
+        "--http",
+        "off",
+        "--summary-json",
+        summary.to_str().unwrap(),
+        "--data-dir",
+        data.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let blocks: Vec<Value> = serde_json::from_slice(&std::fs::read(&summary).unwrap()).unwrap();
+    assert_eq!(blocks.len(), 2, "{}", stderr(&out));
+    for b in &blocks {
+        let p = &b["proofs"][0];
+        assert_eq!(
+            (p["zkvm"].as_str(), p["status"].as_str(), p["verified"].as_bool()),
+            (Some("remote-stark"), Some("proved"), Some(true)),
+            "{b}"
+        );
+        assert!(b["new_payload_request_root"].as_str().is_some_and(|r| r.len() == 66), "{b}");
+    }
+
+    // The server gone: a transient failure (worth a retry), not a verdict on the block.
+    drop(server);
+    let down =
+        run(&["prove", "--zkvm", "remote-stark", "--config", &cfg, "--block", &block(21_230_866), "--out", proof_s]);
+    let text = stderr(&down);
+    assert!(
+        !down.status.success() && text.contains("transient prover failure") && text.contains("ere-server"),
+        "{text}"
+    );
+    let down =
+        run(&["verify", "--zkvm", "remote-stark", "--config", &cfg, "--block", &block(21_230_866), "--proof", proof_s]);
+    assert!(stderr(&down).contains("transient"), "{}", stderr(&down));
+}
