@@ -144,8 +144,8 @@ fn a_consensus_client_requests_downloads_and_verifies_a_proof() {
         assert_eq!(reply.json()["code"], json!(status));
         assert!(reply.json()["message"].as_str().unwrap().contains(message), "{}", reply.json());
     }
-    // A body over the bound (64 MiB) is refused before it is decoded.
-    let huge = vec![0u8; (64 << 20) + 1];
+    // A body over the bound (16 MiB) is refused before it is decoded.
+    let huge = vec![0u8; (16 << 20) + 1];
     let reply = post_request(port, "stark", &huge);
     assert_eq!(reply.status, 413, "{}", String::from_utf8_lossy(&reply.body));
     assert_matches(&doc, "ErrorResponse", &reply.json());

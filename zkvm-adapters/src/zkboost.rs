@@ -27,8 +27,18 @@ pub const VERIFY_TIMEOUT: Duration = Duration::from_secs(60);
 pub const ZKBOOST_PROOF_TYPE: u8 = 0x84;
 /// Largest proof downloaded: EIP-8025's `MAX_PROOF_SIZE`.
 pub const MAX_PROOF_BYTES: u64 = 4 << 20;
-/// Longest SSE line read (an event's data is a small JSON object).
+/// Longest SSE line read, and longest event data (an event's data is a small JSON object).
 const MAX_LINE_BYTES: u64 = 64 << 10;
+/// Error text kept from a remote reply.
+const MAX_ERROR_CHARS: usize = 1024;
+
+/// Remote text as far as it is kept (in records, logs and events).
+fn clip(s: &str) -> String {
+    match s.char_indices().nth(MAX_ERROR_CHARS) {
+        Some((at, _)) => format!("{}…", &s[..at]),
+        None => s.to_string(),
+    }
+}
 
 /// zkboost's proof types (its README table): a real EL/zkVM combination each.
 pub const ZKBOOST_PROOF_TYPES: [&str; 7] =
@@ -49,8 +59,8 @@ pub struct ZkboostProver {
     proof_type: String,
     timeout: Duration,
     client: OnceLock<Result<reqwest::blocking::Client, String>>,
-    /// The endpoint's backend kind for the type (`GET /v1/proof_types`), asked once.
-    kind: OnceLock<Option<String>>,
+    /// The endpoint's backend kind for the type (`GET /v1/proof_types`), once known.
+    kind: OnceLock<String>,
 }
 
 /// What the stream said about the request.
@@ -108,27 +118,38 @@ impl ZkboostProver {
 
     /// Whether the endpoint says its backend for the type is a mock or a
     /// simulation (zkboost's `mock`, a slotproof node's `sim`): such proofs are
-    /// recorded as simulated here too. Unknown (an endpoint without
-    /// `/v1/proof_types`) counts as real, as the endpoint presents it.
+    /// recorded as simulated here too. Asked until an answer comes; an endpoint
+    /// that never gives one (no `/v1/proof_types`, zkboost before 0.8) is
+    /// taken as it presents its proofs, real, and the log says so.
     fn simulated(&self) -> bool {
-        let kind = self.kind.get_or_init(|| {
-            let response = self
-                .client()
-                .ok()?
-                .get(format!("{}/v1/proof_types", self.url))
-                .timeout(Duration::from_secs(10))
-                .send()
-                .ok()?;
-            let mut body = Vec::new();
-            response.take(1 << 20).read_to_end(&mut body).ok()?;
-            let v: Value = serde_json::from_slice(&body).ok()?;
-            v["proof_types"]
-                .as_array()?
-                .iter()
-                .find(|t| t["proof_type"] == self.proof_type.as_str())
-                .and_then(|t| t["kind"].as_str().map(str::to_string))
-        });
-        matches!(kind.as_deref(), Some("mock" | "sim"))
+        if let Some(kind) = self.kind.get() {
+            return matches!(kind.as_str(), "mock" | "sim");
+        }
+        match self.ask_kind() {
+            Some(kind) => matches!(self.kind.get_or_init(|| kind).as_str(), "mock" | "sim"),
+            None => {
+                tracing::warn!(target: "slotproof::zkvm", zkvm = %self.id.name, "the endpoint did not say its backend kind (GET /v1/proof_types): its proof is recorded as real");
+                false
+            }
+        }
+    }
+
+    fn ask_kind(&self) -> Option<String> {
+        let response = self
+            .client()
+            .ok()?
+            .get(format!("{}/v1/proof_types", self.url))
+            .timeout(Duration::from_secs(10))
+            .send()
+            .ok()?;
+        let mut body = Vec::new();
+        response.take(1 << 20).read_to_end(&mut body).ok()?;
+        let v: Value = serde_json::from_slice(&body).ok()?;
+        v["proof_types"]
+            .as_array()?
+            .iter()
+            .find(|t| t["proof_type"] == self.proof_type.as_str())
+            .and_then(|t| t["kind"].as_str().map(clip))
     }
 
     fn root_of(&self, input: &ProvingInput) -> Result<Hash32, ProverError> {
@@ -147,7 +168,7 @@ impl ZkboostProver {
         let v: Value = serde_json::from_slice(&body).unwrap_or_default();
         let message =
             v["message"].as_str().map(str::to_string).unwrap_or_else(|| String::from_utf8_lossy(&body).into());
-        format!("HTTP {status}: {message}")
+        format!("HTTP {status}: {}", clip(&message))
     }
 
     fn post_request(&self, ssz: Vec<u8>, root: &Hash32, remaining: Duration) -> Result<(), ProverError> {
@@ -207,6 +228,9 @@ impl ZkboostProver {
                 event = v.trim().to_string();
             } else if let Some(v) = line.strip_prefix("data:") {
                 data.push_str(v.trim());
+                if data.len() as u64 > MAX_LINE_BYTES {
+                    return Err(self.transient("an event's data is over 64 KiB"));
+                }
             } else if line.is_empty() && !data.is_empty() {
                 let v: Value = serde_json::from_str(&data).unwrap_or_default();
                 let ours = v["proof_type"] == self.proof_type.as_str()
@@ -215,8 +239,8 @@ impl ZkboostProver {
                     return Ok(Outcome::Complete);
                 }
                 if ours && event == "proof_failure" {
-                    let reason = v["reason"].as_str().unwrap_or("internal_error").to_string();
-                    let error = v["error"].as_str().unwrap_or_default().to_string();
+                    let reason = clip(v["reason"].as_str().unwrap_or("internal_error"));
+                    let error = clip(v["error"].as_str().unwrap_or_default());
                     return Ok(Outcome::Failed { reason, error });
                 }
                 (event, data) = (String::new(), String::new());

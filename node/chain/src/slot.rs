@@ -36,9 +36,10 @@ impl SlotClock {
                 let secs = slot.as_secs().max(1);
                 // Pre-merge blocks have no beacon slot: their own time stands in.
                 let n = timestamp.saturating_sub(genesis_time) / secs;
-                let start_ms =
-                    if timestamp >= genesis_time { (genesis_time + n * secs) * 1000 } else { timestamp * 1000 };
-                SlotTiming { slot: n, start_ms, deadline_ms: start_ms + slot.as_millis() as u64 }
+                // Saturating: a timestamp is whatever a block (or a request) says.
+                let start_s = if timestamp >= genesis_time { genesis_time.saturating_add(n * secs) } else { timestamp };
+                let start_ms = start_s.saturating_mul(1000);
+                SlotTiming { slot: n, start_ms, deadline_ms: start_ms.saturating_add(slot.as_millis() as u64) }
             }
             SlotClock::Replay { genesis_ms, slot } => {
                 let n = replay_index.unwrap_or(0);

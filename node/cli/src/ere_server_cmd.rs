@@ -37,7 +37,9 @@ pub struct EreServerArgs {
 struct Served {
     service: Service,
     /// ere-server proves one at a time; the rest wait their turn.
-    proving: Semaphore,
+    proving: Arc<Semaphore>,
+    /// Verifications and executions at once.
+    checking: Arc<Semaphore>,
     calls: [AtomicU64; 4],
     refused: AtomicU64,
 }
@@ -50,7 +52,8 @@ pub fn run(args: EreServerArgs) -> anyhow::Result<()> {
         .with_context(|| format!("--listen {:?} is not host:port or a port", args.listen))?;
     let served = Arc::new(Served {
         service: Service::new(prover),
-        proving: Semaphore::new(1),
+        proving: Arc::new(Semaphore::new(1)),
+        checking: Arc::new(Semaphore::new(2)),
         calls: Default::default(),
         refused: AtomicU64::new(0),
     });
@@ -97,9 +100,14 @@ async fn call(State(s): State<Arc<Served>>, Path(method): Path<String>, headers:
     }
     s.calls[index].fetch_add(1, Ordering::Relaxed);
     let served = s.clone();
-    // Proving and verifying are CPU work: off the async workers; proving one at a time.
-    let _permit = if method == "Prove" { s.proving.acquire().await.ok() } else { None };
+    // Proving and verifying are CPU work: off the async workers, a bounded number
+    // at once. The permit goes with the work: a caller hanging up does not free it.
+    let pool = if method == "Prove" { &s.proving } else { &s.checking };
+    let Ok(permit) = pool.clone().acquire_owned().await else {
+        return twirp_error(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "the server is stopping".into());
+    };
     let reply = tokio::task::spawn_blocking(move || -> Result<Response, prost::DecodeError> {
+        let _permit = permit;
         Ok(match method.as_str() {
             "Execute" => protobuf(served.service.execute(&proto::ExecuteRequest::decode(body)?)),
             "Prove" => protobuf(served.service.prove(&proto::ProveRequest::decode(body)?)),

@@ -13,7 +13,7 @@ use slotproof_zkvm::{ProofArtifact, Prover, ProvingInput};
 use tokio::sync::mpsc;
 
 /// Requests waiting for the node loop: more are refused (500, as zkboost's enqueue failure).
-pub const ENGINE_REQUESTS: usize = 64;
+pub const ENGINE_REQUESTS: usize = 16;
 
 /// One zkVM as the proof engine sees it.
 #[derive(Clone, Debug)]
@@ -85,8 +85,26 @@ pub struct EngineLink {
 }
 
 impl EngineLink {
-    /// A verified proof of `zkvm`, in its API form.
-    pub fn completed(&self, root: slotproof_primitives::Hash32, zkvm: &str, proof: &[u8], public_values: &[u8]) {
+    /// A verified proof of `zkvm`, in its API form. A simulated one is never
+    /// served under a zkboost name (that name promises a real EL/zkVM proof).
+    pub fn completed(
+        &self,
+        root: slotproof_primitives::Hash32,
+        zkvm: &str,
+        proof: &[u8],
+        public_values: &[u8],
+        simulated: bool,
+    ) {
+        let zkboost_named = self
+            .engine
+            .types_of(zkvm)
+            .iter()
+            .any(|t| slotproof_zkvm::zkboost::ZKBOOST_PROOF_TYPES.contains(&t.as_str()));
+        if simulated && zkboost_named {
+            let why = "the backend's proof is simulated: not served under a zkboost proof type";
+            self.engine.failed(root, zkvm, slotproof_proof_engine::FailureReason::ProvingError, why);
+            return;
+        }
         let form = self.forms.get(zkvm).copied().unwrap_or(ProofForm::WithPublicValues);
         match form.encode(proof, public_values) {
             Some(bytes) => self.engine.completed(root, zkvm, bytes),

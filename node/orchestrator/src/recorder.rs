@@ -165,7 +165,7 @@ impl Recorder {
         })?;
         if let (Some(link), Some(root)) = (&self.engine, record.new_payload_request_root) {
             match &verdict.verified {
-                Ok(()) => link.completed(root, &proof.zkvm, &proof.proof, &proof.public_values),
+                Ok(()) => link.completed(root, &proof.zkvm, &proof.proof, &proof.public_values, proof.simulated),
                 Err(why) => link.engine.failed(root, &proof.zkvm, FailureReason::ProvingError, why),
             }
         }
@@ -193,6 +193,11 @@ impl Recorder {
     /// between re-enqueues the same entry, which the queue drops) and to the announcer.
     fn hand_on(&self, record: &BlockRecord, proving_ms: u64, proof: ProofPayload) -> Result<(), RecordError> {
         let (block, hash) = (record.block_number, record.block_hash);
+        // A block only a proof-engine request named may be anyone's invention:
+        // its proofs go to the requester alone, never out under its block number.
+        if record.requested {
+            return Ok(());
+        }
         if let Some(s) = &self.submitting {
             // Already there for a proof that came by digest; stored now for one an older node queued inline.
             let digest = self.blobs.put(&proof.proof).map_err(RecordError::Blob)?;

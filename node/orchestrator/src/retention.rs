@@ -26,6 +26,9 @@ pub const BLOB_GRACE: Duration = Duration::from_secs(600);
 /// several steps instead of stalling the node.
 const DONE_PER_STEP: usize = 10_000;
 const RECORDS_PER_STEP: usize = 1_000;
+/// Records looked at, newest first, for the newest followed one: more than
+/// the requested blocks kept (`node_loop::MAX_REQUESTED_BLOCKS`).
+const FOLLOWED_SCAN: usize = 4_096;
 const BLOBS_PER_STEP: usize = 1_000;
 
 pub struct Retention {
@@ -82,7 +85,8 @@ impl Retention {
         if self.keep_blocks == 0 {
             return Ok(None);
         }
-        let newest = self.store.recent(1)?.first().map(|r| r.block_number);
+        // Requested blocks (any number a client names) never move the cut.
+        let newest = self.store.newest_followed(FOLLOWED_SCAN)?;
         Ok(newest.map(|n| n.saturating_sub(self.keep_blocks)))
     }
 
@@ -159,5 +163,38 @@ mod tests {
         assert_eq!(r.step().unwrap().records, 1, "block 5 is below 100 - 10");
         assert_eq!(sweep(&r), 1, "a dead letter below the cut keeps nothing");
         assert!(blobs.is_empty().unwrap());
+    }
+}
+
+#[cfg(test)]
+mod requested_tests {
+    use super::*;
+    use crate::results::BlockRecord;
+    use slotproof_primitives::Hash32;
+    use slotproof_queue::QueueConfig;
+
+    /// specs/proof-engine.md §2: a block a request named (any number a client
+    /// likes) never moves the cut; followed records below it stay.
+    #[test]
+    fn a_requested_block_far_ahead_does_not_move_the_cut() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(ResultStore::open(dir.path()).unwrap());
+        let blobs = Arc::new(BlobStore::open(&dir.path().join("proofs")).unwrap());
+        let queue = Arc::new(Queue::memory(QueueConfig::default()));
+        let r = Retention { queue, store: store.clone(), blobs, keep_blocks: 10 };
+        for n in 100..105u64 {
+            store
+                .put(&BlockRecord { block_number: n, block_hash: Hash32([n as u8; 32]), ..Default::default() })
+                .unwrap();
+        }
+        let fake =
+            BlockRecord { block_number: u64::MAX, block_hash: Hash32([9; 32]), requested: true, ..Default::default() };
+        store.put(&fake).unwrap();
+        assert_eq!(r.cut().unwrap(), Some(94), "the cut follows the newest followed block, 104");
+        assert_eq!(r.step().unwrap().records, 0);
+        assert_eq!(store.all().unwrap().len(), 6);
+        // Deleting a requested block removes it and nothing else.
+        store.delete(u64::MAX, &Hash32([9; 32])).unwrap();
+        assert_eq!(store.all().unwrap().len(), 5);
     }
 }

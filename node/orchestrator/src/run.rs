@@ -200,7 +200,7 @@ async fn start(
     .spawn(tokens.recorder.clone())?;
     let rpc_url = setup::chain_source(cfg, tracker, &tokens.chain).await?;
     let slots = SlotSource::new(&rpc_url, cfg.slot_time, cfg.genesis_time).await;
-    let (canonical, open) = resume_from(&store, &pipeline, &names)?;
+    let Resumed { canonical, open, requested } = resume_from(&store, &pipeline, &names)?;
     let (chain_tx, chain) = mpsc::channel(256);
     let follower_cfg = FollowerConfig {
         beacon_url: cfg.beacon_url.clone(),
@@ -234,25 +234,34 @@ async fn start(
         stop_chain: tokens.chain.clone(),
         exit_after_blocks: cfg.exit_after_blocks,
         engine,
+        requested,
     };
     let background = Background { store, queue, recorder, sender, status };
     Ok((NodeLoop::new(parts), Inbox { chain, stages, net, engine: engine_requests }, background))
 }
 
+/// What a run takes over from the last: the canonical chain, the blocks left
+/// open, and the blocks only proof-engine requests named (oldest first).
+struct Resumed {
+    canonical: Canonical,
+    open: BTreeSet<(u64, Hash32)>,
+    requested: Vec<(u64, Hash32)>,
+}
+
 /// The canonical chain recorded so far, and the blocks a previous run left open (their tasks resubmitted).
-fn resume_from(
-    store: &ResultStore,
-    pipeline: &Pipeline,
-    zkvms: &[String],
-) -> Result<(Canonical, BTreeSet<(u64, Hash32)>), NodeError> {
+fn resume_from(store: &ResultStore, pipeline: &Pipeline, zkvms: &[String]) -> Result<Resumed, NodeError> {
     let all = store.all()?;
-    let canonical = Canonical::from_blocks(all.iter().filter(|r| !r.orphaned).map(|r| (r.block_number, r.block_hash)));
+    let followed = all.iter().filter(|r| !r.orphaned && !r.requested);
+    let canonical = Canonical::from_blocks(followed.map(|r| (r.block_number, r.block_hash)));
+    let mut requested: Vec<&BlockRecord> = all.iter().filter(|r| r.requested).collect();
+    requested.sort_by_key(|r| r.arrival_ms);
+    let requested = requested.iter().map(|r| (r.block_number, r.block_hash)).collect();
     let open: Vec<BlockRecord> = all.into_iter().filter(|r| !r.closed && !r.orphaned).collect();
     resume(pipeline, &open, zkvms)?;
     if !open.is_empty() {
         info!(target: "slotproof::node", blocks = open.len(), "resuming blocks left open by the last run");
     }
-    Ok((canonical, open.iter().map(|r| (r.block_number, r.block_hash)).collect()))
+    Ok(Resumed { canonical, open: open.iter().map(|r| (r.block_number, r.block_hash)).collect(), requested })
 }
 
 type Announce = Option<mpsc::UnboundedSender<OwnProof>>;

@@ -2,6 +2,7 @@
 //! (testdata/), encoded, decoded, turned back into blocks and re-rooted; the
 //! roots must equal the vectors in testdata/new-payload-requests.json, which an
 //! independent implementation (testdata/npr_crosscheck.py) reproduces.
+#![allow(clippy::unwrap_used)]
 
 use std::path::PathBuf;
 

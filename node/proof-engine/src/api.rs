@@ -104,10 +104,20 @@ async fn accept(
         .parse_types(p.get("proof_types").map(String::as_str))
         .map_err(|r| ApiError::BadRequest(r.to_string()))?;
     let bytes = body_bytes(engine, body).await?;
-    // Decoding, re-rooting and rebuilding the header are CPU work: off the async threads.
+    let permit = engine.decoding.clone().acquire_owned().await.map_err(|_| ApiError::Internal("closing".into()))?;
+    let max_txs = engine.limits.request_transactions;
+    // Decoding, re-rooting and rebuilding the header are CPU work: off the async
+    // threads, a bounded number at once (the permit goes with the work).
     let (root, block) = tokio::task::spawn_blocking(move || {
+        let _permit = permit;
         let request =
             NewPayloadRequest::from_ssz(&bytes).map_err(|e| ApiError::BadRequest(format!("invalid SSZ body: {e}")))?;
+        let txs = request.payload.transactions.len();
+        if txs > max_txs {
+            return Err(ApiError::BadRequest(format!(
+                "invalid payload: {txs} transactions, more than the {max_txs} taken"
+            )));
+        }
         let root = request.root().map_err(|e| ApiError::BadRequest(format!("invalid SSZ body: {e}")))?;
         let block = to_block_json(&request).map_err(|e| ApiError::BadRequest(format!("invalid payload: {e}")))?;
         Ok::<_, ApiError>((root, block))
@@ -131,12 +141,15 @@ fn sse_event(e: &EngineEvent) -> Event {
     Event::default().event(e.name()).data(e.data().to_string())
 }
 
-/// Decrements the subscriber gauge when a stream ends.
-struct Subscribed(Arc<ProofEngine>);
+/// A stream's place among the bounded streams; the gauge follows it.
+struct Subscribed {
+    engine: Arc<ProofEngine>,
+    _place: tokio::sync::OwnedSemaphorePermit,
+}
 
 impl Drop for Subscribed {
     fn drop(&mut self) {
-        self.0.metrics.subscribers.dec();
+        self.engine.metrics.subscribers.dec();
     }
 }
 
@@ -147,14 +160,11 @@ async fn events(
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
     let p = params(q)?;
     let filter = root_param(&p, "new_payload_request_root")?;
-    if engine.metrics.subscribers.get() as usize >= engine.limits.subscribers {
-        return Err(ApiError::Busy(format!(
-            "{} event streams are open already (the bound)",
-            engine.limits.subscribers
-        )));
-    }
+    let permit = engine.streams.clone().try_acquire_owned().map_err(|_| {
+        ApiError::Busy(format!("{} event streams are open already (the bound)", engine.limits.subscribers))
+    })?;
     engine.metrics.subscribers.inc();
-    let guard = Subscribed(engine.clone());
+    let guard = Subscribed { engine: engine.clone(), _place: permit };
     // Subscribe before the replay, so nothing completing in between is missed.
     let rx = engine.subscribe();
     let replay: Vec<Result<Event, Infallible>> = filter

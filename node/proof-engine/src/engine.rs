@@ -8,6 +8,7 @@ use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use axum::body::Bytes;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -61,14 +62,21 @@ pub struct Limits {
     pub cached_proofs: usize,
     /// Bytes those proofs may take together.
     pub cached_bytes: usize,
-    /// (root, proof type) pairs asked for and not settled.
+    /// (root, proof type) pairs asked for and not settled: also the most
+    /// requested proofs that can wait ahead of the followed chain's.
     pub pending: usize,
     /// How long a pair may stay pending before it fails as `proving_timeout`.
     pub pending_for: Duration,
-    /// Roots whose blocks the engine can verify proofs against.
-    pub known_roots: usize,
-    /// Largest request body (an SSZ `NewPayloadRequest`) and proof body.
+    /// Roots of followed blocks the engine can verify proofs against.
+    pub followed_roots: usize,
+    /// Roots of blocks only requests named (kept apart: requests cannot push followed roots out).
+    pub requested_roots: usize,
+    /// Largest request body (an SSZ `NewPayloadRequest`).
     pub body_bytes: usize,
+    /// Most transactions a request's payload may carry (a mainnet block holds a few thousand).
+    pub request_transactions: usize,
+    /// Requests decoded at once (decoding is CPU and memory work).
+    pub decodes: usize,
     /// Open SSE streams.
     pub subscribers: usize,
     /// Events buffered for a slow SSE reader before it misses some.
@@ -82,10 +90,13 @@ impl Default for Limits {
         Limits {
             cached_proofs: 128,
             cached_bytes: 512 << 20,
-            pending: 1024,
-            pending_for: Duration::from_secs(2 * 3600),
-            known_roots: 1024,
-            body_bytes: 64 << 20,
+            pending: 32,
+            pending_for: Duration::from_secs(30 * 60),
+            followed_roots: 1024,
+            requested_roots: 256,
+            body_bytes: 16 << 20,
+            request_transactions: 16_384,
+            decodes: 2,
             subscribers: 64,
             event_buffer: 1024,
             verifications: 2,
@@ -131,15 +142,35 @@ impl EngineMetrics {
     }
 }
 
+/// Roots and their blocks, the oldest forgotten beyond a bound.
+#[derive(Default)]
+struct Known {
+    blocks: HashMap<Hash32, KnownBlock>,
+    order: VecDeque<Hash32>,
+}
+
+impl Known {
+    fn insert(&mut self, root: Hash32, block: KnownBlock, bound: usize) {
+        if self.blocks.insert(root, block).is_none() {
+            self.order.push_back(root);
+            while self.order.len() > bound {
+                if let Some(old) = self.order.pop_front() {
+                    self.blocks.remove(&old);
+                }
+            }
+        }
+    }
+}
+
 #[derive(Default)]
 struct State {
     /// Proofs by (root, proof type), oldest first for eviction.
-    cache: HashMap<(Hash32, String), Arc<[u8]>>,
+    cache: HashMap<(Hash32, String), Bytes>,
     order: VecDeque<(Hash32, String)>,
     cached_bytes: usize,
     pending: HashMap<(Hash32, String), Instant>,
-    known: HashMap<Hash32, KnownBlock>,
-    known_order: VecDeque<Hash32>,
+    followed: Known,
+    requested: Known,
 }
 
 pub struct ProofEngine {
@@ -150,6 +181,8 @@ pub struct ProofEngine {
     pub limits: Limits,
     pub metrics: EngineMetrics,
     pub(crate) verifying: Arc<tokio::sync::Semaphore>,
+    pub(crate) decoding: Arc<tokio::sync::Semaphore>,
+    pub(crate) streams: Arc<tokio::sync::Semaphore>,
 }
 
 /// Why a proof type in a request is refused.
@@ -185,6 +218,8 @@ impl ProofEngine {
             events,
             backend,
             verifying: Arc::new(tokio::sync::Semaphore::new(limits.verifications.max(1))),
+            decoding: Arc::new(tokio::sync::Semaphore::new(limits.decodes.max(1))),
+            streams: Arc::new(tokio::sync::Semaphore::new(limits.subscribers.max(1))),
             limits,
             metrics: EngineMetrics::default(),
         })
@@ -200,7 +235,7 @@ impl ProofEngine {
     }
 
     /// The proof types a zkVM's proofs are offered under.
-    fn types_of(&self, zkvm: &str) -> Vec<String> {
+    pub fn types_of(&self, zkvm: &str) -> Vec<String> {
         self.offers.values().filter(|o| o.zkvm == zkvm).map(|o| o.info.proof_type.clone()).collect()
     }
 
@@ -252,6 +287,13 @@ impl ProofEngine {
         self.metrics.pending.set(s.pending.len() as i64);
     }
 
+    /// Fails pairs pending past `pending_for` (the node calls it on its tick).
+    pub fn expire_pending(&self) {
+        let mut s = lock(&self.state);
+        self.expire(&mut s);
+        self.metrics.pending.set(s.pending.len() as i64);
+    }
+
     /// Pairs pending past `pending_for` fail as `proving_timeout`.
     fn expire(&self, s: &mut State) {
         let limit = self.limits.pending_for;
@@ -268,21 +310,22 @@ impl ProofEngine {
         self.offers.get(proof_type).map(|o| o.zkvm.clone())
     }
 
-    /// The node knows the block of `root` (it follows it, or a request named it).
-    pub fn know(&self, root: Hash32, block: KnownBlock) {
-        let mut s = lock(&self.state);
-        if s.known.insert(root, block).is_none() {
-            s.known_order.push_back(root);
-            while s.known_order.len() > self.limits.known_roots {
-                if let Some(old) = s.known_order.pop_front() {
-                    s.known.remove(&old);
-                }
-            }
-        }
+    /// The node follows the block of `root`.
+    pub fn know_followed(&self, root: Hash32, block: KnownBlock) {
+        let bound = self.limits.followed_roots;
+        lock(&self.state).followed.insert(root, block, bound);
+    }
+
+    /// Only a request named the block of `root` (kept apart, so requests
+    /// cannot push followed roots out).
+    pub fn know_requested(&self, root: Hash32, block: KnownBlock) {
+        let bound = self.limits.requested_roots;
+        lock(&self.state).requested.insert(root, block, bound);
     }
 
     pub fn known(&self, root: &Hash32) -> Option<KnownBlock> {
-        lock(&self.state).known.get(root).copied()
+        let s = lock(&self.state);
+        s.followed.blocks.get(root).or_else(|| s.requested.blocks.get(root)).copied()
     }
 
     /// A verified proof of `zkvm` for the block of `root`, in the engine's
@@ -293,7 +336,7 @@ impl ProofEngine {
         if types.is_empty() {
             return;
         }
-        let bytes: Arc<[u8]> = proof.into();
+        let bytes = Bytes::from(proof);
         let mut announce = Vec::new();
         {
             let mut s = lock(&self.state);
@@ -356,7 +399,7 @@ impl ProofEngine {
     }
 
     /// The proof held for (root, type).
-    pub fn proof(&self, root: &Hash32, proof_type: &str) -> Option<Arc<[u8]>> {
+    pub fn proof(&self, root: &Hash32, proof_type: &str) -> Option<Bytes> {
         lock(&self.state).cache.get(&(*root, proof_type.to_string())).cloned()
     }
 
@@ -372,5 +415,106 @@ impl ProofEngine {
             ProofStatus::Invalid => "INVALID",
         };
         self.metrics.verifications.get_or_create(&StatusLabel { status: status.into() }).inc();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Nothing;
+
+    impl Backend for Nothing {
+        fn submit(&self, _: Accepted) -> Result<(), String> {
+            Ok(())
+        }
+        fn verify(&self, _: &str, _: KnownBlock, _: &[u8]) -> Result<(), String> {
+            Err("no".into())
+        }
+    }
+
+    fn engine(limits: Limits) -> Arc<ProofEngine> {
+        let offer = |t: &str, prove: bool| Offer {
+            info: ProofTypeInfo { proof_type: t.into(), kind: "stark".into(), can_prove: prove, can_verify: true },
+            zkvm: t.into(),
+        };
+        ProofEngine::new(vec![offer("stark", true), offer("verify-only", false)], Arc::new(Nothing), limits)
+    }
+
+    fn root(b: u8) -> Hash32 {
+        Hash32([b; 32])
+    }
+
+    #[test]
+    fn proof_types_are_checked_as_zkboost_does() {
+        let e = engine(Limits::default());
+        assert_eq!(e.parse_types(Some(" stark ")).unwrap(), ["stark"]);
+        assert_eq!(e.parse_types(Some("")), Err(TypeRefusal::Empty));
+        assert_eq!(e.parse_types(None), Err(TypeRefusal::Empty));
+        assert_eq!(e.parse_types(Some("stark,stark")), Err(TypeRefusal::Duplicate("stark".into())));
+        assert_eq!(e.parse_types(Some("reth-sp1")), Err(TypeRefusal::Unknown("reth-sp1".into())));
+        assert_eq!(e.parse_types(Some("verify-only")), Err(TypeRefusal::VerifierOnly("verify-only".into())));
+    }
+
+    /// specs/proof-engine.md §2: pending pairs are bounded, a held or pending
+    /// pair is dropped from a new request, and a completion settles it once.
+    #[test]
+    fn pending_pairs_are_bounded_deduplicated_and_settled_once() {
+        let e = engine(Limits { pending: 2, ..Limits::default() });
+        let stark = ["stark".to_string()];
+        assert_eq!(e.claim(root(1), &stark).unwrap().len(), 1);
+        assert!(e.claim(root(1), &stark).unwrap().is_empty(), "pending: dropped");
+        assert_eq!(e.claim(root(2), &stark).unwrap().len(), 1);
+        assert!(e.claim(root(3), &stark).is_err(), "the bound");
+        let mut events = e.subscribe();
+        e.completed(root(1), "stark", b"proof".to_vec());
+        e.completed(root(1), "stark", b"again".to_vec());
+        assert_eq!(events.try_recv().unwrap(), EngineEvent::Complete { root: root(1), proof_type: "stark".into() });
+        assert!(events.try_recv().is_err(), "one event per pair");
+        assert_eq!(e.proof(&root(1), "stark").unwrap().as_ref(), b"proof");
+        assert!(e.claim(root(1), &stark).unwrap().is_empty(), "held: dropped");
+        assert_eq!(e.claim(root(3), &stark).unwrap().len(), 1, "a settled pair frees its place");
+        // A failure is told only for a pending pair.
+        e.failed(root(9), "stark", FailureReason::ProvingError, "x");
+        assert!(events.try_recv().is_err());
+        e.failed(root(2), "stark", FailureReason::ProvingError, "x");
+        assert!(matches!(events.try_recv().unwrap(), EngineEvent::Failure { .. }));
+    }
+
+    #[test]
+    fn held_proofs_are_bounded_by_count_and_bytes() {
+        let e = engine(Limits { cached_proofs: 2, cached_bytes: 10, ..Limits::default() });
+        e.completed(root(1), "stark", vec![0; 4]);
+        e.completed(root(2), "stark", vec![0; 4]);
+        e.completed(root(3), "stark", vec![0; 4]);
+        assert!(e.proof(&root(1), "stark").is_none(), "oldest out by count");
+        e.completed(root(4), "stark", vec![0; 8]);
+        assert!(e.proof(&root(3), "stark").is_none() && e.proof(&root(4), "stark").is_some(), "out by bytes");
+    }
+
+    #[test]
+    fn pending_pairs_expire_as_proving_timeouts() {
+        let e = engine(Limits { pending_for: Duration::ZERO, ..Limits::default() });
+        let mut events = e.subscribe();
+        e.claim(root(1), &["stark".to_string()]).unwrap();
+        std::thread::sleep(Duration::from_millis(2));
+        e.expire_pending();
+        assert!(matches!(
+            events.try_recv().unwrap(),
+            EngineEvent::Failure { reason: FailureReason::ProvingTimeout, .. }
+        ));
+    }
+
+    /// Requests cannot push followed roots out of the table.
+    #[test]
+    fn requested_roots_do_not_evict_followed_ones() {
+        let e = engine(Limits { followed_roots: 2, requested_roots: 2, ..Limits::default() });
+        let block = |n| KnownBlock { number: n, input_digest: Hash32::ZERO };
+        e.know_followed(root(1), block(1));
+        for b in 10..20 {
+            e.know_requested(root(b), block(b as u64));
+        }
+        assert_eq!(e.known(&root(1)), Some(block(1)));
+        assert!(e.known(&root(10)).is_none() && e.known(&root(19)).is_some());
     }
 }

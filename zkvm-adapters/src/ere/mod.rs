@@ -45,8 +45,9 @@ pub struct EreProver {
     twirp: Twirp,
     input: InputEncoding,
     timeout: Duration,
-    /// The server's program key (hex), asked once: the version it is listed with.
-    program: OnceLock<String>,
+    /// The server's program key, asked once: it says whether the server's
+    /// prover is one of slotproof's simulated ones.
+    program: OnceLock<Vec<u8>>,
 }
 
 impl From<CallError> for ProverError {
@@ -79,26 +80,44 @@ impl EreProver {
         Ok((stdin, stark::public_values(&header)))
     }
 
-    /// `ProgramVk` of the server, as hex (what the operator compares with the guest they built).
-    pub fn program_vk(&self) -> Result<String, ProverError> {
+    /// `ProgramVk` of the server (what the operator compares with the guest they built).
+    pub fn program_vk(&self) -> Result<Vec<u8>, ProverError> {
         if let Some(p) = self.program.get() {
             return Ok(p.clone());
         }
         let reply: proto::ProgramVkResponse =
             self.twirp.call("ProgramVk", &proto::ProgramVkRequest {}, VERIFY_TIMEOUT)?;
         match reply.result {
-            Some(proto::program_vk_response::Result::Ok(ok)) => {
-                let hex = slotproof_primitives::hex::encode(&ok.program_vk);
-                Ok(self.program.get_or_init(|| hex).clone())
+            Some(proto::program_vk_response::Result::Ok(ok)) => Ok(self.program.get_or_init(|| ok.program_vk).clone()),
+            Some(proto::program_vk_response::Result::Err(e)) => {
+                Err(ProverError::Permanent(format!("ProgramVk: {}", clip(&e))))
             }
-            Some(proto::program_vk_response::Result::Err(e)) => Err(ProverError::Permanent(format!("ProgramVk: {e}"))),
             None => Err(ProverError::Permanent("ProgramVk: an empty reply".into())),
         }
     }
 }
 
+/// Public values as far as an error shows them.
 fn hex(b: &[u8]) -> String {
-    slotproof_primitives::hex::encode(b)
+    let shown = slotproof_primitives::hex::encode(&b[..b.len().min(64)]);
+    if b.len() > 64 { format!("{shown}… ({} bytes)", b.len()) } else { shown }
+}
+
+/// Remote text as far as it is kept (in records, logs and the queue).
+pub(crate) fn clip(s: &str) -> String {
+    match s.char_indices().nth(1024) {
+        Some((at, _)) => format!("{}…", &s[..at]),
+        None => s.to_string(),
+    }
+}
+
+/// Whether a server's program key names one of slotproof's simulated or test
+/// provers (`slotproof ere-server` answers `slotproof-<zkVM>/<version>`).
+fn simulated_program(vk: &[u8]) -> bool {
+    let text = String::from_utf8_lossy(vk);
+    ["slotproof-sim:", "slotproof-noop/", "slotproof-sleep:", "slotproof-exec-noop/"]
+        .iter()
+        .any(|p| text.starts_with(p))
 }
 
 impl Prover for EreProver {
@@ -121,7 +140,9 @@ impl Prover for EreProver {
                 let cycles = ok.report.get(0..8).and_then(|b| b.try_into().ok()).map_or(0, u64::from_le_bytes);
                 Ok(ExecutionReport { cycles, duration: started.elapsed() })
             }
-            Some(proto::execute_response::Result::Err(e)) => Err(ProverError::Permanent(format!("Execute: {e}"))),
+            Some(proto::execute_response::Result::Err(e)) => {
+                Err(ProverError::Permanent(format!("Execute: {}", clip(&e))))
+            }
             None => Err(ProverError::Permanent("Execute: an empty reply".into())),
         }
     }
@@ -136,7 +157,9 @@ impl Prover for EreProver {
         let reply: proto::ProveResponse = self.twirp.call("Prove", &request, self.timeout)?;
         let ok = match reply.result {
             Some(proto::prove_response::Result::Ok(ok)) => ok,
-            Some(proto::prove_response::Result::Err(e)) => return Err(ProverError::Permanent(format!("Prove: {e}"))),
+            Some(proto::prove_response::Result::Err(e)) => {
+                return Err(ProverError::Permanent(format!("Prove: {}", clip(&e))));
+            }
             None => return Err(ProverError::Permanent("Prove: an empty reply".into())),
         };
         if ok.public_values != expected {
@@ -147,13 +170,15 @@ impl Prover for EreProver {
             )));
         }
         let report = proto::report::read_proving(&ok.report);
+        // A server that will not say its program is not taken as real.
+        let simulated = self.program_vk().map(|vk| simulated_program(&vk))?;
         Ok(ProofArtifact {
             zkvm: self.id.name.clone(),
             proof: ok.proof,
             public_values: ok.public_values,
             cycles: report.and_then(|(_, c)| c),
             proving_time: report.map_or_else(|| started.elapsed(), |(t, _)| t),
-            simulated: false,
+            simulated,
         })
     }
 
@@ -170,7 +195,7 @@ impl Prover for EreProver {
                 hex(&ok.public_values),
                 hex(&expected)
             ))),
-            Some(proto::verify_response::Result::Err(e)) => Err(ProverError::Invalid(format!("Verify: {e}"))),
+            Some(proto::verify_response::Result::Err(e)) => Err(ProverError::Invalid(format!("Verify: {}", clip(&e)))),
             None => Err(ProverError::Invalid("Verify: an empty reply".into())),
         }
     }

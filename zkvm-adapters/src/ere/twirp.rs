@@ -104,7 +104,7 @@ impl Twirp {
             .as_str()
             .map(str::to_string)
             .unwrap_or_else(|| String::from_utf8_lossy(&body[..body.len().min(200)]).to_string());
-        let message = format!("{method}: HTTP {status} {code}: {msg}");
+        let message = format!("{method}: HTTP {status} {}: {}", super::clip(&code), super::clip(&msg));
         let passes = matches!(code.as_str(), "unavailable" | "resource_exhausted" | "deadline_exceeded" | "internal")
             || (code.is_empty() && status >= 500);
         if passes { self.transient(message) } else { self.refused(message) }

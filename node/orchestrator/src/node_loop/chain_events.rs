@@ -56,25 +56,34 @@ impl NodeLoop {
                 return Ok(());
             }
         };
-        let digest = Hash32(input.digest);
-        self.book.store().put_input(&digest, &input.bytes)?;
         let new_payload_request_root = payload_request_root(&block.json, block.number);
-        let record = BlockRecord {
-            block_number: block.number,
-            block_hash: block.hash,
-            parent_hash: block.parent_hash,
-            slot: timing.slot,
-            arrival_ms: arrival,
-            deadline_ms: timing.deadline_ms,
-            input_digest: digest,
-            zkvms: self.coordination.initial_zkvms(),
-            wanted: self.coordination.wanted(),
-            new_payload_request_root,
-            ..Default::default()
+        let record = match self.book.store().get(block.number, &block.hash)? {
+            // Delivered again after a restart, or named first by a proof-engine request.
+            Some(r) => self.adopt(r, timing.slot, timing.deadline_ms)?,
+            None => {
+                let digest = Hash32(input.digest);
+                self.book.store().put_input(&digest, &input.bytes)?;
+                let record = BlockRecord {
+                    block_number: block.number,
+                    block_hash: block.hash,
+                    parent_hash: block.parent_hash,
+                    slot: timing.slot,
+                    arrival_ms: arrival,
+                    deadline_ms: timing.deadline_ms,
+                    input_digest: digest,
+                    zkvms: self.coordination.initial_zkvms(),
+                    wanted: self.coordination.wanted(),
+                    new_payload_request_root,
+                    ..Default::default()
+                };
+                self.book.insert_new(&record)?;
+                record
+            }
         };
-        self.book.insert_new(&record)?;
+        let digest = record.input_digest;
         if let (Some(link), Some(root)) = (&self.engine, new_payload_request_root) {
-            link.engine.know(root, slotproof_proof_engine::KnownBlock { number: block.number, input_digest: digest });
+            link.engine
+                .know_followed(root, slotproof_proof_engine::KnownBlock { number: block.number, input_digest: digest });
         }
         let new = NewBlock {
             number: block.number,
@@ -102,6 +111,26 @@ impl NodeLoop {
             info!(target: "slotproof::node", block = block.number, hash = %block.hash, slot = timing.slot, receipts, witness, "block queued for {} zkVMs", self.zkvms.len());
         }
         Ok(())
+    }
+
+    /// A block already recorded: it keeps its record and input (proofs on the
+    /// way name that input); a requested one becomes followed, with the
+    /// chain's slot and deadline and this node's zkVMs added.
+    fn adopt(&mut self, mut r: BlockRecord, slot: u64, deadline_ms: u64) -> Result<BlockRecord, NodeError> {
+        if !r.requested {
+            return Ok(r);
+        }
+        r.requested = false;
+        r.slot = slot;
+        r.deadline_ms = deadline_ms;
+        r.wanted = self.coordination.wanted();
+        for z in self.coordination.initial_zkvms() {
+            if !r.zkvms.contains(&z) {
+                r.zkvms.push(z);
+            }
+        }
+        self.book.store().put(&r)?;
+        Ok(r)
     }
 
     fn on_reorg(&mut self, orphaned: Vec<(u64, Hash32)>) -> Result<(), NodeError> {

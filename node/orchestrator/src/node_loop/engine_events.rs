@@ -42,7 +42,12 @@ impl NodeLoop {
                 }
             },
         };
-        link.engine.know(a.root, KnownBlock { number: block.number, input_digest: record.input_digest });
+        let known = KnownBlock { number: block.number, input_digest: record.input_digest };
+        if record.requested {
+            link.engine.know_requested(a.root, known);
+        } else {
+            link.engine.know_followed(a.root, known);
+        }
         // A zkVM the block already waits on delivers through the normal path; one it
         // settled before (its proof no longer held here) or never had is queued now.
         let settled: Vec<String> = a
@@ -53,6 +58,7 @@ impl NodeLoop {
             .collect();
         let queue: Vec<String> =
             a.zkvms.iter().filter(|z| !record.zkvms.contains(z) || settled.contains(z)).cloned().collect();
+        // A settled zkVM keeps its record until a new proof replaces it.
         let record = self
             .book
             .update(block.number, &block.hash, |r| {
@@ -61,7 +67,6 @@ impl NodeLoop {
                     if !r.zkvms.contains(z) {
                         r.zkvms.push(z.clone());
                     }
-                    r.proofs.remove(z);
                 }
             })?
             .unwrap_or(record);
@@ -101,10 +106,29 @@ impl NodeLoop {
             arrival_ms: arrival,
             deadline_ms: timing.deadline_ms,
             input_digest: digest,
+            requested: true,
             ..Default::default()
         };
         self.book.insert_new(&record).map_err(|e| e.to_string())?;
+        self.keep_requested(block.number, block.hash);
         Ok(record)
+    }
+
+    /// Remembers a requested block; beyond `MAX_REQUESTED_BLOCKS` the oldest
+    /// one the chain never showed is deleted with its input (a client naming
+    /// blocks cannot fill the disk).
+    fn keep_requested(&mut self, number: u64, hash: Hash32) {
+        self.requested.push_back((number, hash));
+        while self.requested.len() > super::MAX_REQUESTED_BLOCKS {
+            let Some((n, h)) = self.requested.pop_front() else { break };
+            let still_requested = self.book.store().get(n, &h).ok().flatten().is_some_and(|r| r.requested);
+            if still_requested {
+                self.open.remove(&(n, h));
+                if let Err(e) = self.book.store().delete(n, &h) {
+                    warn!(target: "slotproof::proof_engine", block = n, error = %e, "an old requested block could not be deleted");
+                }
+            }
+        }
     }
 
     /// A proving task was dead-lettered: pending requests for it fail.
@@ -119,7 +143,11 @@ impl NodeLoop {
                 return;
             }
         };
-        for root in records.iter().filter_map(|r| r.new_payload_request_root) {
+        // Only records still waiting on that zkVM: another block at the height keeps its requests.
+        let waiting = records.iter().filter(|r| {
+            r.zkvms.iter().any(|z| z == zkvm) && r.proofs.get(zkvm).is_none_or(|p| p.status != ProofStatus::Proved)
+        });
+        for root in waiting.filter_map(|r| r.new_payload_request_root) {
             link.engine.failed(root, zkvm, reason, error);
         }
     }

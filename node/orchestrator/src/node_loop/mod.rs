@@ -67,6 +67,8 @@ pub struct LoopParts {
     pub stop_chain: CancellationToken,
     pub exit_after_blocks: Option<u64>,
     pub engine: Option<EngineLink>,
+    /// Blocks only a proof-engine request named, kept from the last run, oldest first.
+    pub requested: Vec<(u64, Hash32)>,
 }
 
 pub struct NodeLoop {
@@ -91,7 +93,13 @@ pub struct NodeLoop {
     exit_after_blocks: Option<u64>,
     last_peer_poll: Instant,
     engine: Option<EngineLink>,
+    /// Blocks only a proof-engine request named, oldest first: at most
+    /// `MAX_REQUESTED_BLOCKS`, the oldest deleted beyond it.
+    requested: std::collections::VecDeque<(u64, Hash32)>,
 }
+
+/// Requested blocks the chain has not shown, kept at most (their records and inputs).
+pub const MAX_REQUESTED_BLOCKS: usize = 256;
 
 /// Whether the loop goes on after a tick.
 #[derive(Debug, PartialEq, Eq)]
@@ -136,6 +144,7 @@ impl NodeLoop {
             exit_after_blocks: p.exit_after_blocks,
             last_peer_poll: Instant::now(),
             engine: p.engine,
+            requested: p.requested.into_iter().collect(),
         }
     }
 

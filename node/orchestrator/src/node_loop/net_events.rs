@@ -59,7 +59,7 @@ impl NodeLoop {
             && verified
             && let Ok(s) = slotproof_p2p::wire::SignedProof::decode(&signed)
         {
-            link.completed(root, &zkvm, s.message.proof_data(), s.message.public_values());
+            link.completed(root, &zkvm, s.message.proof_data(), s.message.public_values(), zkvm.starts_with("sim:"));
         }
         if added.is_some() {
             self.metrics.proof(&zkvm, if verified { ProofOutcome::Received } else { ProofOutcome::ReceivedUnverified });

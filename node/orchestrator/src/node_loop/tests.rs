@@ -73,6 +73,7 @@ async fn harness(exit_after_blocks: Option<u64>) -> Harness {
         stop_chain: stop_chain.clone(),
         exit_after_blocks,
         engine: None,
+        requested: vec![],
     };
     Harness { node: NodeLoop::new(parts), store, queue, stop_chain, _dir: dir }
 }
@@ -261,6 +262,7 @@ async fn a_request_for_an_unseen_block_is_recorded_and_queued_first() {
     let r = h.store.get(b.number, &b.hash).unwrap().expect("recorded");
     assert_eq!(r.zkvms, vec!["noop".to_string()]);
     assert_eq!(r.new_payload_request_root, Some(a.root));
+    assert!(r.requested, "only a request named it");
     assert!(h.store.input(&r.input_digest).is_some());
     assert!(h.node.open.contains(&(b.number, b.hash)));
     assert_eq!(h.node.pipeline.ctx().head(), 0, "a request does not move the followed chain's head");
@@ -293,7 +295,8 @@ async fn a_dead_task_fails_the_request() {
     // Claimed as the API does before handing the request on.
     assert!(engine.parse_types(Some("noop")).is_ok());
     h.node.on_engine_request(a.clone()).await.unwrap();
-    engine.know(a.root, slotproof_proof_engine::KnownBlock { number: 21_230_866, input_digest: Hash32::ZERO });
+    engine
+        .know_requested(a.root, slotproof_proof_engine::KnownBlock { number: 21_230_866, input_digest: Hash32::ZERO });
     assert_eq!(engine.claim(a.root, &["noop".to_string()]).unwrap(), ["noop"]);
     h.node.on_stage_event(&stage_event(21_230_866, "noop", Outcome::Dead("prover timed out after 3s".into())));
     let e = events.try_recv().expect("a failure event");
@@ -306,4 +309,33 @@ async fn a_dead_task_fails_the_request() {
             error: "prover timed out after 3s".into()
         }
     );
+}
+
+/// A request that names a block before the chain shows it: when the follower
+/// delivers it, the block keeps the request's record and input (the proofs
+/// queued for the request name that input), becomes followed, and its own
+/// zkVMs' tasks name the same input, so every proof finds its record.
+#[tokio::test]
+async fn a_block_requested_before_the_chain_shows_it_keeps_one_record() {
+    let mut h = harness(None).await;
+    with_engine(&mut h);
+    let b = block(16_000_001);
+    h.node.on_engine_request(request(16_000_001, &["noop"])).await.unwrap();
+    let requested = h.store.get(b.number, &b.hash).unwrap().unwrap();
+    // The follower's input differs (receipts added): a different digest.
+    let receipts = serde_json::json!([]);
+    let followed = ChainEvent::Block { block: b.clone(), receipts: Some(receipts), witness: None };
+    h.node.on_chain_event(followed).await.unwrap();
+    let r = h.store.get(b.number, &b.hash).unwrap().unwrap();
+    assert!(!r.requested, "followed now");
+    assert_eq!(r.input_digest, requested.input_digest, "the request's input is kept");
+    assert_eq!(r.zkvms, ZKVMS.map(String::from), "the node's zkVMs are added");
+    // Both zkVMs prove (noop once: the request's task and the block's are one),
+    // and every proof names the input the record holds: the recorder finds it.
+    eventually("a proof per zkVM", || proofs_in_queue(&h.queue) == 2);
+    let reference = slotproof_zkvm::ProvingInput::new(b.number, r.input_digest.as_bytes().to_vec()).digest;
+    for (info, payload) in h.queue.live_payloads().unwrap().into_iter().filter(|(i, _)| i.queue == PROOFS_QUEUE) {
+        let proof = slotproof_pipeline::payload::ProofPayload::decode(&payload).unwrap();
+        assert_eq!(proof.input_digest, reference, "{} names an input no record has", info.target);
+    }
 }

@@ -25,6 +25,9 @@ impl NodeLoop {
         self.tick_network(now).await;
         self.close_ready_blocks(now)?;
         self.sample_queue_depths();
+        if let Some(link) = &self.engine {
+            link.engine.expire_pending();
+        }
         Ok(self.exit_check())
     }
 
@@ -77,7 +80,7 @@ impl NodeLoop {
             self.queued_at.remove(&n);
             self.dead.retain(|(m, _), _| *m != n);
         }
-        if let Some(r) = closed {
+        if let Some(r) = closed.filter(|r| !r.requested) {
             self.metrics.blocks_closed.inc();
             if !r.deadline_met {
                 self.metrics.deadline_misses.inc();

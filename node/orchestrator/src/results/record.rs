@@ -99,6 +99,11 @@ pub struct BlockRecord {
     /// or an Electra one whose execution requests no beacon node gave).
     #[serde(default)]
     pub new_payload_request_root: Option<Hash32>,
+    /// Made for a proof-engine request, and not (yet) shown by the chain the
+    /// node follows: its proofs go to the requester only, never to Ethproofs
+    /// or the network, and it never moves retention's cut (specs/proof-engine.md §2).
+    #[serde(default)]
+    pub requested: bool,
 }
 
 impl BlockRecord {

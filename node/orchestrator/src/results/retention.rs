@@ -9,6 +9,35 @@ use rocksdb::{Direction, IteratorMode, WriteBatch};
 use super::{Result, ResultStore, decode_record};
 
 impl ResultStore {
+    /// The number of the newest record the followed chain showed (not one
+    /// only a proof-engine request named), looking at most `scan` records back.
+    pub fn newest_followed(&self, scan: usize) -> Result<Option<u64>> {
+        for item in self.db.iterator(IteratorMode::From(b"b0", Direction::Reverse)).take(scan) {
+            let (k, v) = item.map_err(|e| self.err(e))?;
+            if !k.starts_with(b"b/") {
+                break;
+            }
+            let record = decode_record(&k, &v)?;
+            if !record.requested {
+                return Ok(Some(record.block_number));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Deletes one record and its proving input (a requested block's, when
+    /// more are kept than the bound); signed proofs at its height stay, as
+    /// they may be another record's.
+    pub fn delete(&self, number: u64, hash: &slotproof_primitives::Hash32) -> Result<()> {
+        let Some(record) = self.get(number, hash)? else { return Ok(()) };
+        self.db.delete(super::key(number, hash)).map_err(|e| self.err(e))?;
+        let shared = self.at_height(number)?.iter().any(|r| r.input_digest == record.input_digest);
+        if !shared {
+            let _ = std::fs::remove_file(self.input_path(&record.input_digest));
+        }
+        Ok(())
+    }
+
     /// Deletes the records of at most `max` blocks numbered below `below`
     /// (every hash at each height), their proving inputs and their signed
     /// proofs. Returns how many records went.

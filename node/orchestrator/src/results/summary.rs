@@ -44,6 +44,8 @@ pub struct BlockSummary {
     pub block_hash: Hash32,
     /// `hash_tree_root(NewPayloadRequest)`; null when the node has none for the block.
     pub new_payload_request_root: Option<Hash32>,
+    /// A block only a proof-engine request named (the followed chain has not shown it).
+    pub requested: bool,
     pub slot: u64,
     pub deadline_met: bool,
     pub arrival_ms: u64,
@@ -91,6 +93,7 @@ impl From<&BlockRecord> for BlockSummary {
             block_number: r.block_number,
             block_hash: r.block_hash,
             new_payload_request_root: r.new_payload_request_root,
+            requested: r.requested,
             slot: r.slot,
             deadline_met: r.deadline_met,
             arrival_ms: r.arrival_ms,
@@ -147,6 +150,8 @@ mod tests {
         for k in [
             "block_number",
             "block_hash",
+            "new_payload_request_root",
+            "requested",
             "slot",
             "deadline_met",
             "arrival_ms",
