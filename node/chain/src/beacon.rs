@@ -121,3 +121,85 @@ impl Beacon {
         Ok(FetchedBlock { json: std::sync::Arc::new(json), ..block })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use axum::Json;
+    use axum::routing::get;
+    use serde_json::json;
+    use slotproof_primitives::{Header, HeaderError};
+
+    use super::*;
+
+    /// A Cancun mainnet block turned into a synthetic Prague one: a requests
+    /// hash committing to one deposit, and the block hash recomputed over the
+    /// new header (no Prague block is in the fixtures; this one is labelled so).
+    fn synthetic_electra_block(requests: &ExecutionRequests) -> Value {
+        let dir = std::path::PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").expect("run by cargo"));
+        let bytes = std::fs::read(dir.join("../../testdata/blocks/21230867.json")).expect("fixture");
+        let mut block: Value = serde_json::from_slice(&bytes).expect("JSON");
+        block["requestsHash"] = json!(requests.requests_hash().to_string());
+        let computed = match Header::from_block_json(block.as_object().expect("object")) {
+            Err(HeaderError::HashMismatch { computed, .. }) => computed,
+            other => panic!("expected the old hash to mismatch: {other:?}"),
+        };
+        block["hash"] = json!(computed);
+        block
+    }
+
+    fn deposit() -> Value {
+        json!({"deposits": [{
+            "pubkey": format!("0x{}", "11".repeat(48)),
+            "withdrawal_credentials": format!("0x{}", "22".repeat(32)),
+            "amount": "32000000000",
+            "signature": format!("0x{}", "33".repeat(96)),
+            "index": "7"
+        }], "withdrawals": [], "consolidations": []})
+    }
+
+    /// A beacon node on loopback serving genesis, spec and one block at slot 5.
+    async fn beacon_node(block_hash: String) -> String {
+        let block = Arc::new(json!({"data": {"message": {"body": {
+            "execution_payload": {"block_hash": block_hash},
+            "execution_requests": deposit(),
+        }}}}));
+        let app = axum::Router::new()
+            .route("/eth/v1/beacon/genesis", get(|| async { Json(json!({"data": {"genesis_time": "1000"}})) }))
+            .route("/eth/v1/config/spec", get(|| async { Json(json!({"data": {"SECONDS_PER_SLOT": "12"}})) }))
+            .route("/eth/v2/beacon/blocks/{slot}", get(move || async move { Json((*block).clone()) }));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        format!("http://{addr}")
+    }
+
+    /// specs/proof-engine.md §1: an Electra block's requests come from the
+    /// beacon block of its slot, and with them the block gets its root.
+    #[tokio::test]
+    async fn an_electra_block_gets_its_requests_from_the_beacon_node() {
+        let requests = requests_from_beacon_json(&deposit()).expect("requests");
+        let mut block = synthetic_electra_block(&requests);
+        let hash = block["hash"].as_str().expect("hash").to_string();
+        let fetched = FetchedBlock::from_json(block.clone(), "test").expect("a consistent block");
+        // Without the requests the root is refused, naming --beacon-url.
+        let e = slotproof_payload::from_block_json(&block).expect_err("requests unknown");
+        assert!(e.to_string().contains("--beacon-url"), "{e}");
+        // The slot: (timestamp - 1000) / 12; the beacon block there carries this payload.
+        let timestamp = fetched.timestamp;
+        assert!(timestamp > 1000);
+        let beacon = Beacon::new(&beacon_node(hash.clone()).await).expect("client");
+        let completed = beacon.complete(fetched).await.expect("requests from the beacon node");
+        let request = slotproof_payload::from_block_json(&completed.json).expect("a root now");
+        assert_eq!(request.fork, slotproof_payload::Fork::Electra);
+        assert_eq!(request.execution_requests, requests);
+        request.root().expect("rooted");
+        // A beacon node whose block carries another payload is refused.
+        block["hash"] = json!(hash);
+        let other = Beacon::new(&beacon_node(format!("0x{}", "00".repeat(32))).await).expect("client");
+        let fetched = FetchedBlock::from_json(block, "test").expect("block");
+        let e = other.complete(fetched).await.expect_err("another payload");
+        assert!(e.to_string().contains("carries payload"), "{e}");
+    }
+}
