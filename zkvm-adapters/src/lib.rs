@@ -9,6 +9,7 @@ pub mod external;
 mod input;
 mod prover;
 pub mod registry;
+mod remote;
 pub mod risc0;
 pub mod sim;
 pub mod slots;

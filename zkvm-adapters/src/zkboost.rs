@@ -19,6 +19,7 @@ use slotproof_primitives::redact::{redact_in, redact_url};
 use crate::cancel::CancelToken;
 use crate::error::ProverError;
 use crate::prover::{ExecutionReport, ProofArtifact, Prover, ProvingInput, Resources, ZkvmIdentity};
+use crate::remote::{LazyClient, clip};
 
 /// A proof within this, or it failed (zkboost's own default is one 12 s slot).
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10 * 60);
@@ -29,16 +30,6 @@ pub const ZKBOOST_PROOF_TYPE: u8 = 0x84;
 pub const MAX_PROOF_BYTES: u64 = 4 << 20;
 /// Longest SSE line read, and longest event data (an event's data is a small JSON object).
 const MAX_LINE_BYTES: u64 = 64 << 10;
-/// Error text kept from a remote reply.
-const MAX_ERROR_CHARS: usize = 1024;
-
-/// Remote text as far as it is kept (in records, logs and events).
-fn clip(s: &str) -> String {
-    match s.char_indices().nth(MAX_ERROR_CHARS) {
-        Some((at, _)) => format!("{}…", &s[..at]),
-        None => s.to_string(),
-    }
-}
 
 /// zkboost's proof types (its README table): a real EL/zkVM combination each.
 pub const ZKBOOST_PROOF_TYPES: [&str; 7] =
@@ -58,7 +49,7 @@ pub struct ZkboostProver {
     url: String,
     proof_type: String,
     timeout: Duration,
-    client: OnceLock<Result<reqwest::blocking::Client, String>>,
+    client: LazyClient,
     /// The endpoint's backend kind for the type (`GET /v1/proof_types`), once known.
     kind: OnceLock<String>,
 }
@@ -80,21 +71,13 @@ impl ZkboostProver {
             url: cfg.url.trim_end_matches('/').to_string(),
             proof_type: cfg.proof_type,
             timeout: cfg.timeout,
-            client: OnceLock::new(),
+            client: LazyClient::default(),
             kind: OnceLock::new(),
         }
     }
 
     fn client(&self) -> Result<&reqwest::blocking::Client, ProverError> {
-        self.client
-            .get_or_init(|| {
-                reqwest::blocking::Client::builder()
-                    .connect_timeout(Duration::from_secs(3))
-                    .build()
-                    .map_err(|e| e.to_string())
-            })
-            .as_ref()
-            .map_err(|e| ProverError::Transient(e.clone()))
+        self.client.get()
     }
 
     fn say(&self, message: impl AsRef<str>) -> String {

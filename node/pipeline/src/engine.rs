@@ -135,9 +135,9 @@ impl Ctx {
         Ok(())
     }
 
-    /// Submits work into one of the pipeline's input queues.
-    pub fn submit(&self, tasks: Vec<NewTask>) -> Result<Vec<Enqueued>> {
-        let tasks: Vec<NewTask> = tasks
+    /// Tasks named for this pipeline, with their stage's attempts.
+    fn own(&self, tasks: Vec<NewTask>) -> Vec<NewTask> {
+        tasks
             .into_iter()
             .map(|t| {
                 let stage = t.stage.clone();
@@ -146,7 +146,12 @@ impl Ctx {
                 t.max_attempts = attempts;
                 t
             })
-            .collect();
+            .collect()
+    }
+
+    /// Submits work into one of the pipeline's input queues.
+    pub fn submit(&self, tasks: Vec<NewTask>) -> Result<Vec<Enqueued>> {
+        let tasks = self.own(tasks);
         let blocks: Vec<u64> = tasks.iter().map(|t| t.block_number).collect();
         {
             let mut open = lock(&self.open_blocks);
@@ -163,17 +168,10 @@ impl Ctx {
     /// the head, so a request for an old or a future block leaves the followed
     /// chain's staleness alone.
     pub fn submit_requested(&self, tasks: Vec<NewTask>) -> Result<Vec<Enqueued>> {
-        let tasks: Vec<NewTask> = tasks
-            .into_iter()
-            .map(|t| {
-                let stage = t.stage.clone();
-                let attempts = self.attempts_for(&t.queue, t.max_attempts);
-                let mut t = t.with_pipeline(self.config.name.clone(), stage);
-                t.max_attempts = attempts;
-                t.priority = PRIORITY_REQUESTED;
-                t
-            })
-            .collect();
+        let mut tasks = self.own(tasks);
+        for t in &mut tasks {
+            t.priority = PRIORITY_REQUESTED;
+        }
         lock(&self.open_blocks).extend(tasks.iter().map(|t| t.block_number));
         Ok(self.queue.enqueue(tasks)?)
     }

@@ -23,6 +23,7 @@ use crate::cancel::CancelToken;
 use crate::error::ProverError;
 use crate::input::InputEncoding;
 use crate::prover::{ExecutionReport, ProofArtifact, Prover, ProvingInput, Resources, ZkvmIdentity};
+use crate::remote::clip;
 use crate::stark;
 
 /// A proof of a block within this, or it failed (ere-server runs one proof at a time).
@@ -101,14 +102,6 @@ impl EreProver {
 fn hex(b: &[u8]) -> String {
     let shown = slotproof_primitives::hex::encode(&b[..b.len().min(64)]);
     if b.len() > 64 { format!("{shown}… ({} bytes)", b.len()) } else { shown }
-}
-
-/// Remote text as far as it is kept (in records, logs and the queue).
-pub(crate) fn clip(s: &str) -> String {
-    match s.char_indices().nth(1024) {
-        Some((at, _)) => format!("{}…", &s[..at]),
-        None => s.to_string(),
-    }
 }
 
 /// Whether a server's program key names one of slotproof's simulated or test

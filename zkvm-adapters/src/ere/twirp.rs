@@ -5,11 +5,12 @@
 //! server says is its answer.
 
 use std::io::Read;
-use std::sync::OnceLock;
 use std::time::Duration;
 
 use prost::Message;
 use slotproof_primitives::redact::{redact_in, redact_url};
+
+use crate::remote::{LazyClient, clip};
 
 /// Largest reply read (a proof of the served zkVM with its input fits).
 pub const MAX_REPLY_BYTES: u64 = 64 << 20;
@@ -27,13 +28,12 @@ pub enum CallError {
 
 pub struct Twirp {
     url: String,
-    /// Built on first use, on the calling (blocking) thread.
-    client: OnceLock<Result<reqwest::blocking::Client, String>>,
+    client: LazyClient,
 }
 
 impl Twirp {
     pub fn new(url: &str) -> Twirp {
-        Twirp { url: url.trim_end_matches('/').to_string(), client: OnceLock::new() }
+        Twirp { url: url.trim_end_matches('/').to_string(), client: LazyClient::default() }
     }
 
     pub fn url(&self) -> &str {
@@ -49,15 +49,7 @@ impl Twirp {
     }
 
     fn client(&self) -> Result<&reqwest::blocking::Client, CallError> {
-        self.client
-            .get_or_init(|| {
-                reqwest::blocking::Client::builder()
-                    .connect_timeout(Duration::from_secs(3))
-                    .build()
-                    .map_err(|e| e.to_string())
-            })
-            .as_ref()
-            .map_err(|e| self.transient(e))
+        self.client.get().map_err(|e| self.transient(e.to_string()))
     }
 
     /// Calls `method` with `request`; the reply decoded, within `timeout`.
@@ -104,7 +96,7 @@ impl Twirp {
             .as_str()
             .map(str::to_string)
             .unwrap_or_else(|| String::from_utf8_lossy(&body[..body.len().min(200)]).to_string());
-        let message = format!("{method}: HTTP {status} {}: {}", super::clip(&code), super::clip(&msg));
+        let message = format!("{method}: HTTP {status} {}: {}", clip(&code), clip(&msg));
         let passes = matches!(code.as_str(), "unavailable" | "resource_exhausted" | "deadline_exceeded" | "internal")
             || (code.is_empty() && status >= 500);
         if passes { self.transient(message) } else { self.refused(message) }

@@ -63,18 +63,12 @@ impl NodeLoop {
             None => {
                 let digest = Hash32(input.digest);
                 self.book.store().put_input(&digest, &input.bytes)?;
+                let ids = (block.number, block.hash, block.parent_hash);
                 let record = BlockRecord {
-                    block_number: block.number,
-                    block_hash: block.hash,
-                    parent_hash: block.parent_hash,
-                    slot: timing.slot,
-                    arrival_ms: arrival,
-                    deadline_ms: timing.deadline_ms,
-                    input_digest: digest,
                     zkvms: self.coordination.initial_zkvms(),
                     wanted: self.coordination.wanted(),
                     new_payload_request_root,
-                    ..Default::default()
+                    ..BlockRecord::first_seen(ids, timing.slot, arrival, timing.deadline_ms, digest)
                 };
                 self.book.insert_new(&record)?;
                 record

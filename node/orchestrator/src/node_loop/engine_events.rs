@@ -98,16 +98,10 @@ impl NodeLoop {
         let input = block_proving_input(&block.json, None, None).map_err(|e| e.to_string())?;
         let digest = Hash32(input.digest);
         self.book.store().put_input(&digest, &input.bytes).map_err(|e| e.to_string())?;
+        let ids = (block.number, block.hash, block.parent_hash);
         let record = BlockRecord {
-            block_number: block.number,
-            block_hash: block.hash,
-            parent_hash: block.parent_hash,
-            slot: timing.slot,
-            arrival_ms: arrival,
-            deadline_ms: timing.deadline_ms,
-            input_digest: digest,
             requested: true,
-            ..Default::default()
+            ..BlockRecord::first_seen(ids, timing.slot, arrival, timing.deadline_ms, digest)
         };
         self.book.insert_new(&record).map_err(|e| e.to_string())?;
         self.keep_requested(block.number, block.hash);

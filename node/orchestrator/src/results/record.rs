@@ -107,6 +107,28 @@ pub struct BlockRecord {
 }
 
 impl BlockRecord {
+    /// A block's record when it is first seen (followed or requested): its
+    /// ids, slot and deadline, its stored input; nothing proved yet.
+    pub fn first_seen(
+        block: (u64, Hash32, Hash32),
+        slot: u64,
+        arrival_ms: u64,
+        deadline_ms: u64,
+        input_digest: Hash32,
+    ) -> BlockRecord {
+        let (block_number, block_hash, parent_hash) = block;
+        BlockRecord {
+            block_number,
+            block_hash,
+            parent_hash,
+            slot,
+            arrival_ms,
+            deadline_ms,
+            input_digest,
+            ..Default::default()
+        }
+    }
+
     pub fn all_proved(&self) -> bool {
         self.zkvms.iter().all(|z| self.proofs.get(z).is_some_and(|p| p.status == ProofStatus::Proved))
     }
