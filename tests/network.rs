@@ -150,6 +150,26 @@ impl Testnet {
     }
 }
 
+impl Testnet {
+    /// Breaks once no node in `nodes` has a proof queued, in flight or waiting
+    /// to be recorded: a proof finishing during shutdown would be seen by its
+    /// maker alone.
+    fn idle(&self, nodes: &[usize]) -> ControlFlow<(), String> {
+        for &i in nodes {
+            let Some(status) = get_json(self.peers[i].http, "/status") else {
+                return ControlFlow::Continue(format!("node {i}: no /status"));
+            };
+            let busy = status["queues"].as_object().into_iter().flatten().any(|(q, c)| {
+                (q.starts_with("prove") || q == "proofs") && (c["pending"] != 0 || c["leased"] != 0)
+            });
+            if busy {
+                return ControlFlow::Continue(format!("node {i} still proving: {}", status["queues"]));
+            }
+        }
+        ControlFlow::Break(())
+    }
+}
+
 fn stop_all(nodes: &mut [Node]) {
     for n in nodes.iter() {
         n.signal("-TERM");
@@ -207,9 +227,14 @@ fn four_nodes_agree_on_every_blocks_proofs() {
         &["sim:sp1-hypercube", "stark"],
     ];
     let mut nodes: Vec<Node> = (0..4).map(|i| net.start(i, sets[i])).collect();
+    let all = [0, 1, 2, 3];
     wait_for("every block covered and seen by all four nodes", COVERAGE_DEADLINE, || {
-        net.covered(&[0, 1, 2, 3], blocks_n).map_continue(|s| format!("{s}\n{}", log_tails(&nodes)))
+        net.covered(&all, blocks_n).map_continue(|s| format!("{s}\n{}", log_tails(&nodes)))
     });
+    // Proofs beyond the two wanted (replicas) may still be on their way: let
+    // them land and spread before stopping, so the report compares settled records.
+    wait_for("every node idle", COVERAGE_DEADLINE, || net.idle(&all));
+    wait_for("the late proofs seen by all", COVERAGE_DEADLINE, || net.covered(&all, blocks_n));
     stop_all(&mut nodes);
     let report = net.report(&[0, 1, 2, 3]);
     assert_eq!(report["nodes"], 4);
