@@ -156,3 +156,63 @@ fn a_node_proves_through_an_ere_server_and_a_bad_proof_or_a_dead_server_is_told_
         run(&["verify", "--zkvm", "remote-stark", "--config", &cfg, "--block", &block(21_230_866), "--proof", proof_s]);
     assert!(stderr(&down).contains("transient"), "{}", stderr(&down));
 }
+
+/// specs/proof-engine.md §3: the proof engine serves an ere backend's proofs
+/// as the server gave them (raw), and verifies them through the server.
+#[test]
+fn the_proof_engine_serves_and_verifies_an_ere_backends_raw_proofs() {
+    use slotproof_tests::Node;
+    use slotproof_tests::http::request;
+
+    let _g = serial();
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let listen = format!("127.0.0.1:{port}");
+    let _server = Server(spawn_listening(
+        slotproof_command().args(["ere-server", "--zkvm", "stark", "--listen", &listen]),
+        port,
+        "ere-server",
+    ));
+    let cfg = config(dir.path(), port);
+    let engine = free_port();
+    let engine_listen = format!("127.0.0.1:{engine}");
+    let data = dir.path().join("data");
+    let node = Node::start(&[
+        "node",
+        "--config",
+        &cfg,
+        "--slot-time",
+        "60s",
+        "--proof-engine-listen",
+        &engine_listen,
+        "--http",
+        "off",
+        "--data-dir",
+        data.to_str().unwrap(),
+    ]);
+    assert!(node.wait_log("proof-engine API", std::time::Duration::from_secs(20)), "{}", node.log());
+    let types = request(engine, "GET", "/v1/proof_types", b"").json();
+    assert_eq!(types["proof_types"][0]["proof_type"], "remote-stark");
+    assert_eq!(types["proof_types"][0]["kind"], "ere");
+    let ssz = dir.path().join("npr.ssz");
+    let out = json_of(&run(&["payload", "--block", &block(21_230_866), "--ssz-out", ssz.to_str().unwrap(), "--json"]));
+    let root = out["new_payload_request_root"].as_str().unwrap().to_string();
+    let body = std::fs::read(&ssz).unwrap();
+    let posted = request(engine, "POST", "/v1/execution_proof_requests?proof_types=remote-stark", &body);
+    assert_eq!(posted.status, 200, "{}", String::from_utf8_lossy(&posted.body));
+    let path = format!("/v1/execution_proofs/{root}/remote-stark");
+    let proof = slotproof_tests::wait_for("the ere-backed proof", std::time::Duration::from_secs(60), || {
+        let r = request(engine, "GET", &path, b"");
+        if r.status == 200 { std::ops::ControlFlow::Break(r.body) } else { std::ops::ControlFlow::Continue(node.log()) }
+    });
+    let verify = |bytes: &[u8]| {
+        let path = format!("/v1/execution_proof_verifications?new_payload_request_root={root}&proof_type=remote-stark");
+        request(engine, "POST", &path, bytes).json()["status"].as_str().unwrap().to_string()
+    };
+    assert_eq!(verify(&proof), "VALID");
+    let mut flipped = proof.clone();
+    let at = flipped.len() - 64;
+    flipped[at] ^= 1;
+    assert_eq!(verify(&flipped), "INVALID");
+    assert_eq!(verify(b"junk"), "INVALID");
+}

@@ -159,9 +159,11 @@ impl Testnet {
             let Some(status) = get_json(self.peers[i].http, "/status") else {
                 return ControlFlow::Continue(format!("node {i}: no /status"));
             };
-            let busy = status["queues"].as_object().into_iter().flatten().any(|(q, c)| {
-                (q.starts_with("prove") || q == "proofs") && (c["pending"] != 0 || c["leased"] != 0)
-            });
+            let busy = status["queues"]
+                .as_object()
+                .into_iter()
+                .flatten()
+                .any(|(q, c)| (q.starts_with("prove") || q == "proofs") && (c["pending"] != 0 || c["leased"] != 0));
             if busy {
                 return ControlFlow::Continue(format!("node {i} still proving: {}", status["queues"]));
             }
