@@ -86,8 +86,11 @@ impl Retention {
             return Ok(None);
         }
         // Requested blocks (any number a client names) never move the cut.
-        let newest = self.store.newest_followed(FOLLOWED_SCAN)?;
-        Ok(newest.map(|n| n.saturating_sub(self.keep_blocks)))
+        let Some(newest) = self.store.newest_followed(FOLLOWED_SCAN)? else { return Ok(None) };
+        // The newest keep_blocks + 1 heights stay: on a contiguous chain the
+        // blocks at most keep_blocks below the newest, and a replay with gaps
+        // (the dev chain jumps 16000005 → 17000000) keeps as many heights.
+        Ok(self.store.nth_height_below(newest, self.keep_blocks.saturating_add(1))?)
     }
 
     /// Every blob a pending, delayed or leased task refers to, and those of
@@ -159,15 +162,17 @@ mod tests {
         queue.nack(l.id, l.token, "HTTP 400", Failure::Permanent).unwrap();
         assert_eq!(sweep(&r), 1, "the sent one; the dead letter keeps its proof");
         assert_eq!(blobs.len().unwrap(), 1);
-        put(100);
-        assert_eq!(r.step().unwrap().records, 1, "block 5 is below 100 - 10");
+        for n in 90..=100 {
+            put(n);
+        }
+        assert_eq!(r.step().unwrap().records, 1, "block 5 is below the newest 11 heights (90..=100)");
         assert_eq!(sweep(&r), 1, "a dead letter below the cut keeps nothing");
         assert!(blobs.is_empty().unwrap());
     }
 }
 
 #[cfg(test)]
-mod requested_tests {
+mod cut_tests {
     use super::*;
     use crate::results::BlockRecord;
     use slotproof_primitives::Hash32;
@@ -182,7 +187,7 @@ mod requested_tests {
         let blobs = Arc::new(BlobStore::open(&dir.path().join("proofs")).unwrap());
         let queue = Arc::new(Queue::memory(QueueConfig::default()));
         let r = Retention { queue, store: store.clone(), blobs, keep_blocks: 10 };
-        for n in 100..105u64 {
+        for n in 94..105u64 {
             store
                 .put(&BlockRecord { block_number: n, block_hash: Hash32([n as u8; 32]), ..Default::default() })
                 .unwrap();
@@ -192,9 +197,33 @@ mod requested_tests {
         store.put(&fake).unwrap();
         assert_eq!(r.cut().unwrap(), Some(94), "the cut follows the newest followed block, 104");
         assert_eq!(r.step().unwrap().records, 0);
-        assert_eq!(store.all().unwrap().len(), 6);
+        assert_eq!(store.all().unwrap().len(), 12);
         // Deleting a requested block removes it and nothing else.
         store.delete(u64::MAX, &Hash32([9; 32])).unwrap();
-        assert_eq!(store.all().unwrap().len(), 5);
+        assert_eq!(store.all().unwrap().len(), 11);
+    }
+
+    /// specs/chain.md §5: the newest keep_blocks + 1 heights stay; a replay
+    /// that jumps (the dev chain: 16000005 → 17000000) keeps its earlier blocks.
+    #[test]
+    fn a_jump_in_block_numbers_keeps_the_newest_heights() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(ResultStore::open(dir.path()).unwrap());
+        let blobs = Arc::new(BlobStore::open(&dir.path().join("proofs")).unwrap());
+        let queue = Arc::new(Queue::memory(QueueConfig::default()));
+        let r = Retention { queue, store: store.clone(), blobs, keep_blocks: 3 };
+        for (i, n) in [16_000_000u64, 16_000_001, 16_000_003, 17_000_000, 17_000_001].into_iter().enumerate() {
+            store
+                .put(&BlockRecord { block_number: n, block_hash: Hash32([i as u8; 32]), ..Default::default() })
+                .unwrap();
+        }
+        // A second block at one height (a reorg) is one height, not two.
+        store
+            .put(&BlockRecord { block_number: 17_000_000, block_hash: Hash32([9; 32]), ..Default::default() })
+            .unwrap();
+        assert_eq!(r.cut().unwrap(), Some(16_000_001), "four heights stay: 16000001, 16000003, 17000000, 17000001");
+        assert_eq!(r.step().unwrap().records, 1);
+        let left: Vec<u64> = store.all().unwrap().iter().map(|r| r.block_number).collect();
+        assert_eq!(left, [16_000_001, 16_000_003, 17_000_000, 17_000_000, 17_000_001]);
     }
 }

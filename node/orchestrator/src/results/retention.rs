@@ -25,6 +25,31 @@ impl ResultStore {
         Ok(None)
     }
 
+    /// The `n`-th height (counting distinct block numbers, newest first) at
+    /// or below `from`; `None` when the store holds fewer. Keys only.
+    pub fn nth_height_below(&self, from: u64, n: u64) -> Result<Option<u64>> {
+        let mut start = b"b/".to_vec();
+        start.extend_from_slice(&from.saturating_add(1).to_be_bytes());
+        let mut it = self.db.raw_iterator();
+        it.seek_for_prev(&start);
+        let (mut seen, mut last) = (0u64, None);
+        while it.valid() {
+            let Some(key) = it.key() else { break };
+            let Some(number) = key.get(2..10).filter(|_| key.starts_with(b"b/")) else { break };
+            let number = u64::from_be_bytes(number.try_into().unwrap_or([0; 8]));
+            if number <= from && last != Some(number) {
+                seen += 1;
+                last = Some(number);
+                if seen == n {
+                    return Ok(Some(number));
+                }
+            }
+            it.prev();
+        }
+        it.status().map_err(|e| self.err(e))?;
+        Ok(None)
+    }
+
     /// Deletes one record and its proving input (a requested block's, when
     /// more are kept than the bound); signed proofs at its height stay, as
     /// they may be another record's.
