@@ -73,20 +73,23 @@ impl NodeLoop {
         let queued = self.pipeline.submit_requested(tasks_for(&record, &queue))?;
         // The queue remembers a task it finished (its dedupe window): that proof is not held any more.
         for (z, q) in queue.iter().zip(&queued) {
+            let earlier = record.proofs.get(z).map(|p| p.status);
             if matches!(q, Enqueued::Duplicate(_)) && settled.contains(z) {
-                link.engine.failed(
-                    a.root,
-                    z,
-                    FailureReason::InternalError,
-                    &format!(
-                        "block {} was proved by {z} before this request and its proof is no longer held",
-                        block.number
-                    ),
-                );
+                let why = match earlier {
+                    Some(ProofStatus::Proved) => {
+                        "was proved by {z} before this request and its proof is no longer held"
+                    }
+                    _ => "was given up on by {z} before this request (the queue remembers the task)",
+                };
+                let why = why.replace("{z}", z);
+                link.engine.failed(a.root, z, FailureReason::InternalError, &format!("block {} {why}", block.number));
             }
         }
         self.queued_at.entry(block.number).or_insert_with(Instant::now);
-        self.open.insert((block.number, block.hash));
+        // A closed block stays closed (its verdict and its place in this run's summary are taken).
+        if !record.closed {
+            self.open.insert((block.number, block.hash));
+        }
         info!(target: "slotproof::proof_engine", block = block.number, root = %a.root, zkvms = %a.zkvms.join(","), queued = queue.len(), "proof request queued");
         Ok(())
     }

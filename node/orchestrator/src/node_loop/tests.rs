@@ -339,3 +339,19 @@ async fn a_block_requested_before_the_chain_shows_it_keeps_one_record() {
         assert_eq!(proof.input_digest, reference, "{} names an input no record has", info.target);
     }
 }
+
+/// A request for a block already closed leaves it closed: its verdict stands
+/// and it is not counted twice in the run's summary.
+#[tokio::test]
+async fn a_request_for_a_closed_block_does_not_reopen_it() {
+    let mut h = harness(None).await;
+    with_engine(&mut h);
+    let b = block(16_000_003);
+    h.node.on_chain_event(new_block(b.number)).await.unwrap();
+    h.node.close_ready_blocks(u64::MAX).unwrap();
+    assert_eq!(h.node.closed_this_run, vec![(b.number, b.hash)]);
+    h.node.on_engine_request(request(16_000_003, &["noop"])).await.unwrap();
+    assert!(!h.node.open.contains(&(b.number, b.hash)), "still closed");
+    h.node.close_ready_blocks(u64::MAX).unwrap();
+    assert_eq!(h.node.closed_this_run, vec![(b.number, b.hash)], "counted once");
+}
