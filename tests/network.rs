@@ -295,7 +295,11 @@ fn a_killed_prover_is_replaced_and_catches_up_after_a_restart() {
         let caught_up = nodes[victim].log().contains("caught up on proofs by range");
         match covered {
             ControlFlow::Break(()) if caught_up => ControlFlow::Break(()),
-            other => ControlFlow::Continue(format!("restarted node caught up by range: {caught_up}\n{other:?}")),
+            other => ControlFlow::Continue(format!(
+                "restarted node {victim} caught up by range: {caught_up}; node ids: {:?}\n{other:?}\n{}",
+                net.peers.iter().map(|p| p.id.as_str()).collect::<Vec<_>>(),
+                log_tails(&nodes)
+            )),
         }
     });
     stop_all(&mut nodes);

@@ -110,21 +110,24 @@ impl NodeLoop {
     /// A block already recorded: it keeps its record and input (proofs on the
     /// way name that input); a requested one becomes followed, with the
     /// chain's slot and deadline and this node's zkVMs added.
-    fn adopt(&mut self, mut r: BlockRecord, slot: u64, deadline_ms: u64) -> Result<BlockRecord, NodeError> {
+    fn adopt(&mut self, r: BlockRecord, slot: u64, deadline_ms: u64) -> Result<BlockRecord, NodeError> {
         if !r.requested {
             return Ok(r);
         }
-        r.requested = false;
-        r.slot = slot;
-        r.deadline_ms = deadline_ms;
-        r.wanted = self.coordination.wanted();
-        for z in self.coordination.initial_zkvms() {
-            if !r.zkvms.contains(&z) {
-                r.zkvms.push(z);
+        let (wanted, zkvms) = (self.coordination.wanted(), self.coordination.initial_zkvms());
+        // Through the book: the recorder may be writing a proof into this record now.
+        let adopted = self.book.update(r.block_number, &r.block_hash, |r| {
+            r.requested = false;
+            r.slot = slot;
+            r.deadline_ms = deadline_ms;
+            r.wanted = wanted;
+            for z in zkvms {
+                if !r.zkvms.contains(&z) {
+                    r.zkvms.push(z);
+                }
             }
-        }
-        self.book.store().put(&r)?;
-        Ok(r)
+        })?;
+        Ok(adopted.unwrap_or(r))
     }
 
     fn on_reorg(&mut self, orphaned: Vec<(u64, Hash32)>) -> Result<(), NodeError> {
