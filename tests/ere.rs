@@ -38,6 +38,13 @@ fn run(args: &[&str]) -> Output {
     slotproof(args)
 }
 
+/// `slotproof prove|verify --zkvm remote-stark --config CFG --block N` with
+/// the proof file (`--out` to prove, `--proof` to verify).
+fn remote(cfg: &str, verb: &str, block_number: u64, file: &str) -> Output {
+    let flag = if verb == "prove" { "--out" } else { "--proof" };
+    run(&[verb, "--zkvm", "remote-stark", "--config", cfg, "--block", &block(block_number), flag, file, "--json"])
+}
+
 fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).to_string()
 }
@@ -59,37 +66,14 @@ fn a_node_proves_through_an_ere_server_and_a_bad_proof_or_a_dead_server_is_told_
     let proof_s = proof.to_str().unwrap();
 
     // Prove and verify through the server.
-    let proved = json_of(&run(&[
-        "prove",
-        "--zkvm",
-        "remote-stark",
-        "--config",
-        &cfg,
-        "--block",
-        &block(21_230_866),
-        "--out",
-        proof_s,
-        "--json",
-    ]));
+    let proved = json_of(&remote(&cfg, "prove", 21_230_866, proof_s));
     assert_eq!(proved["block_number"], 21_230_866);
     assert_eq!(proved["simulated"], false);
-    let verified = json_of(&run(&[
-        "verify",
-        "--zkvm",
-        "remote-stark",
-        "--config",
-        &cfg,
-        "--block",
-        &block(21_230_866),
-        "--proof",
-        proof_s,
-        "--json",
-    ]));
+    let verified = json_of(&remote(&cfg, "verify", 21_230_866, proof_s));
     assert_eq!(verified["verified"], true);
 
     // The same proof for another block, or with a byte flipped: refused as invalid.
-    let other =
-        run(&["verify", "--zkvm", "remote-stark", "--config", &cfg, "--block", &block(21_230_867), "--proof", proof_s]);
+    let other = remote(&cfg, "verify", 21_230_867, proof_s);
     assert!(!other.status.success() && stderr(&other).contains("is invalid"), "{}", stderr(&other));
     let mut file: Value = serde_json::from_slice(&std::fs::read(&proof).unwrap()).unwrap();
     let mut bytes = base64::engine::general_purpose::STANDARD.decode(file["proof"].as_str().unwrap()).unwrap();
@@ -98,17 +82,7 @@ fn a_node_proves_through_an_ere_server_and_a_bad_proof_or_a_dead_server_is_told_
     file["proof"] = Value::String(base64::engine::general_purpose::STANDARD.encode(&bytes));
     let bad = dir.path().join("bad.json");
     std::fs::write(&bad, serde_json::to_vec(&file).unwrap()).unwrap();
-    let refused = run(&[
-        "verify",
-        "--zkvm",
-        "remote-stark",
-        "--config",
-        &cfg,
-        "--block",
-        &block(21_230_866),
-        "--proof",
-        bad.to_str().unwrap(),
-    ]);
+    let refused = remote(&cfg, "verify", 21_230_866, bad.to_str().unwrap());
     let text = stderr(&refused);
     assert!(!refused.status.success() && text.contains("proof rejected") && text.contains("Verify"), "{text}");
 
@@ -145,15 +119,13 @@ fn a_node_proves_through_an_ere_server_and_a_bad_proof_or_a_dead_server_is_told_
 
     // The server gone: a transient failure (worth a retry), not a verdict on the block.
     drop(server);
-    let down =
-        run(&["prove", "--zkvm", "remote-stark", "--config", &cfg, "--block", &block(21_230_866), "--out", proof_s]);
+    let down = remote(&cfg, "prove", 21_230_866, proof_s);
     let text = stderr(&down);
     assert!(
         !down.status.success() && text.contains("transient prover failure") && text.contains("ere-server"),
         "{text}"
     );
-    let down =
-        run(&["verify", "--zkvm", "remote-stark", "--config", &cfg, "--block", &block(21_230_866), "--proof", proof_s]);
+    let down = remote(&cfg, "verify", 21_230_866, proof_s);
     assert!(stderr(&down).contains("transient"), "{}", stderr(&down));
 }
 

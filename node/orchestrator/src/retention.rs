@@ -178,15 +178,20 @@ mod cut_tests {
     use slotproof_primitives::Hash32;
     use slotproof_queue::QueueConfig;
 
-    /// specs/proof-engine.md §2: a block a request named (any number a client
-    /// likes) never moves the cut; followed records below it stay.
-    #[test]
-    fn a_requested_block_far_ahead_does_not_move_the_cut() {
+    /// A retention over a fresh store (kept alive by the returned dir) and an in-memory queue.
+    fn retention(keep_blocks: u64) -> (tempfile::TempDir, Arc<ResultStore>, Retention) {
         let dir = tempfile::tempdir().unwrap();
         let store = Arc::new(ResultStore::open(dir.path()).unwrap());
         let blobs = Arc::new(BlobStore::open(&dir.path().join("proofs")).unwrap());
         let queue = Arc::new(Queue::memory(QueueConfig::default()));
-        let r = Retention { queue, store: store.clone(), blobs, keep_blocks: 10 };
+        (dir, store.clone(), Retention { queue, store, blobs, keep_blocks })
+    }
+
+    /// specs/proof-engine.md §2: a block a request named (any number a client
+    /// likes) never moves the cut; followed records below it stay.
+    #[test]
+    fn a_requested_block_far_ahead_does_not_move_the_cut() {
+        let (_dir, store, r) = retention(10);
         for n in 94..105u64 {
             store
                 .put(&BlockRecord { block_number: n, block_hash: Hash32([n as u8; 32]), ..Default::default() })
@@ -207,11 +212,7 @@ mod cut_tests {
     /// that jumps (the dev chain: 16000005 → 17000000) keeps its earlier blocks.
     #[test]
     fn a_jump_in_block_numbers_keeps_the_newest_heights() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Arc::new(ResultStore::open(dir.path()).unwrap());
-        let blobs = Arc::new(BlobStore::open(&dir.path().join("proofs")).unwrap());
-        let queue = Arc::new(Queue::memory(QueueConfig::default()));
-        let r = Retention { queue, store: store.clone(), blobs, keep_blocks: 3 };
+        let (_dir, store, r) = retention(3);
         for (i, n) in [16_000_000u64, 16_000_001, 16_000_003, 17_000_000, 17_000_001].into_iter().enumerate() {
             store
                 .put(&BlockRecord { block_number: n, block_hash: Hash32([i as u8; 32]), ..Default::default() })

@@ -36,10 +36,6 @@ impl Twirp {
         Twirp { url: url.trim_end_matches('/').to_string(), client: LazyClient::default() }
     }
 
-    pub fn url(&self) -> &str {
-        &self.url
-    }
-
     fn transient(&self, message: impl AsRef<str>) -> CallError {
         CallError::Transient { url: redact_url(&self.url), message: redact_in(message.as_ref(), &self.url) }
     }
