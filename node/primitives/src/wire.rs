@@ -73,6 +73,9 @@ impl<'a> Reader<'a> {
             other => Err(WireError::UnknownFormat(other)),
         }
     }
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
     pub fn finish(self) -> Result<(), WireError> {
         if self.0.is_empty() { Ok(()) } else { Err(WireError::Trailing(self.0.len())) }
     }

@@ -97,6 +97,22 @@ pub enum QueueError {
     #[error("unknown state {0:?}: expected all, pending, delayed, leased or dead")]
     UnknownStateFilter(String),
 
+    #[error("NATS queue settings: {0}")]
+    NatsConfig(String),
+
+    #[error("cannot reach the NATS server at {url}: {reason}")]
+    NatsUnreachable { url: String, reason: String },
+
+    #[error("JetStream at {url}{hint}: {reason}")]
+    NatsJetStream { url: String, hint: &'static str, reason: String },
+
+    /// Another process appended to the queue's log after our last entry: it
+    /// opened the same queue and now owns it (specs/queue.md §15).
+    #[error(
+        "queue {queue} was taken over by another process (the log moved past sequence {expected}); this handle may not write"
+    )]
+    NatsFenced { queue: PathBuf, expected: u64 },
+
     #[error("unknown durability {0:?}: expected process or power")]
     UnknownDurability(String),
 }

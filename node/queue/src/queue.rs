@@ -42,6 +42,22 @@ impl Queue {
         Ok(Queue { state: Mutex::new(state), store: Box::new(store), clock })
     }
 
+    /// The NATS JetStream backend (specs/queue.md §15): the queue's log lives in
+    /// a stream on the server; this process is its one writer until another opens it.
+    pub fn open_nats(target: &crate::nats::NatsTarget, cfg: QueueConfig) -> Result<Queue> {
+        Self::open_nats_with_clock(target, cfg, Arc::new(SystemClock))
+    }
+
+    pub fn open_nats_with_clock(
+        target: &crate::nats::NatsTarget,
+        cfg: QueueConfig,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Queue> {
+        let now = clock.now_ms();
+        let (state, store) = crate::nats::open_writer(target, cfg, now)?;
+        Ok(Queue { state: Mutex::new(state), store: Box::new(store), clock })
+    }
+
     pub fn backend(&self) -> &'static str {
         self.store.backend()
     }

@@ -34,7 +34,7 @@ fn storage(path: &Path, source: rocksdb::Error) -> QueueError {
     QueueError::Storage { path: path.to_path_buf(), hint, source }
 }
 
-fn corrupt(path: &Path, what: impl Into<String>, reason: impl std::fmt::Display) -> QueueError {
+pub(crate) fn corrupt(path: &Path, what: impl Into<String>, reason: impl std::fmt::Display) -> QueueError {
     QueueError::Corrupt { path: path.to_path_buf(), what: what.into(), reason: reason.to_string() }
 }
 
@@ -122,16 +122,16 @@ fn check_schema(db: &DB, path: &Path) -> Result<()> {
     Ok(())
 }
 
-type KeyValue = (Box<[u8]>, Box<[u8]>);
+pub(crate) type KeyValue = (Box<[u8]>, Box<[u8]>);
 
 /// Everything stored, decoded. Payloads are loaded only for the writer.
-struct Loaded {
-    epoch: u64,
-    tasks: Vec<TaskInfo>,
-    payloads: HashMap<TaskId, Arc<[u8]>>,
-    leases: Vec<(TaskId, codec::LeaseRecord)>,
-    done: Vec<(TaskId, DoneMark)>,
-    done_counts: BTreeMap<String, u64>,
+pub(crate) struct Loaded {
+    pub(crate) epoch: u64,
+    pub(crate) tasks: Vec<TaskInfo>,
+    pub(crate) payloads: HashMap<TaskId, Arc<[u8]>>,
+    pub(crate) leases: Vec<(TaskId, codec::LeaseRecord)>,
+    pub(crate) done: Vec<(TaskId, DoneMark)>,
+    pub(crate) done_counts: BTreeMap<String, u64>,
 }
 
 fn load(db: &DB, path: &Path, with_payloads: bool) -> Result<Loaded> {
@@ -139,6 +139,16 @@ fn load(db: &DB, path: &Path, with_payloads: bool) -> Result<Loaded> {
     let scan = |c: Cf| -> Result<Vec<KeyValue>> {
         db.iterator_cf(cf(db, path, c)?, IteratorMode::Start).map(|r| r.map_err(|e| storage(path, e))).collect()
     };
+    decode_stored(path, epoch, &scan, with_payloads)
+}
+
+/// Decodes a stored queue from its column families, however a backend keeps them.
+pub(crate) fn decode_stored(
+    path: &Path,
+    epoch: u64,
+    scan: &dyn Fn(Cf) -> Result<Vec<KeyValue>>,
+    with_payloads: bool,
+) -> Result<Loaded> {
     let key_id = |c: Cf, k: &[u8]| codec::decode_id(k).map_err(|r| corrupt(path, format!("{} key", c.name()), r));
 
     let mut tasks = Vec::new();
@@ -170,6 +180,40 @@ fn load(db: &DB, path: &Path, with_payloads: bool) -> Result<Loaded> {
         done.push((id, DoneMark { at_ms, queue }));
     }
     Ok(Loaded { epoch, tasks, payloads, leases, done, done_counts })
+}
+
+/// A loaded queue as a read-only view.
+pub(crate) fn view_of(mut loaded: Loaded, path: &Path) -> QueueView {
+    attach_leases(&mut loaded.tasks, std::mem::take(&mut loaded.leases), path);
+    QueueView { tasks: loaded.tasks, done_counts: loaded.done_counts }
+}
+
+/// Rebuilds the writer's state from what was stored and records the recovery
+/// writes (leases returned, orphan lease records dropped, the new epoch) that
+/// must be written before the queue is handed to anyone.
+pub(crate) fn rebuild(path: &Path, cfg: QueueConfig, mut loaded: Loaded, now_ms: u64) -> Result<(State, Changes)> {
+    let orphans = attach_leases(&mut loaded.tasks, std::mem::take(&mut loaded.leases), path);
+    let mut tasks = Vec::with_capacity(loaded.tasks.len());
+    for t in loaded.tasks {
+        let payload = loaded
+            .payloads
+            .remove(&t.id)
+            .ok_or_else(|| corrupt(path, format!("payloads/{}", t.id), "task header without its payload"))?;
+        tasks.push((t, payload));
+    }
+    let live = tasks.len();
+    let epoch = loaded.epoch + 1;
+    let durability = cfg.durability;
+    let mut state = State::new(cfg);
+    state.restore(epoch, tasks, loaded.done, loaded.done_counts);
+    let mut ch = Changes::new(true);
+    let recovered = state.recover_leases(now_ms, &mut ch);
+    for id in orphans {
+        ch.ops.push(Op::Delete(Cf::Leases, id.0.to_vec()));
+    }
+    ch.ops.push(Op::Put(Cf::Meta, META_EPOCH.to_vec(), epoch.to_be_bytes().to_vec()));
+    info!(target: "slotproof::queue", db = %path.display(), live, recovered_leases = recovered, epoch, durability = %durability, "opened queue");
+    Ok((state, ch))
 }
 
 /// Applies recorded leases to the loaded task headers.
@@ -207,34 +251,14 @@ pub(crate) fn open_writer(path: &Path, cfg: QueueConfig, now_ms: u64) -> Result<
     }
     check_schema(&db, path)?;
 
-    let mut loaded = load(&db, path, true)?;
-    let orphans = attach_leases(&mut loaded.tasks, std::mem::take(&mut loaded.leases), path);
-    let mut tasks = Vec::with_capacity(loaded.tasks.len());
-    for t in loaded.tasks {
-        let payload = loaded
-            .payloads
-            .remove(&t.id)
-            .ok_or_else(|| corrupt(path, format!("payloads/{}", t.id), "task header without its payload"))?;
-        tasks.push((t, payload));
-    }
-    let live = tasks.len();
-    let epoch = loaded.epoch + 1;
-    let mut state = State::new(cfg.clone());
-    state.restore(epoch, tasks, loaded.done, loaded.done_counts);
-
+    let loaded = load(&db, path, true)?;
+    let (state, recovery) = rebuild(path, cfg.clone(), loaded, now_ms)?;
     // Recovery writes go out before the queue is handed to anyone.
-    let mut ch = Changes::new(true);
-    let recovered = state.recover_leases(now_ms, &mut ch);
     let mut batch = WriteBatch::default();
-    for op in ch.ops {
+    for op in recovery.ops {
         add_op(&db, path, &mut batch, op)?;
     }
-    for id in orphans {
-        batch.delete_cf(cf(&db, path, Cf::Leases)?, id.0);
-    }
-    batch.put_cf(cf(&db, path, Cf::Meta)?, META_EPOCH, epoch.to_be_bytes());
     db.write_opt(batch, &sync).map_err(|e| storage(path, e))?;
-    info!(target: "slotproof::queue", db = %path.display(), live, recovered_leases = recovered, epoch, durability = %cfg.durability, "opened queue database");
 
     Ok((state, RocksStore::new(db, path.to_path_buf(), cfg.durability)))
 }
@@ -394,9 +418,7 @@ pub fn read_view(path: &Path) -> Result<QueueView> {
         let db = DB::open_cf_as_secondary(&opts, path, scratch.as_path(), names).map_err(|e| storage(path, e))?;
         db.try_catch_up_with_primary().map_err(|e| storage(path, e))?;
         check_schema(&db, path)?;
-        let mut loaded = load(&db, path, false)?;
-        attach_leases(&mut loaded.tasks, std::mem::take(&mut loaded.leases), path);
-        Ok(QueueView { tasks: loaded.tasks, done_counts: loaded.done_counts })
+        Ok(view_of(load(&db, path, false)?, path))
     })();
     let _ = std::fs::remove_dir_all(&scratch);
     result

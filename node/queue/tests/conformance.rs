@@ -1,4 +1,5 @@
-//! Conformance suite for specs/queue.md, run against both backends.
+//! Conformance suite for specs/queue.md, run against every backend (NATS
+//! against a real `nats-server` the harness starts).
 //! Each function is one behaviour; `suite!` instantiates it per backend.
 
 #![allow(clippy::unwrap_used)]
@@ -336,7 +337,7 @@ fn done_pruning_is_bounded_and_survives_a_restart(h: &mut Harness) {
     assert_eq!(h.q.prune_done(2).unwrap(), 2, "at most two per step");
     assert_eq!(h.q.prune_done(100).unwrap(), 1, "only the expired ones");
     assert_eq!(h.q.prune_done(100).unwrap(), 0);
-    if h.dir.is_some() {
+    if h.persistent() {
         h.reopen();
     }
     let done: Vec<bool> = ids.iter().map(|id| h.q.is_done(*id).unwrap()).collect();
@@ -353,6 +354,9 @@ macro_rules! suite {
         }
         mod rocksdb {
             $( #[test] fn $name() { super::$name(&mut super::Harness::rocksdb()) } )*
+        }
+        mod nats {
+            $( #[test] fn $name() { super::$name(&mut super::Harness::nats()) } )*
         }
         mod rocksdb_power {
             $( #[test] fn $name() {

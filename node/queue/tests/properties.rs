@@ -280,7 +280,7 @@ fn apply(h: &mut Harness, m: &mut Model, op: Op) {
             assert_eq!(h.q.reap_expired().unwrap(), expected, "§5: reap ends every expired lease");
         }
         Op::Restart { crash } => {
-            if h.dir.is_none() {
+            if !h.persistent() {
                 return; // the memory backend has nothing to reopen
             }
             if crash {
@@ -440,6 +440,37 @@ proptest! {
         crash in prop::bool::weighted(0.75),
     ) {
         let mut h = Harness::rocksdb_with(QueueConfig { durability, ..cfg() });
+        let mut m = Model::new(h.cfg.clone());
+        for op in before.into_iter().chain([Op::Restart { crash }]).chain(after) {
+            apply(&mut h, &mut m, op);
+            check_state(&h, &m);
+        }
+        prop_assert_eq!(h.q.stats().unwrap().total.done, m.done.len() as u64);
+        drain(&mut h, &mut m, vec![true, false]);
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+
+    /// The NATS backend against the same model, restarts and takeovers
+    /// (a second writer fencing the first) at random points.
+    #[test]
+    fn nats_backend_matches_the_model(
+        ops in proptest::collection::vec(op(), 1..120),
+        drain in proptest::collection::vec(any::<bool>(), 1..8),
+    ) {
+        run(&mut Harness::nats_with(cfg()), ops, drain);
+    }
+
+    /// §7, §15: as the RocksDB crash test, the crash being a takeover.
+    #[test]
+    fn nats_crash_restart_matches_the_model(
+        before in proptest::collection::vec(op(), 10..80),
+        after in proptest::collection::vec(op(), 1..60),
+        crash in prop::bool::weighted(0.75),
+    ) {
+        let mut h = Harness::nats_with(cfg());
         let mut m = Model::new(h.cfg.clone());
         for op in before.into_iter().chain([Op::Restart { crash }]).chain(after) {
             apply(&mut h, &mut m, op);

@@ -4,7 +4,11 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use slotproof_queue::{Lease, ManualClock, NewTask, Queue, QueueConfig};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Mutex, OnceLock};
+
+use slotproof_queue::nats_server::LocalServer;
+use slotproof_queue::{Lease, ManualClock, NatsTarget, NewTask, Queue, QueueConfig};
 
 pub const T0: u64 = 1_700_000_000_000;
 pub const LEASE: Duration = Duration::from_secs(10);
@@ -14,6 +18,27 @@ pub struct Harness {
     pub clock: ManualClock,
     pub cfg: QueueConfig,
     pub dir: Option<tempfile::TempDir>,
+    /// The NATS backend's stream, when this harness runs on it.
+    pub nats: Option<NatsTarget>,
+}
+
+/// One server per test process, shared by every NATS harness (each on its own prefix).
+static SERVER: OnceLock<Mutex<(LocalServer, tempfile::TempDir)>> = OnceLock::new();
+static PREFIXES: AtomicU32 = AtomicU32::new(0);
+
+pub fn nats_url() -> String {
+    let server = SERVER.get_or_init(|| {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let server = LocalServer::start(&dir.path().join("js")).unwrap_or_else(|e| panic!("{e}"));
+        Mutex::new((server, dir))
+    });
+    server.lock().unwrap_or_else(|e| e.into_inner()).0.url()
+}
+
+/// A fresh stream prefix on the shared server.
+pub fn nats_target() -> NatsTarget {
+    let n = PREFIXES.fetch_add(1, Ordering::SeqCst);
+    NatsTarget::new(nats_url()).with_prefix(format!("t{}-{n}", std::process::id()))
 }
 
 impl Harness {
@@ -24,7 +49,23 @@ impl Harness {
     pub fn memory_with(cfg: QueueConfig) -> Self {
         let clock = ManualClock::new(T0);
         let q = Queue::memory_with_clock(cfg.clone(), Arc::new(clock.clone()));
-        Harness { q, clock, cfg, dir: None }
+        Harness { q, clock, cfg, dir: None, nats: None }
+    }
+
+    pub fn nats() -> Self {
+        Self::nats_with(QueueConfig::default())
+    }
+
+    pub fn nats_with(cfg: QueueConfig) -> Self {
+        let target = nats_target();
+        let clock = ManualClock::new(T0);
+        let q = Queue::open_nats_with_clock(&target, cfg.clone(), Arc::new(clock.clone())).expect("open nats queue");
+        Harness { q, clock, cfg, dir: None, nats: Some(target) }
+    }
+
+    /// Whether the queue survives a reopen (not the memory backend).
+    pub fn persistent(&self) -> bool {
+        self.dir.is_some() || self.nats.is_some()
     }
 
     pub fn rocksdb() -> Self {
@@ -36,7 +77,7 @@ impl Harness {
         let clock = ManualClock::new(T0);
         let q = Queue::open_rocksdb_with_clock(&dir.path().join("queue"), cfg.clone(), Arc::new(clock.clone()))
             .expect("open rocksdb queue");
-        Harness { q, clock, cfg, dir: Some(dir) }
+        Harness { q, clock, cfg, dir: Some(dir), nats: None }
     }
 
     pub fn db_path(&self) -> std::path::PathBuf {
@@ -45,6 +86,12 @@ impl Harness {
 
     /// Closes and reopens the RocksDB queue, as a restarted node would.
     pub fn reopen(&mut self) {
+        if let Some(target) = &self.nats {
+            self.q = Queue::memory(QueueConfig::default());
+            self.q =
+                Queue::open_nats_with_clock(target, self.cfg.clone(), Arc::new(self.clock.clone())).expect("reopen");
+            return;
+        }
         let path = self.db_path();
         // Drop the old handle first: RocksDB allows one writer.
         self.q = Queue::memory(QueueConfig::default());
@@ -55,7 +102,15 @@ impl Harness {
     /// the files as they are on disk now (every returned write has reached the
     /// OS in both durability modes), copied before the handle is closed, so
     /// nothing a clean close does (flushing memtables) helps the reopened queue.
+    /// On NATS, a crash is a second process opening the queue while the first
+    /// still holds it: the new writer fences the old one, which then goes.
     pub fn crash_reopen(&mut self) {
+        if let Some(target) = &self.nats {
+            let q = Queue::open_nats_with_clock(target, self.cfg.clone(), Arc::new(self.clock.clone()))
+                .expect("reopen after a crash");
+            self.q = q;
+            return;
+        }
         let old = self.db_path();
         let dir = tempfile::tempdir().expect("tempdir");
         copy_dir(&old, &dir.path().join("queue"));
