@@ -14,6 +14,7 @@ mod p2p_cmd;
 mod payload_cmd;
 mod pipeline_cmd;
 mod queue_cmd;
+mod worker_cmd;
 mod zkvm_args;
 mod zkvm_cmd;
 
@@ -66,6 +67,8 @@ enum Command {
     Payload(payload_cmd::PayloadArgs),
     /// Serve one of this node's zkVMs as an ere-server (Twirp api.ZkvmService).
     EreServer(ere_server_cmd::EreServerArgs),
+    /// A remote prover worker: proves a node's tasks leased over NATS (`node --queue nats://…`).
+    Worker(worker_cmd::WorkerArgs),
 }
 
 fn main() -> ExitCode {
@@ -88,6 +91,7 @@ fn main() -> ExitCode {
         Command::P2p(args) => p2p_cmd::run(args),
         Command::Payload(args) => payload_cmd::run(args),
         Command::EreServer(args) => ere_server_cmd::run(args),
+        Command::Worker(args) => worker_cmd::run(args),
         Command::External(args) => match external_cmd::external(args) {
             Ok(code) => return code,
             Err(e) => Err(e),

@@ -72,6 +72,8 @@ struct NodeFlags {
     #[command(flatten)]
     chain: ChainArgs,
     #[command(flatten)]
+    queue: QueueBackendArgs,
+    #[command(flatten)]
     zkvms: ZkvmArgs,
     #[command(flatten)]
     network: NetworkArgs,
@@ -87,6 +89,58 @@ struct NodeFlags {
 
 // Plain comments on the groups below: a doc comment on a flattened struct
 // would become the `node` command's own description.
+
+// Where the queue lives, and whether this node's own slots prove.
+#[derive(Args, Debug)]
+#[command(next_help_heading = "Queue")]
+struct QueueBackendArgs {
+    /// The queue's backend: `rocksdb` (embedded in the data dir, the default) or a NATS
+    /// JetStream server `nats://HOST:4222` that remote workers lease from too.
+    /// Credentials: [queue] in the config, or SLOTPROOF_NATS_CREDS/_NKEY/_TOKEN/_USER+_PASSWORD.
+    #[arg(long = "queue", env = "SLOTPROOF_QUEUE", value_name = "rocksdb|nats://HOST:PORT")]
+    queue_url: Option<String>,
+    /// Names the NATS stream, subjects and object bucket (several nodes can share a server).
+    #[arg(long, env = "SLOTPROOF_QUEUE_PREFIX", value_name = "PREFIX")]
+    queue_prefix: Option<String>,
+    /// Leave all proving to remote workers (`slotproof worker`); needs the NATS backend.
+    #[arg(long)]
+    no_local_provers: bool,
+}
+
+impl QueueBackendArgs {
+    fn apply(&self, c: &mut NodeConfig) -> anyhow::Result<()> {
+        use slotproof_orchestrator::config::QueueBackend;
+        match self.queue_url.as_deref() {
+            None => {}
+            Some("rocksdb") => c.queue_backend = QueueBackend::RocksDb,
+            Some(url) if slotproof_queue::nats::is_nats_url(url) => {
+                // Flags replace the URL; the file's other NATS settings stay.
+                c.queue_backend = match std::mem::take(&mut c.queue_backend) {
+                    QueueBackend::Nats { prefix, replicas, auth, .. } => {
+                        QueueBackend::Nats { url: url.to_string(), prefix, replicas, auth }
+                    }
+                    QueueBackend::RocksDb => QueueBackend::Nats {
+                        url: url.to_string(),
+                        prefix: slotproof_queue::nats::DEFAULT_PREFIX.into(),
+                        replicas: 1,
+                        auth: Default::default(),
+                    },
+                };
+            }
+            Some(other) => bail!("--queue {other:?}: expected rocksdb or nats://HOST:PORT"),
+        }
+        if let Some(p) = &self.queue_prefix {
+            match &mut c.queue_backend {
+                QueueBackend::Nats { prefix, .. } => *prefix = p.clone(),
+                QueueBackend::RocksDb => bail!("--queue-prefix applies to the NATS backend only"),
+            }
+        }
+        if self.no_local_provers {
+            c.local_provers = false;
+        }
+        Ok(())
+    }
+}
 
 // The chain followed and its slot clock.
 #[derive(Args, Debug)]
@@ -214,6 +268,7 @@ impl NodeArgs {
             c.data_dir = f.data_dir.clone();
         }
         f.chain.apply(given, &mut c)?;
+        f.queue.apply(&mut c)?;
         f.zkvms.apply(&mut c);
         f.network.apply(given, &mut c)?;
         f.submission.apply(&mut c);

@@ -39,12 +39,47 @@ pub struct FileConfig {
     pub results: Option<ResultsFile>,
 }
 
-/// `[queue]` (specs/queue.md §13).
+/// `[queue]` (specs/queue.md §13, §15).
 #[derive(Clone, Debug, Default, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct QueueFile {
     /// How long a done task id is remembered: the dedupe window.
     pub done_retention: Option<String>,
+    /// `rocksdb` (the default: embedded, in the data dir) or `nats`.
+    pub backend: Option<String>,
+    /// The NATS server(s), `nats://host:4222` (comma-separated for several).
+    pub url: Option<String>,
+    /// Names the JetStream stream, subjects and object bucket.
+    pub prefix: Option<String>,
+    pub replicas: Option<usize>,
+    /// Whether this node's own zkVM slots prove (true), or only remote workers (false).
+    pub local_provers: Option<bool>,
+    pub creds_file: Option<PathBuf>,
+    pub nkey_file: Option<PathBuf>,
+    pub token_file: Option<PathBuf>,
+    pub user: Option<String>,
+    pub password_file: Option<PathBuf>,
+}
+
+/// Where the node's queue lives.
+#[derive(Clone, Debug, Default)]
+pub enum QueueBackend {
+    /// Embedded RocksDB under the data dir.
+    #[default]
+    RocksDb,
+    /// A NATS JetStream server (specs/queue.md §15); remote workers can join.
+    Nats { url: String, prefix: String, replicas: usize, auth: slotproof_queue::AuthSources },
+}
+
+impl QueueBackend {
+    /// The NATS target, credentials resolved (files, else `SLOTPROOF_NATS_*`).
+    pub fn nats_target(&self) -> Result<Option<slotproof_queue::NatsTarget>, slotproof_queue::QueueError> {
+        let QueueBackend::Nats { url, prefix, replicas, auth } = self else { return Ok(None) };
+        let mut t = slotproof_queue::NatsTarget::new(url.clone()).with_prefix(prefix.clone());
+        t.replicas = *replicas;
+        t.auth = auth.resolve(&|k| std::env::var(k).ok())?;
+        Ok(Some(t))
+    }
 }
 
 /// `[results]` (specs/chain.md §5).
@@ -178,6 +213,10 @@ pub struct NodeConfig {
     pub p2p: Option<NetSettings>,
     /// `[queue] done_retention`: the queue's dedupe window.
     pub done_retention: Duration,
+    /// `[queue] backend` and its settings.
+    pub queue_backend: QueueBackend,
+    /// `[queue] local_provers`: false leaves all proving to remote workers.
+    pub local_provers: bool,
     /// `[results] keep_blocks`: records (and what hangs off them) kept below the newest; 0 keeps all.
     pub keep_blocks: u64,
 }
@@ -209,6 +248,8 @@ impl Default for NodeConfig {
             ethproofs: None,
             p2p: None,
             done_retention: Duration::from_millis(slotproof_queue::DEFAULT_DONE_RETENTION_MS),
+            queue_backend: QueueBackend::RocksDb,
+            local_provers: true,
             keep_blocks: DEFAULT_KEEP_BLOCKS,
         }
     }
@@ -300,6 +341,8 @@ pub enum ConfigError {
     },
     #[error("config {path}: sim_time_scale must be a positive number")]
     SimTimeScale { path: PathBuf },
+    #[error("config {path}: [queue] {reason}")]
+    Queue { path: PathBuf, reason: String },
     #[error("config {path}: [[zkvm]]")]
     Zkvm {
         path: PathBuf,
@@ -391,9 +434,11 @@ impl NodeConfig {
             done_retention: duration(
                 path,
                 "done_retention",
-                &file.queue.and_then(|q| q.done_retention),
+                &file.queue.as_ref().and_then(|q| q.done_retention.clone()),
                 d.done_retention,
             )?,
+            queue_backend: queue_backend(path, file.queue.as_ref())?,
+            local_provers: file.queue.as_ref().and_then(|q| q.local_provers).unwrap_or(d.local_provers),
             keep_blocks: file.results.and_then(|r| r.keep_blocks).unwrap_or(d.keep_blocks),
             ethproofs: file.ethproofs.map(|e| EthproofsConfig {
                 url: e.url.unwrap_or_default(),
@@ -409,6 +454,28 @@ impl NodeConfig {
     /// slot behaves like a 12 s one.
     pub fn effective_sim_time_scale(&self) -> f64 {
         self.sim_time_scale.unwrap_or(self.slot_time.as_secs_f64() / 12.0)
+    }
+}
+
+/// `[queue] backend` and the NATS settings that go with it.
+fn queue_backend(path: &Path, q: Option<&QueueFile>) -> Result<QueueBackend, ConfigError> {
+    let Some(q) = q else { return Ok(QueueBackend::RocksDb) };
+    let bad = |reason: String| ConfigError::Queue { path: path.into(), reason };
+    match q.backend.as_deref().unwrap_or("rocksdb") {
+        "rocksdb" => Ok(QueueBackend::RocksDb),
+        "nats" => Ok(QueueBackend::Nats {
+            url: q.url.clone().filter(|u| !u.is_empty()).ok_or_else(|| bad("backend = \"nats\" needs url".into()))?,
+            prefix: q.prefix.clone().unwrap_or_else(|| slotproof_queue::nats::DEFAULT_PREFIX.into()),
+            replicas: q.replicas.unwrap_or(1),
+            auth: slotproof_queue::AuthSources {
+                creds_file: q.creds_file.clone(),
+                nkey_file: q.nkey_file.clone(),
+                token_file: q.token_file.clone(),
+                user: q.user.clone(),
+                password_file: q.password_file.clone(),
+            },
+        }),
+        other => Err(bad(format!("backend {other:?}: expected rocksdb or nats"))),
     }
 }
 
@@ -478,6 +545,18 @@ pub const DEFAULT_CONFIG_TOML: &str = r#"# slotproof node configuration. Every k
 # the same task could run again (specs/queue.md §13).
 # [queue]
 # done_retention = "1440m"
+#
+# The queue's backend: "rocksdb" (embedded in data_dir) or "nats", a NATS
+# JetStream server that remote workers (`slotproof worker`) lease from too
+# (specs/queue.md §15, specs/workers.md). Credentials come from one of the
+# files below, else SLOTPROOF_NATS_CREDS / _NKEY / _TOKEN / _USER + _PASSWORD;
+# they are never logged. local_provers = false leaves proving to workers.
+# backend = "rocksdb"
+# url = "nats://127.0.0.1:4222"
+# prefix = "slotproof"
+# replicas = 1
+# local_provers = true
+# creds_file = "/etc/slotproof/nats.creds"
 #
 # Block records (and their proving inputs, signed proofs and proof files)
 # kept below the newest block; 0 keeps everything (specs/chain.md §5).

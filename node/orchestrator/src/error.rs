@@ -59,6 +59,10 @@ pub enum NodeError {
     NoZkvm,
     #[error("proof engine: {0}")]
     ProofEngine(String),
+    #[error("remote workers")]
+    Workers(#[from] slotproof_workers::WorkerError),
+    #[error("[queue] local_provers = false (--no-local-provers) needs the NATS backend: nothing else could prove")]
+    NoProvers,
     #[error("HTTP listener on {addr}")]
     Http {
         addr: std::net::SocketAddr,

@@ -26,6 +26,8 @@ pub struct HttpState {
     pub status: SharedStatus,
     /// With submission: whether the service refuses this node's calls (specs/submission.md §2).
     pub ethproofs: Option<Arc<slotproof_submit::OutboxHealth>>,
+    /// On the NATS backend: the remote workers heard from (specs/workers.md §4).
+    pub workers: Option<Arc<slotproof_workers::Roster>>,
 }
 
 /// Blocks listed by `/status`.
@@ -79,11 +81,16 @@ async fn status(State(s): State<Arc<HttpState>>) -> Response {
     let head = info.head.map(|h| json!({"number": h.number, "hash": h.hash}));
     let body = json!({"rpc_url": info.rpc_url, "rpc_up": info.rpc_up, "head": head, "queues": queue_depths(&s.queue),
         "recent_blocks": recent, "gaps": info.gaps, "network": info.network,
-        "ethproofs": s.ethproofs.as_ref().map(|h| json!({"refused": h.refusal()}))});
+        "ethproofs": s.ethproofs.as_ref().map(|h| json!({"refused": h.refusal()})),
+        "queue_backend": s.queue.backend(),
+        "workers": s.workers.as_ref().map(|r| r.snapshot())});
     axum::Json(body).into_response()
 }
 
 async fn metrics(State(s): State<Arc<HttpState>>) -> Response {
+    if let Some(r) = &s.workers {
+        s.metrics.set_workers(&r.snapshot());
+    }
     ([(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], s.metrics.encode())
         .into_response()
 }

@@ -80,6 +80,15 @@ pub struct Metrics {
     pub queue_depth: Family<QueueLabel, Gauge>,
     pub head: Gauge,
     pub peers: Gauge,
+    /// Remote workers that beat within the last few seconds (NATS backend).
+    pub workers_alive: Gauge,
+    pub worker_free_slots: Family<WorkerLabel, Gauge>,
+    pub worker_proofs: Family<WorkerLabel, Gauge>,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct WorkerLabel {
+    pub worker: String,
 }
 
 impl Default for Metrics {
@@ -103,6 +112,9 @@ impl Metrics {
             queue_depth: Family::default(),
             head: Gauge::default(),
             peers: Gauge::default(),
+            workers_alive: Gauge::default(),
+            worker_free_slots: Family::default(),
+            worker_proofs: Family::default(),
             registry: Registry::default(),
         };
         registry.register("blocks_seen", "Blocks the follower handed to the node", m.blocks_seen.clone());
@@ -128,7 +140,26 @@ impl Metrics {
         registry.register("queue_depth", "Tasks pending or leased, by queue", m.queue_depth.clone());
         registry.register("head_block", "Newest block number seen", m.head.clone());
         registry.register("p2p_peers", "Connected peers on the proving network", m.peers.clone());
+        registry.register("workers_alive", "Remote workers heard from within 5 s", m.workers_alive.clone());
+        registry.register("worker_free_slots", "Free proving slots by remote worker", m.worker_free_slots.clone());
+        registry.register(
+            "worker_proofs",
+            "Proofs handed in by remote worker since the node started",
+            m.worker_proofs.clone(),
+        );
         Metrics { registry, ..m }
+    }
+
+    /// Sets the worker gauges from the roster (at most its 256 workers; forgotten ones go).
+    pub fn set_workers(&self, workers: &[slotproof_workers::WorkerStatus]) {
+        self.worker_free_slots.clear();
+        self.worker_proofs.clear();
+        self.workers_alive.set(workers.iter().filter(|w| w.alive).count() as i64);
+        for w in workers {
+            let label = WorkerLabel { worker: w.id.clone() };
+            self.worker_free_slots.get_or_create(&label).set(i64::from(w.free_slots));
+            self.worker_proofs.get_or_create(&label).set(w.proofs as i64);
+        }
     }
 
     pub fn encode(&self) -> String {

@@ -144,7 +144,13 @@ fn requested_by(
 fn open_stores(cfg: &NodeConfig) -> Result<Stores, NodeError> {
     Ok(Stores {
         store: Arc::new(ResultStore::open(&cfg.data_dir)?),
-        queue: Arc::new(Queue::open_rocksdb(&cfg.data_dir.join("queue"), queue_config(cfg))?),
+        queue: Arc::new(match cfg.queue_backend.nats_target()? {
+            Some(target) => {
+                info!(target: "slotproof::node", queue = %target.shown_url(), prefix = %target.prefix, auth = ?target.auth, "queue on NATS JetStream");
+                Queue::open_nats(&target, queue_config(cfg))?
+            }
+            None => Queue::open_rocksdb(&cfg.data_dir.join("queue"), queue_config(cfg))?,
+        }),
         metrics: Arc::new(Metrics::new()),
         blobs: Arc::new(BlobStore::open(&cfg.data_dir.join("proofs"))?),
     })
@@ -156,6 +162,9 @@ async fn start(
     tokens: &Tokens,
     tracker: &TaskTracker,
 ) -> Result<(NodeLoop, Inbox, Background), NodeError> {
+    if !cfg.local_provers && matches!(cfg.queue_backend, crate::config::QueueBackend::RocksDb) {
+        return Err(NodeError::NoProvers);
+    }
     let Stores { store, queue, metrics, blobs } = open_stores(cfg)?;
     let retention =
         Retention { queue: queue.clone(), store: store.clone(), blobs: blobs.clone(), keep_blocks: cfg.keep_blocks };
@@ -183,9 +192,11 @@ async fn start(
         lease_for: LEASE_FOR,
         observer: Some(Arc::new(Forward(stage_tx))),
         blobs: Some(blobs.clone()),
+        local_dispatchers: cfg.local_provers,
     };
     let pipeline =
         Pipeline::start(setup::pipeline_config(&zkvms)?, queue.clone(), &setup::prover_set(&provers), options)?;
+    let workers = setup::work_service(cfg, &zkvms, &pipeline, &store, tracker, &tokens.http).await?;
     let book = Arc::new(RecordBook::new(store.clone()));
     let recorder = Recorder {
         book: book.clone(),
@@ -215,7 +226,7 @@ async fn start(
     let status = SharedStatus::new(StatusInfo { rpc_url: shown, rpc_up: true, ..Default::default() });
     setup::http(
         cfg,
-        setup::http_state(&store, &queue, &metrics, &status, submitting.as_deref()),
+        setup::http_state(&store, &queue, &metrics, &status, submitting.as_deref(), workers),
         tracker,
         &tokens.http,
     )

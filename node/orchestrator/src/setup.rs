@@ -231,6 +231,7 @@ pub fn http_state(
     metrics: &Arc<Metrics>,
     status: &SharedStatus,
     submitting: Option<&crate::submission::Submitting>,
+    workers: Option<Arc<slotproof_workers::Roster>>,
 ) -> HttpState {
     HttpState {
         store: store.clone(),
@@ -238,8 +239,40 @@ pub fn http_state(
         metrics: metrics.clone(),
         status: status.clone(),
         ethproofs: submitting.map(|s| s.health.clone()),
+        workers,
     }
 }
+
+/// On the NATS backend: the service remote workers lease from, through the
+/// pipeline's dispatchers (specs/workers.md §3). None on RocksDB.
+pub async fn work_service(
+    cfg: &NodeConfig,
+    zkvms: &[Zkvm],
+    pipeline: &slotproof_pipeline::Pipeline,
+    store: &Arc<ResultStore>,
+    tracker: &TaskTracker,
+    stop: &CancellationToken,
+) -> Result<Option<Arc<slotproof_workers::Roster>>, NodeError> {
+    let Some(target) = cfg.queue_backend.nats_target()? else { return Ok(None) };
+    let dispatchers =
+        zkvms.iter().filter_map(|z| Some((z.name.clone(), (pipeline.dispatcher(&z.name)?, z.simulated)))).collect();
+    let store = store.clone();
+    let opts = slotproof_workers::ServiceOptions {
+        target,
+        dispatchers,
+        input: Arc::new(move |digest: &[u8; 32]| store.input(&slotproof_primitives::Hash32(*digest))),
+        beat_every: slotproof_workers::worker::BEAT_EVERY,
+        silence: WORKER_SILENCE,
+    };
+    let roster = slotproof_workers::WorkService::start(opts, stop.clone(), tracker).await?;
+    if !cfg.local_provers {
+        info!(target: "slotproof::node", "local provers off: every proof comes from a remote worker");
+    }
+    Ok(Some(roster))
+}
+
+/// A worker that has not beaten for this long loses its jobs (four missed beats).
+pub const WORKER_SILENCE: std::time::Duration = std::time::Duration::from_secs(4);
 
 #[cfg(test)]
 mod tests {

@@ -42,11 +42,14 @@ pub struct RuntimeOptions {
     pub observer: Option<Arc<dyn Observer>>,
     /// Where dispatchers store proofs by digest; None keeps them inline (tests, benches).
     pub blobs: Option<Arc<slotproof_queue::BlobStore>>,
+    /// Whether dispatcher stages run their own prover threads. Off for a node
+    /// whose proving is done by remote workers through `Pipeline::dispatchers`.
+    pub local_dispatchers: bool,
 }
 
 impl Default for RuntimeOptions {
     fn default() -> Self {
-        RuntimeOptions { lease_for: Duration::from_secs(20), observer: None, blobs: None }
+        RuntimeOptions { lease_for: Duration::from_secs(20), observer: None, blobs: None, local_dispatchers: true }
     }
 }
 
@@ -56,6 +59,8 @@ const IDLE_WAIT: Duration = Duration::from_secs(1);
 
 pub struct Pipeline {
     ctx: Arc<Ctx>,
+    /// Each dispatcher stage's dispatcher, by prover name: remote workers lease through them.
+    dispatchers: HashMap<String, Arc<Dispatcher>>,
     stop: Arc<AtomicBool>,
     threads: Vec<JoinHandle<()>>,
 }
@@ -70,15 +75,19 @@ impl Pipeline {
         let ctx = Ctx::with_blobs(config, queue, opts.lease_for, opts.observer, opts.blobs)?;
         let stop = Arc::new(AtomicBool::new(false));
         let mut threads = Vec::new();
+        let mut dispatchers = HashMap::new();
         for stage in ctx.config.stages.clone() {
             match &stage.kind {
                 StageKind::Dispatcher { prover } => {
+                    let prover_name = prover;
                     let prover = provers.get(prover).ok_or_else(|| PipelineError::MissingProver {
                         stage: stage.name.clone(),
                         prover: prover.clone(),
                     })?;
                     let d = Arc::new(Dispatcher::new(stage.clone(), prover, ctx.clone()));
-                    for i in 0..stage.concurrency {
+                    dispatchers.insert(prover_name.clone(), d.clone());
+                    let local = if opts.local_dispatchers { stage.concurrency } else { 0 };
+                    for i in 0..local {
                         let (d, stop) = (d.clone(), stop.clone());
                         let worker = format!("{}/{}", stage.name, i);
                         threads.push(spawn(&worker.clone(), move || dispatch_loop(&d, &worker, &stop))?);
@@ -101,11 +110,16 @@ impl Pipeline {
             }
         })?);
         info!(target: "slotproof::pipeline", pipeline = %ctx.config.name, stages = ctx.config.stages.len(), threads = threads.len(), "pipeline started");
-        Ok(Pipeline { ctx, stop, threads })
+        Ok(Pipeline { ctx, dispatchers, stop, threads })
     }
 
     pub fn ctx(&self) -> &Arc<Ctx> {
         &self.ctx
+    }
+
+    /// The dispatcher of the stage proving with `prover`, if there is one.
+    pub fn dispatcher(&self, prover: &str) -> Option<Arc<Dispatcher>> {
+        self.dispatchers.get(prover).cloned()
     }
 
     /// Submits tasks into the pipeline's input queues.

@@ -107,7 +107,11 @@ fn rocksdb() -> Setup {
 
 fn start(setup: &Setup, toml: &str, provers: ProverSet, events: &Arc<Events>) -> Pipeline {
     let cfg = PipelineConfig::parse(toml, &|p| provers.knows(p)).unwrap();
-    let opts = RuntimeOptions { lease_for: Duration::from_secs(5), observer: Some(events.clone()), blobs: None };
+    let opts = RuntimeOptions {
+        lease_for: Duration::from_secs(5),
+        observer: Some(events.clone()),
+        ..RuntimeOptions::default()
+    };
     Pipeline::start(cfg, setup.queue.clone(), &provers, opts).unwrap()
 }
 
@@ -492,6 +496,7 @@ fn a_proof_over_the_payload_cap_travels_by_digest(s: Setup) {
         lease_for: Duration::from_secs(5),
         observer: Some(events.clone()),
         blobs: Some(blobs.clone()),
+        ..RuntimeOptions::default()
     };
     let p = Pipeline::start(cfg, s.queue.clone(), &provers, opts).unwrap();
     p.submit(vec![block_task("in", 1, 0)]).unwrap();

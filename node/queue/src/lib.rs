@@ -35,7 +35,7 @@ pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::{DEFAULT_DONE_RETENTION_MS, Durability, QueueConfig};
 pub use error::{BlobError, QueueError, Result};
 pub use id::{InvalidTaskId, TaskId};
-pub use nats::{NatsAuth, NatsTarget};
+pub use nats::{AuthSources, NatsAuth, NatsTarget};
 pub use queue::Queue;
 pub use rocks::{SCHEMA_VERSION, read_view};
 pub use state::CANCELLED_PREFIX;

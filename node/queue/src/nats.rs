@@ -74,6 +74,71 @@ impl fmt::Debug for NatsAuth {
     }
 }
 
+/// Where credentials may come from: files named in the config (or flags),
+/// else the `SLOTPROOF_NATS_*` environment. At most one method may be given.
+#[derive(Clone, Debug, Default)]
+pub struct AuthSources {
+    /// A `.creds` file (JWT and NKey seed).
+    pub creds_file: Option<PathBuf>,
+    /// A file whose first line is an NKey seed.
+    pub nkey_file: Option<PathBuf>,
+    /// A file whose first line is the token.
+    pub token_file: Option<PathBuf>,
+    pub user: Option<String>,
+    /// A file whose first line is the user's password.
+    pub password_file: Option<PathBuf>,
+}
+
+fn first_line(path: &std::path::Path, what: &str) -> Result<String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| QueueError::NatsConfig(format!("reading the NATS {what} file {}: {e}", path.display())))?;
+    let line = text.lines().next().unwrap_or("").trim().to_string();
+    if line.is_empty() {
+        return Err(QueueError::NatsConfig(format!("the NATS {what} file {} is empty", path.display())));
+    }
+    Ok(line)
+}
+
+impl AuthSources {
+    /// Resolves the sources, reading `env` for what the files leave unset
+    /// (`SLOTPROOF_NATS_CREDS`, `_NKEY`, `_TOKEN`, `_USER`, `_PASSWORD`).
+    pub fn resolve(&self, env: &dyn Fn(&str) -> Option<String>) -> Result<NatsAuth> {
+        let env = |k: &str| env(k).filter(|v| !v.is_empty());
+        let creds = self.creds_file.clone().or_else(|| env("SLOTPROOF_NATS_CREDS").map(PathBuf::from));
+        let nkey = match &self.nkey_file {
+            Some(p) => Some(first_line(p, "nkey seed")?),
+            None => env("SLOTPROOF_NATS_NKEY"),
+        };
+        let token = match &self.token_file {
+            Some(p) => Some(first_line(p, "token")?),
+            None => env("SLOTPROOF_NATS_TOKEN"),
+        };
+        let user = self.user.clone().or_else(|| env("SLOTPROOF_NATS_USER"));
+        let password = match &self.password_file {
+            Some(p) => Some(first_line(p, "password")?),
+            None => env("SLOTPROOF_NATS_PASSWORD"),
+        };
+        let given = [creds.is_some(), nkey.is_some(), token.is_some(), user.is_some()].iter().filter(|g| **g).count();
+        if given > 1 {
+            return Err(QueueError::NatsConfig(
+                "more than one NATS credential given (creds file, nkey, token, user): keep one".into(),
+            ));
+        }
+        Ok(match (creds, nkey, token, user, password) {
+            (Some(c), ..) => NatsAuth::CredsFile(c),
+            (_, Some(seed), ..) => NatsAuth::NKey(seed),
+            (_, _, Some(t), ..) => NatsAuth::Token(t),
+            (_, _, _, Some(user), Some(password)) => NatsAuth::UserPassword { user, password },
+            (_, _, _, Some(_), None) => {
+                return Err(QueueError::NatsConfig(
+                    "a NATS user needs a password (password_file or SLOTPROOF_NATS_PASSWORD)".into(),
+                ));
+            }
+            _ => NatsAuth::None,
+        })
+    }
+}
+
 /// Where a queue lives on NATS.
 #[derive(Clone, Debug)]
 pub struct NatsTarget {
@@ -445,20 +510,56 @@ async fn replay(target: &NatsTarget, stream: &mut jetstream::stream::Stream) -> 
 /// earlier writer.
 pub(crate) fn open_writer(target: &NatsTarget, cfg: QueueConfig, now_ms: u64) -> Result<(State, NatsStore)> {
     target.validate()?;
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .thread_name("queue-nats")
-        .build()
-        .map_err(|source| QueueError::Io { path: target.label(), source })?;
     let label = target.label();
-    let opened = runtime.block_on(async {
-        let client = connect(target, "slotproof-queue").await?;
-        let js = jetstream::new(client.clone());
-        let mut stream = log_stream(&js, target).await?;
-        let replayed = replay(target, &mut stream).await?;
-        Ok::<_, QueueError>((client, js, stream, replayed))
-    });
-    let (client, js, stream, mut replayed) = opened?;
+    let shared = Arc::new(Shared::default());
+    let (opened_tx, opened_rx) = std::sync::mpsc::channel();
+    let (thread_target, thread_shared) = (target.clone(), shared.clone());
+    // The connection lives on a thread of its own with its own runtime, so a
+    // caller inside an async runtime can open the queue and use it blocking.
+    let thread = std::thread::Builder::new()
+        .name("queue-nats".into())
+        .spawn(move || {
+            let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+                Ok(r) => r,
+                Err(source) => {
+                    let _ = opened_tx.send(Err(QueueError::Io { path: thread_target.label(), source }));
+                    return;
+                }
+            };
+            runtime.block_on(async move {
+                match open_log(&thread_target, cfg, now_ms).await {
+                    Ok((state, client, writer)) => {
+                        let _ = opened_tx.send(Ok((state, client)));
+                        writer.run(thread_shared).await;
+                    }
+                    Err(e) => {
+                        let _ = opened_tx.send(Err(e));
+                    }
+                }
+            });
+        })
+        .map_err(|source| QueueError::Io { path: label.clone(), source })?;
+    let opened = opened_rx.recv().unwrap_or_else(|_| Err(QueueError::LockPoisoned("NATS queue thread")));
+    match opened {
+        Ok((state, client)) => Ok((state, NatsStore { shared, thread: Mutex::new(Some(thread)), _client: client })),
+        Err(e) => {
+            let _ = thread.join();
+            Err(e)
+        }
+    }
+}
+
+/// Replays the log, rebuilds the state and appends the recovery entry.
+async fn open_log(
+    target: &NatsTarget,
+    cfg: QueueConfig,
+    now_ms: u64,
+) -> Result<(State, async_nats::Client, LogWriter)> {
+    let label = target.label();
+    let client = connect(target, "slotproof-queue").await?;
+    let js = jetstream::new(client.clone());
+    let mut stream = log_stream(&js, target).await?;
+    let mut replayed = replay(target, &mut stream).await?;
 
     let created = replayed.image.map.is_empty();
     let mut first = Vec::new();
@@ -478,10 +579,7 @@ pub(crate) fn open_writer(target: &NatsTarget, cfg: QueueConfig, now_ms: u64) ->
             _ => return Err(QueueError::Foreign { path: label, reason: "no schema_version record".into() }),
         }
     }
-    let epoch = match replayed.image.get(Cf::Meta, META_EPOCH) {
-        Some(v) => codec::decode_u64(v).map_err(|r| rocks::corrupt(&label, "meta/epoch", r))?,
-        None => 0,
-    };
+    let epoch = stored_epoch(&replayed.image, &label)?;
     let image = &replayed.image;
     let loaded = rocks::decode_stored(&label, epoch, &|c| Ok(image.scan(c)), true)?;
     let (state, recovery) = rocks::rebuild(&label, cfg, loaded, now_ms)?;
@@ -505,53 +603,66 @@ pub(crate) fn open_writer(target: &NatsTarget, cfg: QueueConfig, now_ms: u64) ->
         since_snapshot: replayed.since_snapshot,
         closing_since: None,
     };
-    runtime.block_on(writer.append(Kind::Log, &first))?;
-    let shared = Arc::new(Shared::default());
-    let thread_shared = shared.clone();
-    let thread = std::thread::Builder::new()
-        .name("queue-nats".into())
-        .spawn(move || runtime.block_on(writer.run(thread_shared)))
-        .map_err(|source| QueueError::Io { path: label.clone(), source })?;
-    Ok((state, NatsStore { shared, thread: Mutex::new(Some(thread)), _client: client }))
+    // The first entry names the sequence it follows: an earlier writer is fenced from here on.
+    writer.append(Kind::Log, &first).await?;
+    Ok((state, client, writer))
+}
+
+fn stored_epoch(image: &Image, label: &std::path::Path) -> Result<u64> {
+    match image.get(Cf::Meta, META_EPOCH) {
+        Some(v) => codec::decode_u64(v).map_err(|r| rocks::corrupt(label, "meta/epoch", r)),
+        None => Ok(0),
+    }
+}
+
+/// Runs `fut` to completion on a new thread with its own runtime: for the
+/// synchronous entry points, which may be called from inside a runtime.
+fn on_own_thread<T: Send + 'static>(
+    target: &NatsTarget,
+    fut: impl std::future::Future<Output = Result<T>> + Send + 'static,
+) -> Result<T> {
+    let label = target.label();
+    std::thread::scope(|scope| {
+        scope
+            .spawn(|| {
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .map_err(|source| QueueError::Io { path: label.clone(), source })?;
+                runtime.block_on(fut)
+            })
+            .join()
+            .unwrap_or_else(|_| Err(QueueError::LockPoisoned("NATS helper thread")))
+    })
 }
 
 /// Reads the queue on NATS without writing: for `slotproof queue` commands
 /// while a node owns it.
 pub fn read_view(target: &NatsTarget) -> Result<QueueView> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|source| QueueError::Io { path: target.label(), source })?;
-    let label = target.label();
-    runtime.block_on(async {
-        let client = connect(target, "slotproof-queue-view").await?;
+    let target = target.clone();
+    on_own_thread(&target.clone(), async move {
+        let label = target.label();
+        let client = connect(&target, "slotproof-queue-view").await?;
         let js = jetstream::new(client);
         let mut stream =
             js.get_stream(target.stream_name()).await.map_err(|_| QueueError::NotFound { path: label.clone() })?;
-        let replayed = replay(target, &mut stream).await?;
-        let epoch = match replayed.image.get(Cf::Meta, META_EPOCH) {
-            Some(v) => codec::decode_u64(v).map_err(|r| rocks::corrupt(&label, "meta/epoch", r))?,
-            None => 0,
-        };
+        let replayed = replay(&target, &mut stream).await?;
+        let epoch = stored_epoch(&replayed.image, &label)?;
         let loaded = rocks::decode_stored(&label, epoch, &|c| Ok(replayed.image.scan(c)), false)?;
         Ok(rocks::view_of(loaded, &label))
     })
 }
 
-/// Deletes the queue's stream: for tests and `slotproof queue` on a server
-/// being reset. Missing is fine.
+/// Deletes the queue's stream: for a server being reset. Missing is fine.
 pub fn delete_stream(target: &NatsTarget) -> Result<()> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|source| QueueError::Io { path: target.label(), source })?;
-    runtime.block_on(async {
-        let client = connect(target, "slotproof-queue-admin").await?;
+    let target = target.clone();
+    on_own_thread(&target.clone(), async move {
+        let client = connect(&target, "slotproof-queue-admin").await?;
         let js = jetstream::new(client);
         match js.delete_stream(target.stream_name()).await {
             Ok(_) => Ok(()),
             Err(e) if e.to_string().contains("not found") => Ok(()),
-            Err(e) => Err(jetstream_error(target, &e.to_string())),
+            Err(e) => Err(jetstream_error(&target, &e.to_string())),
         }
     })
 }
@@ -788,6 +899,28 @@ mod tests {
         assert_eq!(redact_url("nats://h:4222,nats://u:p@h2:4222"), "nats://h:4222,nats://***@h2:4222");
         assert_eq!(redact_url("nats://h:4222"), "nats://h:4222");
         assert_eq!(format!("{:?}", NatsAuth::Token("abc".into())), "token (hidden)");
+    }
+
+    #[test]
+    fn credentials_come_from_one_source_files_first() {
+        let dir = std::env::temp_dir().join(format!("slotproof-auth-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let token = dir.join("token");
+        std::fs::write(&token, "s3cret\n").expect("write");
+        let none = |_: &str| None;
+        let from_file = AuthSources { token_file: Some(token.clone()), ..Default::default() };
+        assert!(matches!(from_file.resolve(&none), Ok(NatsAuth::Token(t)) if t == "s3cret"));
+        let env = |k: &str| (k == "SLOTPROOF_NATS_USER").then(|| "alice".to_string());
+        assert!(AuthSources::default().resolve(&env).is_err(), "a user without a password");
+        let env = |k: &str| match k {
+            "SLOTPROOF_NATS_USER" => Some("alice".to_string()),
+            "SLOTPROOF_NATS_PASSWORD" => Some("pw".to_string()),
+            _ => None,
+        };
+        assert!(matches!(AuthSources::default().resolve(&env), Ok(NatsAuth::UserPassword { .. })));
+        assert!(from_file.resolve(&env).is_err(), "a token and a user");
+        assert!(matches!(AuthSources::default().resolve(&none), Ok(NatsAuth::None)));
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]
