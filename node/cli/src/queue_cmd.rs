@@ -1,33 +1,64 @@
 //! `slotproof queue ...`: read a node's queue (running or stopped) and requeue
-//! dead-lettered work on a stopped node (specs/queue.md §8).
+//! dead-lettered work on a stopped node (specs/queue.md §8), on RocksDB
+//! (`--data-dir`) or on NATS JetStream (`--queue-url`, specs/queue.md §15).
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use anyhow::{Context, bail};
 use clap::{Args, Subcommand};
 use serde_json::json;
 use slotproof_primitives::now_ms;
-use slotproof_queue::{Queue, QueueConfig, QueueStats, StateFilter, TaskId, TaskInfo, TaskState, read_view};
+use slotproof_queue::{
+    AuthSources, NatsTarget, Queue, QueueConfig, QueueStats, QueueView, StateFilter, TaskId, TaskInfo, TaskState,
+    read_view,
+};
 
 use crate::output::{JsonArgs, print_json};
 
 /// How many tasks `list` and `dead` print unless told otherwise.
 const LIST_LIMIT: usize = 50;
 
+/// Where the queue is: a node's data directory (RocksDB) or its NATS server.
 #[derive(Args, Debug)]
 pub struct DataDirArgs {
-    /// The node's data directory; its queue lives in `<data-dir>/queue`.
+    /// The node's data directory; its RocksDB queue lives in `<data-dir>/queue`.
     #[arg(long, env = "SLOTPROOF_DATA_DIR")]
-    pub data_dir: PathBuf,
+    data_dir: Option<PathBuf>,
+    /// A node's queue on NATS JetStream (the node's `--queue nats://…`); used instead of --data-dir.
+    #[arg(long, value_name = "nats://HOST:PORT")]
+    queue_url: Option<String>,
+    /// The node's queue prefix (its `--queue-prefix`).
+    #[arg(long, default_value = slotproof_queue::nats::DEFAULT_PREFIX)]
+    queue_prefix: String,
+    /// NATS credentials: a .creds file (else SLOTPROOF_NATS_CREDS, _NKEY, _TOKEN, _USER+_PASSWORD).
+    #[arg(long, value_name = "FILE")]
+    nats_creds: Option<PathBuf>,
+}
+
+/// A queue location, resolved.
+enum Location {
+    Rocks(PathBuf),
+    Nats(NatsTarget),
 }
 
 impl DataDirArgs {
-    /// The queue database inside an existing data directory.
-    pub fn queue_path(&self) -> anyhow::Result<PathBuf> {
-        if self.data_dir.exists() && !self.data_dir.is_dir() {
-            bail!("data dir {} is not a directory", self.data_dir.display());
+    fn location(&self) -> anyhow::Result<Location> {
+        if let Some(url) = &self.queue_url {
+            if !slotproof_queue::nats::is_nats_url(url) {
+                bail!("--queue-url {url:?}: expected nats://HOST:PORT");
+            }
+            let mut target = NatsTarget::new(url.clone()).with_prefix(self.queue_prefix.clone());
+            let sources = AuthSources { creds_file: self.nats_creds.clone(), ..Default::default() };
+            target.auth = sources.resolve(&|k| std::env::var(k).ok())?;
+            return Ok(Location::Nats(target));
         }
-        Ok(self.data_dir.join("queue"))
+        let Some(dir) = &self.data_dir else {
+            bail!("say where the queue is: --data-dir DIR or --queue-url nats://…")
+        };
+        if dir.exists() && !dir.is_dir() {
+            bail!("data dir {} is not a directory", dir.display());
+        }
+        Ok(Location::Rocks(dir.join("queue")))
     }
 }
 
@@ -96,28 +127,22 @@ enum QueueCommand {
 pub fn run(args: QueueArgs) -> anyhow::Result<()> {
     match args.command {
         QueueCommand::Stats { dir, out } => {
-            let stats = read(&dir.queue_path()?)?.stats(now_ms());
+            let stats = read(&dir.location()?)?.stats(now_ms());
             if out.json { print_json(&stats) } else { print_stats(&stats) }
         }
         QueueCommand::List { dir, queue, state, limit, out } => {
-            let tasks = read(&dir.queue_path()?)?.list(queue.as_deref(), state, limit, now_ms());
+            let tasks = read(&dir.location()?)?.list(queue.as_deref(), state, limit, now_ms());
             print_tasks(&tasks, out.json)
         }
         QueueCommand::Dead { dir, queue, limit, out } => {
-            let tasks = read(&dir.queue_path()?)?.list(queue.as_deref(), StateFilter::Dead, limit, now_ms());
+            let tasks = read(&dir.location()?)?.list(queue.as_deref(), StateFilter::Dead, limit, now_ms());
             print_tasks(&tasks, out.json)
         }
         QueueCommand::Requeue { dir, id, all, queue, out } => {
             if id.is_none() && !all {
                 bail!("say which dead tasks to requeue: --id ID or --all");
             }
-            let path = dir.queue_path()?;
-            if !path.exists() {
-                bail!("no slotproof queue database at {}", path.display());
-            }
-            let q = Queue::open_rocksdb(&path, QueueConfig::default()).with_context(|| {
-                format!("requeue needs the node stopped (it opens {} as the writer)", path.display())
-            })?;
+            let q = open_writer(&dir.location()?)?;
             let n = match id {
                 Some(id) => q.requeue(id).map(|_| 1)?,
                 None => q.requeue_dead(queue.as_deref())?,
@@ -132,8 +157,45 @@ pub fn run(args: QueueArgs) -> anyhow::Result<()> {
     }
 }
 
-fn read(path: &Path) -> anyhow::Result<slotproof_queue::QueueView> {
-    Ok(read_view(path)?)
+fn read(at: &Location) -> anyhow::Result<QueueView> {
+    Ok(match at {
+        Location::Rocks(path) => read_view(path)?,
+        Location::Nats(target) => slotproof_queue::nats::read_view(target)
+            .with_context(|| format!("reading the queue stream {} at {}", target.stream_name(), target.shown_url()))?,
+    })
+}
+
+/// Opens the queue as its writer, for requeue: only with no node running, as
+/// the writer fences any other (a running node's next write would fail).
+fn open_writer(at: &Location) -> anyhow::Result<Queue> {
+    match at {
+        Location::Rocks(path) => {
+            if !path.exists() {
+                bail!("no slotproof queue database at {}", path.display());
+            }
+            Queue::open_rocksdb(path, QueueConfig::default())
+                .with_context(|| format!("requeue needs the node stopped (it opens {} as the writer)", path.display()))
+        }
+        Location::Nats(target) => {
+            // The stream must exist: requeue never creates a queue.
+            slotproof_queue::nats::read_view(target).with_context(|| {
+                format!("reading the queue stream {} at {}", target.stream_name(), target.shown_url())
+            })?;
+            let serving = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?
+                .block_on(slotproof_workers::service::node_serving(target))?;
+            if serving {
+                bail!(
+                    "a node is serving the queue {} at {} (it answers on {}); stop it first: requeue opens the queue as its writer, which would fence the node",
+                    target.stream_name(),
+                    target.shown_url(),
+                    target.subject(slotproof_workers::protocol::PING)
+                );
+            }
+            Ok(Queue::open_nats(target, QueueConfig::default())?)
+        }
+    }
 }
 
 fn print_stats(s: &QueueStats) -> anyhow::Result<()> {

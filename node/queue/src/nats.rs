@@ -36,6 +36,9 @@ use crate::view::QueueView;
 const PART_HEADER: &str = "Slotproof-Part";
 /// Room left for headers under the server's message size.
 const HEADER_ROOM: usize = 4096;
+/// Room in a message for a task record's fields besides its payload (names,
+/// target, last error, op framing).
+const RECORD_ROOM: usize = 16 << 10;
 /// By default a snapshot is taken once this much log was written since the
 /// last one and the log is at least twice the image (so snapshots never
 /// dominate writes).
@@ -582,10 +585,13 @@ async fn open_log(
     let epoch = stored_epoch(&replayed.image, &label)?;
     let image = &replayed.image;
     let loaded = rocks::decode_stored(&label, epoch, &|c| Ok(image.scan(c)), true)?;
-    let (state, recovery) = rocks::rebuild(&label, cfg, loaded, now_ms)?;
+    let (mut state, recovery) = rocks::rebuild(&label, cfg, loaded, now_ms)?;
     first.extend(recovery.ops);
 
     let limit = client.server_info().max_payload.saturating_sub(HEADER_ROOM).max(1024);
+    // A task record must fit one message: refuse bigger payloads at enqueue
+    // (PayloadTooLarge) rather than fail the write and poison the queue.
+    state.limit_payload(limit.saturating_sub(RECORD_ROOM));
     let nonce = format!(
         "{}-{}",
         std::process::id(),
@@ -716,18 +722,21 @@ impl LogWriter {
                 self.closing_since = Some(Instant::now());
             }
             let result = self.append(Kind::Log, &ops).await;
-            let Ok(mut log) = shared.log.lock() else { return };
-            match result {
-                Ok(()) => log.written = upto,
-                Err(e) => {
-                    warn!(target: "slotproof::queue", queue = %self.target.label().display(), error = %e, "queue write failed; the queue is poisoned");
-                    log.failed = Some(Arc::new(e));
-                    shared.written_cv.notify_all();
-                    return;
+            let written = {
+                let Ok(mut log) = shared.log.lock() else { return };
+                match result {
+                    Ok(()) => log.written = upto,
+                    Err(e) => {
+                        warn!(target: "slotproof::queue", queue = %self.target.label().display(), error = %e, "queue write failed; the queue is poisoned");
+                        log.failed = Some(Arc::new(e));
+                    }
                 }
-            }
+                log.failed.is_none()
+            };
             shared.written_cv.notify_all();
-            drop(log);
+            if !written {
+                return;
+            }
             if self.since_snapshot > self.target.snapshot_after_bytes.max(2 * self.image.bytes)
                 && let Err(e) = self.snapshot().await
             {

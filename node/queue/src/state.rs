@@ -142,6 +142,8 @@ pub(crate) struct State {
     epoch: u64,
     token_counter: u64,
     any: Arc<AnyWake>,
+    /// The largest payload the store can hold in one record.
+    max_payload: usize,
 }
 
 const TOKEN_COUNTER_BITS: u32 = 40;
@@ -160,7 +162,13 @@ impl State {
             epoch: 0,
             token_counter: 0,
             any: Arc::default(),
+            max_payload: crate::task::MAX_PAYLOAD_BYTES,
         }
+    }
+
+    /// Lowers the payload limit to what the store can write in one record.
+    pub(crate) fn limit_payload(&mut self, max_payload: usize) {
+        self.max_payload = max_payload.min(crate::task::MAX_PAYLOAD_BYTES);
     }
 
     pub(crate) fn any_wake(&self) -> Arc<AnyWake> {
@@ -245,13 +253,13 @@ impl State {
     /// Enqueues all tasks or none: every task is validated before any is applied.
     pub(crate) fn enqueue(&mut self, tasks: Vec<NewTask>, now_ms: u64, ch: &mut Changes) -> Result<Vec<Enqueued>> {
         for t in &tasks {
-            t.validate()?;
+            t.validate_within(self.max_payload)?;
         }
         Ok(tasks.into_iter().map(|t| self.insert(t, now_ms, ch)).collect())
     }
 
     pub(crate) fn enqueue_one(&mut self, task: NewTask, now_ms: u64, ch: &mut Changes) -> Result<Enqueued> {
-        task.validate()?;
+        task.validate_within(self.max_payload)?;
         Ok(self.insert(task, now_ms, ch))
     }
 
@@ -479,7 +487,7 @@ impl State {
             deadlines.push(self.current_lease(id, token)?);
         }
         for t in &next {
-            t.validate()?;
+            t.validate_within(self.max_payload)?;
         }
         for (&(id, token), deadline) in leases.iter().zip(deadlines) {
             self.complete(id, token, deadline, now_ms, ch);

@@ -86,10 +86,13 @@ impl NewTask {
         TaskId(*h.finalize().as_bytes())
     }
 
-    pub(crate) fn validate(&self) -> Result<()> {
+    /// Validates with a payload limit below `MAX_PAYLOAD_BYTES` where the
+    /// store needs one (a NATS server's message size, specs/queue.md §15).
+    pub(crate) fn validate_within(&self, max_payload: usize) -> Result<()> {
         validate_queue_name(&self.queue)?;
-        if self.payload.len() > MAX_PAYLOAD_BYTES {
-            return Err(QueueError::PayloadTooLarge { size: self.payload.len(), limit: MAX_PAYLOAD_BYTES });
+        let limit = max_payload.min(MAX_PAYLOAD_BYTES);
+        if self.payload.len() > limit {
+            return Err(QueueError::PayloadTooLarge { size: self.payload.len(), limit });
         }
         Ok(())
     }
@@ -272,9 +275,11 @@ mod tests {
 
     #[test]
     fn validation_rejects_bad_names_and_big_payloads() {
-        assert!(NewTask::new("", 1, vec![]).validate().is_err());
-        assert!(NewTask::new("a b", 1, vec![]).validate().is_err());
-        assert!(NewTask::new("q", 1, vec![0; MAX_PAYLOAD_BYTES + 1]).validate().is_err());
-        assert!(NewTask::new("proofs:stark-1", 1, vec![0; MAX_PAYLOAD_BYTES]).validate().is_ok());
+        assert!(NewTask::new("", 1, vec![]).validate_within(MAX_PAYLOAD_BYTES).is_err());
+        assert!(NewTask::new("a b", 1, vec![]).validate_within(MAX_PAYLOAD_BYTES).is_err());
+        assert!(NewTask::new("q", 1, vec![0; MAX_PAYLOAD_BYTES + 1]).validate_within(MAX_PAYLOAD_BYTES).is_err());
+        assert!(
+            NewTask::new("proofs:stark-1", 1, vec![0; MAX_PAYLOAD_BYTES]).validate_within(MAX_PAYLOAD_BYTES).is_ok()
+        );
     }
 }

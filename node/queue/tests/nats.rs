@@ -94,6 +94,24 @@ fn unreachable_server_and_bad_settings_are_clear_errors() {
     assert!(matches!(err, QueueError::NatsConfig(_)), "{err:?}");
 }
 
+/// §15: a payload over what one message of the server can carry (1 MiB by
+/// default, below §9's 5 MiB) is refused at enqueue; the queue goes on.
+#[test]
+fn a_payload_over_the_servers_message_size_is_refused_and_the_queue_goes_on() {
+    let q = Queue::open_nats(&nats_target(), QueueConfig::default()).unwrap();
+    let big = NewTask::new("q", 1, vec![7; 2 << 20]);
+    let err = q.enqueue_one(big).unwrap_err();
+    assert!(
+        matches!(err, QueueError::PayloadTooLarge { size, limit } if size == 2 << 20 && limit < 1 << 20),
+        "{err:?}"
+    );
+    q.enqueue_one(NewTask::new("q", 2, vec![7; 512 << 10])).unwrap();
+    let l = q.lease("q", "w", LEASE).unwrap().unwrap();
+    assert_eq!((l.block_number, l.payload.len()), (2, 512 << 10));
+    q.ack(l.id, l.token).unwrap();
+    assert_eq!(q.stats().unwrap().total.done, 1);
+}
+
 #[test]
 fn jetstream_disabled_is_named() {
     let dir = tempfile::tempdir().unwrap();

@@ -18,6 +18,15 @@ pub const LEASE: &str = "work.lease";
 pub const BEAT: &str = "work.beat";
 pub const DONE: &str = "work.done";
 pub const FAILED: &str = "work.failed";
+/// Answered by a node serving the queue: how tools tell whether one is running.
+pub const PING: &str = "work.ping";
+
+/// A node's answer on `PING`.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Pong {
+    /// Remote workers the node currently tracks.
+    pub workers: usize,
+}
 
 /// A worker asks for one task of one zkVM, waiting up to `wait_ms` for one.
 #[derive(Clone, Debug, Serialize, Deserialize)]

@@ -98,7 +98,7 @@ impl WorkService {
             handlers: Arc::new(Semaphore::new(MAX_HANDLERS)),
             uploaded: Mutex::new((HashSet::new(), VecDeque::new())),
         });
-        for tail in [protocol::LEASE, protocol::BEAT, protocol::DONE, protocol::FAILED] {
+        for tail in [protocol::LEASE, protocol::BEAT, protocol::DONE, protocol::FAILED, protocol::PING] {
             let subject = inner.opts.target.subject(tail);
             let mut sub = client
                 .subscribe(subject.clone())
@@ -153,6 +153,7 @@ impl Inner {
                 protocol::LEASE => self.on_lease(&msg.payload).await,
                 protocol::BEAT => self.on_beat(&msg.payload),
                 protocol::DONE => self.on_done(&msg.payload).await,
+                protocol::PING => protocol::encode(&protocol::Pong { workers: self.roster.snapshot().len() }),
                 _ => self.on_failed(&msg.payload).await,
             };
             if let Err(e) = self.client.publish(reply_to, reply).await {
@@ -387,5 +388,20 @@ impl Inner {
                 let _ = d.complete(h.job, Err(ProverError::Transient(why.to_string())));
             }
         }
+    }
+}
+
+/// Whether a node serves the queue at `target` now: it answers on the ping
+/// subject. No responders means none; a timeout is taken as a busy node.
+pub async fn node_serving(target: &NatsTarget) -> Result<bool, WorkerError> {
+    let client = slotproof_queue::nats::connect(target, "slotproof-probe").await?;
+    let subject = target.subject(protocol::PING);
+    let asked =
+        tokio::time::timeout(Duration::from_secs(2), client.request(subject.clone(), bytes::Bytes::new())).await;
+    match asked {
+        Err(_) => Ok(true),
+        Ok(Ok(_)) => Ok(true),
+        Ok(Err(e)) if e.kind() == async_nats::RequestErrorKind::NoResponders => Ok(false),
+        Ok(Err(e)) => Err(WorkerError::Request { subject, reason: e.to_string() }),
     }
 }

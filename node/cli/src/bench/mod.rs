@@ -11,8 +11,10 @@ mod scaling;
 
 use std::path::PathBuf;
 
-use anyhow::Context;
-use clap::{Args, Subcommand};
+use anyhow::{Context, bail};
+use clap::{Args, Subcommand, ValueEnum};
+use serde::Serialize;
+use slotproof_queue::{AuthSources, NatsTarget, Queue, QueueConfig};
 
 #[derive(Args, Debug)]
 pub struct BenchArgs {
@@ -93,5 +95,87 @@ impl ScratchArgs {
         let dir = base.join(format!("slotproof-bench-{what}-{}-{nanos}", std::process::id()));
         std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
         Ok(dir)
+    }
+}
+
+/// Which queue store a benchmark runs on.
+#[derive(Clone, Copy, Debug, ValueEnum, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Backend {
+    /// The node's on-disk store.
+    Rocksdb,
+    /// NATS JetStream at `--nats-url` (specs/queue.md §15).
+    Nats,
+    /// In memory, no durability: the queue logic alone.
+    Memory,
+}
+
+/// `--backend`, `--nats-url` and `--data-dir` of the benchmarks that run a queue.
+#[derive(Args, Debug)]
+pub struct BackendArgs {
+    /// Which queue store: rocksdb (on disk), nats (JetStream at --nats-url) or memory.
+    #[arg(long, value_enum, default_value_t = Backend::Rocksdb)]
+    pub backend: Backend,
+    /// The NATS server of `--backend nats`. The benchmark writes a stream of its own
+    /// (prefix `bench-<pid>-<time>`) and deletes it after. Credentials as for the node
+    /// (SLOTPROOF_NATS_CREDS, _NKEY, _TOKEN, _USER + _PASSWORD).
+    #[arg(long, value_name = "nats://HOST:PORT")]
+    pub nats_url: Option<String>,
+    #[command(flatten)]
+    pub scratch: ScratchArgs,
+}
+
+/// A benchmark's queue storage, removed by `finish` once the queue is dropped.
+pub enum Scratch {
+    None,
+    Dir(PathBuf),
+    Stream(NatsTarget),
+}
+
+impl BackendArgs {
+    /// Opens a fresh queue on the chosen backend; `what` names its scratch directory.
+    pub fn open(&self, what: &str, cfg: QueueConfig) -> anyhow::Result<(Queue, Scratch)> {
+        if self.backend != Backend::Nats && self.nats_url.is_some() {
+            bail!("--nats-url goes with --backend nats");
+        }
+        match self.backend {
+            Backend::Memory => Ok((Queue::memory(cfg), Scratch::None)),
+            Backend::Rocksdb => {
+                let dir = self.scratch.fresh_dir(what)?;
+                match Queue::open_rocksdb(&dir.join("queue"), cfg) {
+                    Ok(q) => Ok((q, Scratch::Dir(dir))),
+                    Err(e) => {
+                        let _ = std::fs::remove_dir_all(&dir);
+                        Err(e.into())
+                    }
+                }
+            }
+            Backend::Nats => {
+                let Some(url) = &self.nats_url else { bail!("--backend nats needs --nats-url nats://HOST:PORT") };
+                let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.subsec_nanos();
+                let mut target =
+                    NatsTarget::new(url.clone()).with_prefix(format!("bench-{}-{nanos}", std::process::id()));
+                target.auth = AuthSources::default().resolve(&|k| std::env::var(k).ok())?;
+                let q = Queue::open_nats(&target, cfg)?;
+                Ok((q, Scratch::Stream(target)))
+            }
+        }
+    }
+}
+
+impl Scratch {
+    /// Removes the benchmark's directory or stream; call after the queue is dropped.
+    pub fn finish(self) {
+        match self {
+            Scratch::None => {}
+            Scratch::Dir(dir) => {
+                let _ = std::fs::remove_dir_all(dir);
+            }
+            Scratch::Stream(target) => {
+                if let Err(e) = slotproof_queue::nats::delete_stream(&target) {
+                    tracing::warn!(target: "slotproof::bench", stream = %target.stream_name(), error = %e, "could not delete the benchmark's stream");
+                }
+            }
+        }
     }
 }

@@ -1,6 +1,6 @@
 //! `slotproof bench overhead`: push0's orchestration-overhead measurement on our
 //! engine. Zero-time provers run a 3-stage pipeline (dispatch → dispatch →
-//! fan-in k) on the RocksDB queue at an offered rate. A dispatcher's overhead for
+//! fan-in k) on the RocksDB (or NATS, or memory) queue at an offered rate. A dispatcher's overhead for
 //! a task is (prover start − its input committed) + (its output committed −
 //! prover end); a collector's for a group is (output committed − last member
 //! committed). Times are recorded during the run and combined afterwards.
@@ -13,10 +13,10 @@ use anyhow::{Context, bail};
 use clap::Args;
 use serde::Serialize;
 use slotproof_pipeline::{Observer, Outcome, Pipeline, PipelineConfig, ProverSet, RuntimeOptions, StageEvent};
-use slotproof_queue::{NewTask, Queue, QueueConfig, TaskId};
+use slotproof_queue::{NewTask, QueueConfig, TaskId};
 use tracing::info;
 
-use super::{ScratchArgs, quantile, round3};
+use super::{Backend, BackendArgs, quantile, round3};
 use crate::output::{JsonArgs, print_report};
 
 #[derive(Args, Debug)]
@@ -34,7 +34,7 @@ pub struct OverheadArgs {
     #[arg(long, default_value_t = 4)]
     k: u32,
     #[command(flatten)]
-    scratch: ScratchArgs,
+    store: BackendArgs,
     #[command(flatten)]
     out: JsonArgs,
 }
@@ -75,7 +75,7 @@ struct Report {
     rate: f64,
     seconds: f64,
     prover: String,
-    backend: &'static str,
+    backend: Backend,
     tasks: u64,
     completed_blocks: u64,
     cores: usize,
@@ -106,9 +106,9 @@ pub fn run(args: OverheadArgs) -> anyhow::Result<()> {
     let provers = ProverSet::default();
     let cfg = PipelineConfig::parse(&pipeline_toml(&args.prover, args.k), &|p| provers.knows(p))
         .with_context(|| format!("prover {:?} is not available to the benchmark", args.prover))?;
-    let dir = args.scratch.fresh_dir("overhead")?;
+    let (queue, scratch) = args.store.open("overhead", QueueConfig::default())?;
     let result = (|| {
-        let queue = Arc::new(Queue::open_rocksdb(&dir.join("queue"), QueueConfig::default())?);
+        let queue = Arc::new(queue);
         let rec = Arc::new(Recorder::default());
         let opts = RuntimeOptions { observer: Some(rec.clone()), ..RuntimeOptions::default() };
         let pipeline = Pipeline::start(cfg, queue.clone(), &provers, opts)?;
@@ -116,7 +116,7 @@ pub fn run(args: OverheadArgs) -> anyhow::Result<()> {
         pipeline.shutdown();
         report
     })();
-    let _ = std::fs::remove_dir_all(&dir);
+    scratch.finish();
     let report = result?;
     print_report(&report, args.out.json)
 }
@@ -201,7 +201,7 @@ fn measure(args: &OverheadArgs, pipeline: &Pipeline, rec: &Recorder) -> anyhow::
         rate: args.rate,
         seconds: args.seconds,
         prover: args.prover.clone(),
-        backend: "rocksdb",
+        backend: args.store.backend,
         tasks,
         completed_blocks,
         cores: std::thread::available_parallelism().map(|c| c.get()).unwrap_or(1),

@@ -9,33 +9,24 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use anyhow::bail;
-use clap::{Args, ValueEnum};
+use clap::Args;
 use serde::Serialize;
 use slotproof_queue::{Durability, NewTask, Queue, QueueConfig};
 use tracing::info;
 
-use super::{ScratchArgs, peak_rss_mb, quantile, round3};
+use super::{Backend, BackendArgs, peak_rss_mb, quantile, round3};
 use crate::output::{JsonArgs, print_report};
 
 const QUEUE: &str = "bench";
 /// Consumers give up when nothing arrives for this long after producers finish.
 const DRAIN_IDLE: Duration = Duration::from_secs(5);
 
-#[derive(Clone, Copy, Debug, ValueEnum, Serialize, PartialEq, Eq)]
-#[serde(rename_all = "lowercase")]
-pub enum Backend {
-    /// The node's on-disk store.
-    Rocksdb,
-    /// In memory, no durability: the queue logic alone.
-    Memory,
-}
-
 #[derive(Args, Debug)]
 pub struct QueueBenchArgs {
-    /// Which queue store: rocksdb (on disk) or memory.
-    #[arg(long, value_enum, default_value_t = Backend::Rocksdb)]
-    backend: Backend,
-    /// process (WAL, survives kill -9) or power (fsync with group commit).
+    #[command(flatten)]
+    store: BackendArgs,
+    /// RocksDB: process (WAL, survives kill -9) or power (fsync with group commit).
+    /// NATS is as durable as its JetStream server (file storage).
     #[arg(long, default_value = "process")]
     durability: Durability,
     /// Tasks to enqueue, lease and ack.
@@ -50,8 +41,6 @@ pub struct QueueBenchArgs {
     /// Total offered load in tasks per second; flat out when absent.
     #[arg(long)]
     rate: Option<f64>,
-    #[command(flatten)]
-    scratch: ScratchArgs,
     #[command(flatten)]
     out: JsonArgs,
 }
@@ -93,18 +82,9 @@ pub fn run(args: QueueBenchArgs) -> anyhow::Result<()> {
         bail!("--rate must be a positive number of tasks per second");
     }
     let cfg = QueueConfig { durability: args.durability, ..QueueConfig::default() };
-    let scratch = match args.backend {
-        Backend::Memory => None,
-        Backend::Rocksdb => Some(args.scratch.fresh_dir("queue")?),
-    };
-    let queue = match &scratch {
-        None => Queue::memory(cfg),
-        Some(dir) => Queue::open_rocksdb(&dir.join("queue"), cfg)?,
-    };
+    let (queue, scratch) = args.store.open("queue", cfg)?;
     let result = measure(&args, queue);
-    if let Some(dir) = scratch {
-        let _ = std::fs::remove_dir_all(dir);
-    }
+    scratch.finish();
     let report = result?;
     print_report(&report, args.out.json)
 }
@@ -131,7 +111,7 @@ fn measure(args: &QueueBenchArgs, q: Queue) -> anyhow::Result<Report> {
         acked_total: AtomicU64::new(0),
         producers_left: AtomicU64::new(args.producers as u64),
     });
-    info!(target: "slotproof::bench", backend = ?args.backend, durability = %args.durability, tasks = n, producers = args.producers, consumers = args.consumers, rate = ?args.rate, "queue benchmark starting");
+    info!(target: "slotproof::bench", backend = ?args.store.backend, durability = %args.durability, tasks = n, producers = args.producers, consumers = args.consumers, rate = ?args.rate, "queue benchmark starting");
     let step = args.producers as u64;
     let producers: Vec<_> = (0..step)
         .map(|first| {
@@ -254,8 +234,12 @@ fn report(
     let mut lat_ms: Vec<f64> = log.latencies.iter().map(|&ns| ns as f64 / 1e6).collect();
     lat_ms.sort_by(f64::total_cmp);
     Report {
-        backend: args.backend,
-        durability: if args.backend == Backend::Memory { "none".into() } else { args.durability.to_string() },
+        backend: args.store.backend,
+        durability: match args.store.backend {
+            Backend::Memory => "none".into(),
+            Backend::Nats => "jetstream".into(),
+            Backend::Rocksdb => args.durability.to_string(),
+        },
         tasks: n,
         producers: args.producers,
         consumers: args.consumers,

@@ -9,10 +9,10 @@ use anyhow::bail;
 use clap::Args;
 use serde::Serialize;
 use slotproof_pipeline::{Observer, Outcome, Pipeline, PipelineConfig, ProverSet, RuntimeOptions, StageEvent};
-use slotproof_queue::{NewTask, Queue, QueueConfig};
+use slotproof_queue::{NewTask, QueueConfig};
 use tracing::info;
 
-use super::{ScratchArgs, round3};
+use super::{Backend, BackendArgs, round3};
 use crate::output::{JsonArgs, print_report};
 
 #[derive(Args, Debug)]
@@ -27,7 +27,7 @@ pub struct ScalingArgs {
     #[arg(long)]
     per_worker: Option<u64>,
     #[command(flatten)]
-    scratch: ScratchArgs,
+    store: BackendArgs,
     #[command(flatten)]
     out: JsonArgs,
 }
@@ -45,7 +45,7 @@ struct Point {
 struct Report {
     prover_ms: u64,
     cores: usize,
-    backend: &'static str,
+    backend: Backend,
     results: Vec<Point>,
 }
 
@@ -80,7 +80,7 @@ pub fn run(args: ScalingArgs) -> anyhow::Result<()> {
     let mut base = None;
     let mut results = Vec::new();
     for &n in &counts {
-        let (tasks, seconds) = measure(n, &prover, per_worker, &args.scratch)?;
+        let (tasks, seconds) = measure(n, &prover, per_worker, &args.store)?;
         let throughput = tasks as f64 / seconds;
         let base_tp = *base.get_or_insert(throughput);
         info!(target: "slotproof::bench", dispatchers = n, tasks, seconds, throughput, "scaling point");
@@ -97,21 +97,21 @@ pub fn run(args: ScalingArgs) -> anyhow::Result<()> {
     let report = Report {
         prover_ms: args.prover_ms,
         cores: std::thread::available_parallelism().map(|c| c.get()).unwrap_or(1),
-        backend: "rocksdb",
+        backend: args.store.backend,
         results,
     };
     print_report(&report, args.out.json)
 }
 
-fn measure(n: u32, prover: &str, per_worker: u64, scratch: &ScratchArgs) -> anyhow::Result<(u64, f64)> {
+fn measure(n: u32, prover: &str, per_worker: u64, store: &BackendArgs) -> anyhow::Result<(u64, f64)> {
     let toml = format!(
         "name = \"scaling\"\nstale_after_blocks = 1000000000\n[[stage]]\nname = \"prove\"\nkind = \"dispatcher\"\ninput = \"in\"\noutput = \"out\"\nprover = \"{prover}\"\nconcurrency = {n}\n"
     );
     let provers = ProverSet::default();
     let cfg = PipelineConfig::parse(&toml, &|p| provers.knows(p))?;
-    let dir = scratch.fresh_dir("scaling")?;
+    let (queue, scratch) = store.open("scaling", QueueConfig::default())?;
     let result = (|| {
-        let queue = Arc::new(Queue::open_rocksdb(&dir.join("queue"), QueueConfig::default())?);
+        let queue = Arc::new(queue);
         let tasks = n as u64 * per_worker;
         // Fill the queue first so the measurement sees only dispatch, not arrival.
         for chunk in (0..tasks).collect::<Vec<_>>().chunks(1000) {
@@ -136,6 +136,6 @@ fn measure(n: u32, prover: &str, per_worker: u64, scratch: &ScratchArgs) -> anyh
             (_, _, done) => bail!("only {done} of {tasks} tasks finished with {n} dispatchers"),
         }
     })();
-    let _ = std::fs::remove_dir_all(&dir);
+    scratch.finish();
     result
 }
