@@ -36,7 +36,7 @@ pub use config::{DEFAULT_DONE_RETENTION_MS, Durability, QueueConfig};
 pub use error::{BlobError, QueueError, Result};
 pub use id::{InvalidTaskId, TaskId};
 pub use nats::{AuthSources, NatsAuth, NatsTarget};
-pub use queue::Queue;
+pub use queue::{Queue, Written};
 pub use rocks::{SCHEMA_VERSION, read_view};
 pub use state::CANCELLED_PREFIX;
 pub use task::{

@@ -12,8 +12,9 @@
 //! everything before it purged, so the log stays proportional to live work.
 //! It never holds a lock while waiting on the network.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::fmt;
+use std::future::IntoFuture;
 use std::path::PathBuf;
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
@@ -704,46 +705,128 @@ struct LogWriter {
 }
 
 impl LogWriter {
-    /// Group commit: everything submitted since the last append goes out as one entry.
+    /// Group commit, pipelined: everything submitted since the last send goes
+    /// out as one entry, without waiting for the acks of entries still in
+    /// flight (at most `MAX_IN_FLIGHT` messages). Each message names the
+    /// sequence it must follow, so the server stores them in order or not
+    /// at all; acks are taken in order, and an entry counts as written once
+    /// its last part is acknowledged.
     async fn run(mut self, shared: Arc<Shared>) {
+        let mut flight: VecDeque<InFlight> = VecDeque::new();
         loop {
+            // A snapshot waits for the window to empty; sending pauses meanwhile.
+            let due = self.since_snapshot > self.target.snapshot_after_bytes.max(2 * self.image.bytes);
             let (ops, upto, closing) = match shared.log.lock() {
-                Ok(mut log) => (std::mem::take(&mut log.pending), log.submitted, log.closing),
+                Ok(mut log) => {
+                    let room = flight.len() < MAX_IN_FLIGHT && !due;
+                    (if room { std::mem::take(&mut log.pending) } else { Vec::new() }, log.submitted, log.closing)
+                }
                 Err(_) => return,
             };
-            if ops.is_empty() {
+            if !ops.is_empty() {
+                if closing && self.closing_since.is_none() {
+                    self.closing_since = Some(Instant::now());
+                }
+                if let Err(e) = self.send_entry(&ops, upto, &mut flight).await {
+                    return fail(&shared, &self.target, e);
+                }
+                continue;
+            }
+            if flight.is_empty() {
+                if due {
+                    if let Err(e) = self.snapshot().await {
+                        // The log is still whole; try again after as much log again.
+                        warn!(target: "slotproof::queue", error = %e, "queue snapshot failed; the log keeps growing until one succeeds");
+                        self.since_snapshot = 0;
+                    }
+                    continue;
+                }
                 if closing {
                     return;
                 }
                 shared.wake_writer.notified().await;
                 continue;
             }
-            if closing && self.closing_since.is_none() {
-                self.closing_since = Some(Instant::now());
-            }
-            let result = self.append(Kind::Log, &ops).await;
-            let written = {
-                let Ok(mut log) = shared.log.lock() else { return };
-                match result {
-                    Ok(()) => log.written = upto,
-                    Err(e) => {
-                        warn!(target: "slotproof::queue", queue = %self.target.label().display(), error = %e, "queue write failed; the queue is poisoned");
-                        log.failed = Some(Arc::new(e));
+            let room = flight.len() < MAX_IN_FLIGHT;
+            let Some(head) = flight.front_mut() else { continue };
+            let acked = match head.ack.as_mut() {
+                // Not sent: the connection was down; the recovery below sends it.
+                None => Some(Err(None)),
+                Some(ack) if room => tokio::select! {
+                    biased;
+                    r = ack => Some(r.map_err(Some)),
+                    _ = shared.wake_writer.notified() => None,
+                },
+                Some(ack) => Some(ack.await.map_err(Some)),
+            };
+            let Some(acked) = acked else { continue };
+            let Some(sent) = flight.pop_front() else { continue };
+            match acked {
+                Ok(ack) => {
+                    self.last_seq = ack.sequence;
+                    if let Some(upto) = sent.completes {
+                        mark_written(&shared, upto);
                     }
                 }
-                log.failed.is_none()
-            };
-            shared.written_cv.notify_all();
-            if !written {
-                return;
-            }
-            if self.since_snapshot > self.target.snapshot_after_bytes.max(2 * self.image.bytes)
-                && let Err(e) = self.snapshot().await
-            {
-                // The log is still whole; a later snapshot may succeed.
-                warn!(target: "slotproof::queue", error = %e, "queue snapshot failed; the log keeps growing until one succeeds");
+                // Every earlier message was acknowledged in order, so the
+                // stream moved under us: another writer took over.
+                Err(Some(e)) if e.kind() == PublishErrorKind::WrongLastSequence => {
+                    let fenced = QueueError::NatsFenced { queue: self.target.label(), expected: self.last_seq };
+                    return fail(&shared, &self.target, fenced);
+                }
+                Err(e) => {
+                    if let Some(e) = e {
+                        warn!(target: "slotproof::queue", queue = %self.target.label().display(), error = %e, "queue write not acknowledged; sending again what is in flight");
+                    }
+                    // Whatever of the window the server stored is a prefix of
+                    // it; sending it all again, in order and with the same
+                    // message ids, stores the rest once (the ids already
+                    // stored answer as duplicates with their sequence).
+                    let again: Vec<InFlight> = std::iter::once(sent).chain(flight.drain(..)).collect();
+                    for m in again {
+                        if let Err(e) = self.publish(&m.id, &m.part, m.body).await {
+                            return fail(&shared, &self.target, e);
+                        }
+                        if let Some(upto) = m.completes {
+                            mark_written(&shared, upto);
+                        }
+                    }
+                }
             }
         }
+    }
+
+    /// Sends one entry's parts without waiting for their acks.
+    async fn send_entry(&mut self, ops: &[Op], upto: u64, flight: &mut VecDeque<InFlight>) -> Result<()> {
+        let parts = encode_parts(ops, self.limit)?;
+        let n = parts.len();
+        for (i, body) in parts.into_iter().enumerate() {
+            self.written_msgs += 1;
+            let id = format!("{}-{}", self.nonce, self.written_msgs);
+            let part = format!("{} {}/{n}", Kind::Log.word(), i + 1);
+            let body = bytes::Bytes::from(body);
+            self.since_snapshot += body.len() as u64;
+            let msg = jetstream::message::PublishMessage::build()
+                .payload(body.clone())
+                .header(PART_HEADER, part.as_str())
+                .message_id(id.as_str())
+                .expected_last_sequence(self.last_seq + flight.len() as u64);
+            // A send that fails leaves the message unsent; the head of the
+            // window finds it so and sends everything again in order.
+            let ack = if flight.iter().any(|m| m.ack.is_none()) {
+                None
+            } else {
+                self.js.send_publish(self.target.log_subject(), msg).await.ok().map(IntoFuture::into_future)
+            };
+            let completes = (i + 1 == n).then_some(upto);
+            flight.push_back(InFlight { id, part, body, completes, ack });
+        }
+        // Entries are never dropped once sent (they are sent again or the
+        // queue fails), so the image may take them now.
+        for op in ops {
+            self.image.apply(op);
+        }
+        Ok(())
     }
 
     /// Appends one entry (in parts if it must), retrying while the server is
@@ -825,6 +908,44 @@ impl LogWriter {
             }
         }
     }
+}
+
+/// Messages the writer has in flight at once (about one round trip of work).
+const MAX_IN_FLIGHT: usize = 64;
+
+type AckFuture = std::pin::Pin<
+    Box<
+        dyn std::future::Future<
+                Output = std::result::Result<jetstream::publish::PublishAck, jetstream::context::PublishError>,
+            > + Send,
+    >,
+>;
+
+/// One message sent and not yet acknowledged, kept to send it again.
+struct InFlight {
+    id: String,
+    part: String,
+    body: bytes::Bytes,
+    /// On an entry's last part: the submission ticket it completes.
+    completes: Option<u64>,
+    /// None when the send itself failed.
+    ack: Option<AckFuture>,
+}
+
+fn mark_written(shared: &Shared, upto: u64) {
+    if let Ok(mut log) = shared.log.lock() {
+        log.written = log.written.max(upto);
+    }
+    shared.written_cv.notify_all();
+}
+
+/// Poisons the queue: every waiting and later call gets the error.
+fn fail(shared: &Shared, target: &NatsTarget, e: QueueError) {
+    warn!(target: "slotproof::queue", queue = %target.label().display(), error = %e, "queue write failed; the queue is poisoned");
+    if let Ok(mut log) = shared.log.lock() {
+        log.failed = Some(Arc::new(e));
+    }
+    shared.written_cv.notify_all();
 }
 
 /// The synchronous side the queue calls: submissions are queued for the writer

@@ -347,6 +347,32 @@ fn done_pruning_is_bounded_and_survives_a_restart(h: &mut Harness) {
     assert!(matches!(h.q.enqueue_one(task("q", 0, 0)).unwrap(), Enqueued::Inserted(_)));
 }
 
+/// §15: enqueues kept in flight are leasable at once, reach the store in
+/// call order, and are all there after a reopen once waited for.
+fn unwaited_enqueues_are_leasable_and_durable_once_waited(h: &mut Harness) {
+    let mut pending = Vec::new();
+    for b in 0..40u64 {
+        let (out, written) = h.q.enqueue_unwaited(vec![task("q", b, 0)]).unwrap();
+        assert!(matches!(out[..], [Enqueued::Inserted(_)]));
+        pending.push(written);
+    }
+    let (dup, written) = h.q.enqueue_unwaited(vec![task("q", 3, 0)]).unwrap();
+    assert!(matches!(dup[..], [Enqueued::Duplicate(_)]));
+    pending.push(written);
+    let first = h.must_lease("q");
+    assert_eq!(first.block_number, 0);
+    h.q.ack(first.id, first.token).unwrap();
+    for w in pending {
+        w.wait().unwrap();
+    }
+    if h.persistent() {
+        h.reopen();
+    }
+    let stats = h.q.stats().unwrap();
+    assert_eq!((stats.total.pending, stats.total.done), (39, 1));
+    assert_eq!(h.must_lease("q").block_number, 1);
+}
+
 macro_rules! suite {
     ($($name:ident),* $(,)?) => {
         mod memory {
@@ -368,6 +394,7 @@ macro_rules! suite {
 }
 
 suite!(
+    unwaited_enqueues_are_leasable_and_durable_once_waited,
     order_follows_priority_block_subtask_arrival,
     ties_are_fifo,
     duplicate_enqueue_is_a_noop,

@@ -1,8 +1,10 @@
 //! The queue benchmark: P producers enqueue N tasks (flat out, or at a total
-//! offered rate R), C consumers lease and ack them. Reports throughput,
+//! offered rate R; each keeps up to 64 enqueues in flight), C consumers lease
+//! and ack them (one at a time each). Reports throughput,
 //! enqueue-to-lease latency, and checks that nothing was lost or duplicated
 //! against both the consumers' own records and the queue's stats.
 
+use std::collections::VecDeque;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 use std::thread;
@@ -18,6 +20,8 @@ use super::{Backend, BackendArgs, peak_rss_mb, quantile, round3};
 use crate::output::{JsonArgs, print_report};
 
 const QUEUE: &str = "bench";
+/// Enqueues a producer keeps in flight before waiting for the oldest.
+const PRODUCER_WINDOW: usize = 64;
 /// Consumers give up when nothing arrives for this long after producers finish.
 const DRAIN_IDLE: Duration = Duration::from_secs(5);
 
@@ -51,6 +55,8 @@ struct Report {
     durability: String,
     tasks: u64,
     producers: usize,
+    /// Enqueues each producer keeps in flight.
+    producer_window: usize,
     consumers: usize,
     rate: Option<f64>,
     cores: usize,
@@ -142,9 +148,12 @@ fn measure(args: &QueueBenchArgs, q: Queue) -> anyhow::Result<Report> {
 }
 
 /// One producer: tasks `first`, `first + step`, ... with the enqueue time in
-/// the payload; returns when it finished, measured from the start.
+/// the payload; returns when it finished, measured from the start. It keeps
+/// up to `PRODUCER_WINDOW` enqueues in flight rather than waiting a store
+/// round trip for each, and returns once all are written.
 fn produce(s: &Shared, first: u64, step: u64, rate: Option<f64>) -> anyhow::Result<Duration> {
     let mut i = first;
+    let mut window = VecDeque::with_capacity(PRODUCER_WINDOW);
     while i < s.n {
         if let Some(rate) = rate {
             // Absolute schedule: task i is offered at i / rate seconds.
@@ -155,8 +164,17 @@ fn produce(s: &Shared, first: u64, step: u64, rate: Option<f64>) -> anyhow::Resu
         }
         let mut payload = i.to_be_bytes().to_vec();
         payload.extend_from_slice(&(s.start.elapsed().as_nanos() as u64).to_be_bytes());
-        s.q.enqueue_one(NewTask::new(QUEUE, i, payload))?;
+        let (_, written) = s.q.enqueue_unwaited(vec![NewTask::new(QUEUE, i, payload)])?;
+        window.push_back(written);
+        if window.len() >= PRODUCER_WINDOW
+            && let Some(oldest) = window.pop_front()
+        {
+            oldest.wait()?;
+        }
         i += step;
+    }
+    for written in window {
+        written.wait()?;
     }
     s.producers_left.fetch_sub(1, Ordering::SeqCst);
     Ok(s.start.elapsed())
@@ -242,6 +260,7 @@ fn report(
         },
         tasks: n,
         producers: args.producers,
+        producer_window: PRODUCER_WINDOW,
         consumers: args.consumers,
         rate: args.rate,
         cores: thread::available_parallelism().map(|c| c.get()).unwrap_or(1),
