@@ -16,23 +16,10 @@
 # nats-server: $NATS_SERVER, else `nats-server` on PATH.
 set -euo pipefail
 
-usage() { echo "usage: $0 W [--slots S] [--slot-time 3s]" >&2; exit 2; }
-[[ $# -ge 1 && $1 =~ ^[0-9]+$ && $1 -ge 1 ]] || usage
-W=$1; shift
-SLOTS=8
-SLOT_TIME=3s
-while [[ $# -gt 0 ]]; do
-  case $1 in
-    --slots) SLOTS=${2:?}; shift 2 ;;
-    --slot-time) SLOT_TIME=${2:?}; shift 2 ;;
-    *) usage ;;
-  esac
-done
-[[ $SLOTS =~ ^[0-9]+$ && $SLOTS -ge 2 ]] || { echo "--slots must be a number >= 2" >&2; exit 2; }
-
 HERE=$(cd "$(dirname "$0")" && pwd)
 source "$HERE/common.sh"
-parse_slot_time "$SLOT_TIME"
+parse_count_and_slots W 8 2 "$@"
+W=$COUNT
 
 NATS=${NATS_SERVER:-$(command -v nats-server || true)}
 [[ -n $NATS && -x $NATS ]] || {

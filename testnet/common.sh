@@ -1,4 +1,24 @@
-# Shared by local.sh and netns.sh; sourced, not run.
+# Shared by local.sh, netns.sh and cluster.sh; sourced, not run.
+
+# COUNT, SLOTS, SLOT_TIME and SLOT_MS from `COUNT [--slots S] [--slot-time T]`:
+#   parse_count_and_slots NAME DEFAULT_SLOTS LEAST_SLOTS "$@"
+parse_count_and_slots() {
+  local name=$1 default_slots=$2 least=$3; shift 3
+  local usage="usage: $0 $name [--slots S] [--slot-time 3s]"
+  [[ $# -ge 1 && $1 =~ ^[0-9]+$ && $1 -ge 1 ]] || { echo "$usage" >&2; exit 2; }
+  COUNT=$1; shift
+  SLOTS=$default_slots
+  SLOT_TIME=3s
+  while [[ $# -gt 0 ]]; do
+    case $1 in
+      --slots) SLOTS=${2:?}; shift 2 ;;
+      --slot-time) SLOT_TIME=${2:?}; shift 2 ;;
+      *) echo "$usage" >&2; exit 2 ;;
+    esac
+  done
+  [[ $SLOTS =~ ^[0-9]+$ && $SLOTS -ge $least ]] || { echo "--slots must be a number >= $least" >&2; exit 2; }
+  parse_slot_time "$SLOT_TIME"
+}
 
 # SLOT_MS from a slot time like 3s or 1500ms.
 parse_slot_time() {

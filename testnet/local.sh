@@ -11,22 +11,9 @@
 # Binary: $SLOTPROOF_BIN, else `slotproof` on PATH, else built once (release).
 set -euo pipefail
 
-usage() { echo "usage: $0 N [--slots S] [--slot-time 3s]" >&2; exit 2; }
-[[ $# -ge 1 && $1 =~ ^[0-9]+$ && $1 -ge 1 ]] || usage
-N=$1; shift
-SLOTS=6
-SLOT_TIME=3s
-while [[ $# -gt 0 ]]; do
-  case $1 in
-    --slots) SLOTS=${2:?}; shift 2 ;;
-    --slot-time) SLOT_TIME=${2:?}; shift 2 ;;
-    *) usage ;;
-  esac
-done
-[[ $SLOTS =~ ^[0-9]+$ && $SLOTS -ge 1 ]] || { echo "--slots must be a positive number" >&2; exit 2; }
-
 source "$(dirname "$0")/common.sh"
-parse_slot_time "$SLOT_TIME"
+parse_count_and_slots N 6 1 "$@"
+N=$COUNT
 
 find_bin
 

@@ -302,6 +302,12 @@ fn a_killed_prover_is_replaced_and_catches_up_after_a_restart() {
             )),
         }
     });
+    // A proof still running (the restarted node resumes what it had left
+    // open) would be seen by its maker alone: let it land and spread.
+    wait_for("every node idle", COVERAGE_DEADLINE, || net.idle(&[0, 1, 2]));
+    wait_for("the late proofs seen by all", COVERAGE_DEADLINE, || {
+        net.covered(&[0, 1, 2], blocks_n).map_continue(|s| format!("{s}\n{}", log_tails(&nodes)))
+    });
     stop_all(&mut nodes);
 
     // The takeover is of the dead node's own block: each (block, zkVM) it had

@@ -410,6 +410,19 @@ proptest! {
     }
 }
 
+/// `before`, one restart (crashed or clean), `after`, each step checked
+/// against the model; then the queue drained.
+fn crash_restart(mut h: Harness, before: Vec<Op>, after: Vec<Op>, crash: bool) -> Result<(), TestCaseError> {
+    let mut m = Model::new(h.cfg.clone());
+    for op in before.into_iter().chain([Op::Restart { crash }]).chain(after) {
+        apply(&mut h, &mut m, op);
+        check_state(&h, &m);
+    }
+    prop_assert_eq!(h.q.stats().unwrap().total.done, m.done.len() as u64);
+    drain(&mut h, &mut m, vec![true, false]);
+    Ok(())
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
 
@@ -439,14 +452,7 @@ proptest! {
         durability in prop_oneof![Just(Durability::Process), Just(Durability::Power)],
         crash in prop::bool::weighted(0.75),
     ) {
-        let mut h = Harness::rocksdb_with(QueueConfig { durability, ..cfg() });
-        let mut m = Model::new(h.cfg.clone());
-        for op in before.into_iter().chain([Op::Restart { crash }]).chain(after) {
-            apply(&mut h, &mut m, op);
-            check_state(&h, &m);
-        }
-        prop_assert_eq!(h.q.stats().unwrap().total.done, m.done.len() as u64);
-        drain(&mut h, &mut m, vec![true, false]);
+        crash_restart(Harness::rocksdb_with(QueueConfig { durability, ..cfg() }), before, after, crash)?;
     }
 }
 
@@ -470,13 +476,6 @@ proptest! {
         after in proptest::collection::vec(op(), 1..60),
         crash in prop::bool::weighted(0.75),
     ) {
-        let mut h = Harness::nats_with(cfg());
-        let mut m = Model::new(h.cfg.clone());
-        for op in before.into_iter().chain([Op::Restart { crash }]).chain(after) {
-            apply(&mut h, &mut m, op);
-            check_state(&h, &m);
-        }
-        prop_assert_eq!(h.q.stats().unwrap().total.done, m.done.len() as u64);
-        drain(&mut h, &mut m, vec![true, false]);
+        crash_restart(Harness::nats_with(cfg()), before, after, crash)?;
     }
 }

@@ -19,7 +19,7 @@ pub mod serve;
 pub mod validate;
 pub mod verifiers;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -102,7 +102,16 @@ pub struct Net {
     to_catch_up: HashMap<PeerId, (Instant, u64)>,
     /// Fetches and catch-ups run as tracked tasks: the node awaits them on shutdown.
     tracker: TaskTracker,
+    /// Own proofs' announcements that found no peer to go to (a node just
+    /// restarted, before its peers' subscriptions arrive), sent again on
+    /// every tick: at most `MAX_UNANNOUNCED`, each for `UNANNOUNCED_FOR_SLOTS`.
+    unannounced: VecDeque<(Instant, PubsubMessage)>,
 }
+
+/// Own proof announcements kept to send again.
+const MAX_UNANNOUNCED: usize = 64;
+/// How long, in slots, an unsent announcement is tried again.
+const UNANNOUNCED_FOR_SLOTS: u32 = 8;
 
 /// How the network's tasks are stopped and awaited: the swarm stops when
 /// `shutdown` flips; every task it starts is tracked by `tracker`.
@@ -175,6 +184,7 @@ pub fn start(
         caught_up_with: HashMap::new(),
         to_catch_up: HashMap::new(),
         tracker,
+        unannounced: VecDeque::new(),
     };
     Ok(Started { net, events, checked })
 }
@@ -199,11 +209,29 @@ impl Net {
         self.state.wanted(self.horizon(), self.settings.k)
     }
 
-    async fn publish(&self, msg: PubsubMessage) {
+    async fn publish(&self, msg: PubsubMessage) -> bool {
         let topic = msg.topic();
         // No peers yet is normal for a lone or starting node.
-        if let Err(e) = self.client.publish(topic, msg.encode()).await {
-            debug!(target: "slotproof::p2p", %topic, error = %e, "not published");
+        match self.client.publish(topic, msg.encode()).await {
+            Ok(()) => true,
+            Err(e) => {
+                debug!(target: "slotproof::p2p", %topic, error = %e, "not published");
+                false
+            }
+        }
+    }
+
+    /// Sends again, oldest first, own proof announcements that found no peer;
+    /// stops at the first that still finds none.
+    async fn announce_unannounced(&mut self) {
+        let keep = self.slot * UNANNOUNCED_FOR_SLOTS;
+        self.unannounced.retain(|(at, _)| at.elapsed() < keep);
+        while let Some((at, msg)) = self.unannounced.pop_front() {
+            if !self.publish(msg.clone()).await {
+                self.unannounced.push_front((at, msg));
+                return;
+            }
+            debug!(target: "slotproof::p2p", "proof announced once peers were there");
         }
     }
 
@@ -231,7 +259,9 @@ impl Net {
         let duties = self.state.take_duties(now_ms, &offers, &self.assign);
         for d in &duties {
             match Claim::new(d.number, d.hash, &d.zkvm, &self.me, d.rank) {
-                Ok(claim) => self.publish(PubsubMessage::Claim(claim)).await,
+                Ok(claim) => {
+                    self.publish(PubsubMessage::Claim(claim)).await;
+                }
                 Err(e) => warn!(target: "slotproof::p2p", zkvm = %d.zkvm, error = %e, "claim not sent"),
             }
             info!(target: "slotproof::p2p", block = d.number, zkvm = %d.zkvm, rank = d.rank, peers = offers.len() - 1, "claimed");
@@ -250,6 +280,7 @@ impl Net {
             self.send_progress().await;
         }
         self.expire_waiting().await;
+        self.announce_unannounced().await;
         // Coordination state is kept a few slots past each deadline.
         let keep_ms = (self.slot * 4).as_millis() as u64;
         self.state.retire_blocks(now_ms, keep_ms);
@@ -263,7 +294,9 @@ impl Net {
         let total: usize = self.offers.iter().map(|o| o.total_slots as usize).sum();
         let head = head.unwrap_or((0, Hash32::ZERO));
         match Heartbeat::new(&self.me, self.hb_seq, head, self.offers.clone(), self.state.load(total)) {
-            Ok(hb) => self.publish(PubsubMessage::Heartbeat(hb)).await,
+            Ok(hb) => {
+                self.publish(PubsubMessage::Heartbeat(hb)).await;
+            }
             Err(e) => warn!(target: "slotproof::p2p", error = %e, "heartbeat not sent"),
         }
     }
@@ -435,7 +468,13 @@ impl Net {
             c.proved.insert(zkvm);
             c.roots.insert(signed.root());
         }
-        self.publish(PubsubMessage::Proof(ProofAnnouncement::of(&signed))).await;
+        let announcement = PubsubMessage::Proof(ProofAnnouncement::of(&signed));
+        if !self.publish(announcement.clone()).await {
+            if self.unannounced.len() >= MAX_UNANNOUNCED {
+                self.unannounced.pop_front();
+            }
+            self.unannounced.push_back((Instant::now(), announcement));
+        }
         Ok(())
     }
 
