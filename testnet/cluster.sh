@@ -28,15 +28,7 @@ NATS=${NATS_SERVER:-$(command -v nats-server || true)}
 }
 find_bin
 
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/slotproof-cluster.XXXXXX")
-PIDS=()
-cleanup() {
-  for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
-  sleep 0.5
-  for p in "${PIDS[@]}"; do kill -KILL "$p" 2>/dev/null || true; done
-  if [[ ${KEEP:-0} == 1 ]]; then echo "kept $WORK" >&2; else rm -rf "$WORK"; fi
-}
-trap cleanup EXIT
+start_work cluster
 
 # Ports: the chain, NATS, the node's HTTP listener.
 pick_base_port 0 1 2

@@ -83,3 +83,18 @@ pick_base_port() {
   echo "no free block of ports found on 127.0.0.1" >&2
   exit 1
 }
+
+# WORK: a fresh work dir; PIDS: processes to stop. On exit every process in
+# PIDS gets SIGTERM, then SIGKILL, and WORK is removed (kept with KEEP=1).
+#   start_work NAME
+start_work() {
+  WORK=$(mktemp -d "${TMPDIR:-/tmp}/slotproof-$1.XXXXXX")
+  PIDS=()
+  cleanup() {
+    for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+    sleep 0.5
+    for p in "${PIDS[@]}"; do kill -KILL "$p" 2>/dev/null || true; done
+    if [[ ${KEEP:-0} == 1 ]]; then echo "kept $WORK" >&2; else rm -rf "$WORK"; fi
+  }
+  trap cleanup EXIT
+}

@@ -17,15 +17,7 @@ N=$COUNT
 
 find_bin
 
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/slotproof-testnet.XXXXXX")
-PIDS=()
-cleanup() {
-  for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
-  sleep 0.5
-  for p in "${PIDS[@]}"; do kill -KILL "$p" 2>/dev/null || true; done
-  if [[ ${KEEP:-0} == 1 ]]; then echo "kept $WORK" >&2; else rm -rf "$WORK"; fi
-}
-trap cleanup EXIT
+start_work testnet
 
 # A base port with room for the chain, N p2p and N HTTP listeners.
 pick_base_port 0 $(seq 1 "$N") $(seq 101 $((100 + N)))
