@@ -104,6 +104,8 @@ pub struct P2pFile {
     pub provers: Vec<String>,
     /// Dial peers' private addresses (specs/p2p.md §6).
     pub allow_private_addrs: bool,
+    /// Fewer connected peers than this raises the `SlotproofFewPeers` alert (default 1).
+    pub min_peers: Option<usize>,
 }
 
 /// `[ethproofs]` (specs/submission.md §5).
@@ -138,6 +140,8 @@ pub struct NetSettings {
     pub provers: std::collections::BTreeSet<String>,
     /// Dial peers' private addresses; also on when a listen or bootnode address is private.
     pub allow_private: bool,
+    /// The fewest peers the operator wants connected (for the `p2p_peers_wanted` metric and its alert).
+    pub min_peers: usize,
 }
 
 impl NetSettings {
@@ -149,6 +153,11 @@ impl NetSettings {
         }
         self.provers = provers.iter().cloned().collect();
         Ok(self)
+    }
+
+    pub fn with_min_peers(mut self, min_peers: Option<usize>) -> NetSettings {
+        self.min_peers = min_peers.unwrap_or(self.min_peers);
+        self
     }
 
     pub fn allow_private(mut self, allow: bool) -> NetSettings {
@@ -169,6 +178,7 @@ impl Default for NetSettings {
             stale_blocks: 32,
             provers: Default::default(),
             allow_private: false,
+            min_peers: 1,
         }
     }
 }
@@ -427,7 +437,8 @@ impl NodeConfig {
                     net_settings(p.network, &p.listen, &p.bootnodes, p.mdns, p.k, p.replicas)
                         .and_then(|n| n.with_provers(&p.provers))
                         .map_err(|source| ConfigError::P2p { path: path.into(), source })?
-                        .allow_private(p.allow_private_addrs),
+                        .allow_private(p.allow_private_addrs)
+                        .with_min_peers(p.min_peers),
                 ),
                 None => None,
             },
@@ -539,6 +550,7 @@ pub const DEFAULT_CONFIG_TOML: &str = r#"# slotproof node configuration. Every k
 # mdns = false
 # k = 2                                    # distinct zkVMs wanted per block
 # replicas = 1                             # provers per wanted zkVM
+# min_peers = 1                            # fewer connected peers raises an alert
 
 # Retention. The queue remembers a done task id this long: within it a task
 # decided again (after a crash, a restart) is dropped as a duplicate; after it

@@ -170,7 +170,9 @@ async fn start(
         Retention { queue: queue.clone(), store: store.clone(), blobs: blobs.clone(), keep_blocks: cfg.keep_blocks };
     tracker.spawn(retention.run(tokens.http.clone()));
     let machine = setup::machine(cfg);
-    let zkvms = setup::ready_zkvms(cfg, &machine)?;
+    let zkvms = setup::ready_zkvms(cfg, &machine, &metrics)?;
+    metrics.slot_seconds.set(cfg.slot_time.as_secs_f64());
+    metrics.peers_wanted.set(cfg.p2p.as_ref().map_or(0, |n| n.min_peers) as i64);
     let names: Vec<String> = zkvms.iter().map(|z| z.name.clone()).collect();
     let submitting = setup::submission(cfg, &zkvms, &machine).await?;
     let sender = submitting.as_ref().map(|s| {

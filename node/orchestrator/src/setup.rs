@@ -63,10 +63,12 @@ pub fn machine(cfg: &NodeConfig) -> Machine {
 }
 
 /// The configured zkVMs that are ready, with their stage timeouts; unavailable ones are logged and skipped.
-pub fn ready_zkvms(cfg: &NodeConfig, machine: &Machine) -> Result<Vec<Zkvm>, NodeError> {
+/// Each one's readiness goes to the `zkvm_up` metric.
+pub fn ready_zkvms(cfg: &NodeConfig, machine: &Machine, metrics: &Metrics) -> Result<Vec<Zkvm>, NodeError> {
     let entries = if cfg.zkvms.is_empty() { registry::default_entries() } else { cfg.zkvms.clone() };
     let mut zkvms = Vec::new();
     for (adapter, entry) in registry::build(&entries, machine)?.into_iter().zip(&entries) {
+        metrics.zkvm(&adapter.name, adapter.state == AdapterState::Ready && adapter.pool.is_some());
         match (&adapter.state, adapter.pool) {
             (AdapterState::Ready, Some(pool)) => {
                 info!(target: "slotproof::node", zkvm = %adapter.name, slots = pool.len(), simulated = adapter.simulated, "zkVM ready");

@@ -48,6 +48,7 @@ impl NodeLoop {
         let arrival = now_ms();
         self.metrics.blocks_seen.inc();
         self.metrics.head.set(block.number as i64);
+        self.metrics.head_seen_seconds.set(arrival as f64 / 1000.0);
         let timing = self.slots.timing(&block, arrival).await;
         let input = match block_proving_input(&block.json, receipts.as_ref(), witness.as_ref()) {
             Ok(i) => i,

@@ -10,7 +10,6 @@ use tracing::info;
 
 use super::{Flow, NodeLoop};
 use crate::error::NodeError;
-use crate::metrics::QueueLabel;
 use crate::recorder::PROOFS_QUEUE;
 use crate::results::{BlockRecord, ProofRecord, ProofStatus};
 use crate::setup::prove_queue;
@@ -93,10 +92,7 @@ impl NodeLoop {
 
     fn sample_queue_depths(&self) {
         if let Ok(stats) = self.queue.stats() {
-            for (q, c) in stats.queues {
-                let depth = (c.pending + c.delayed + c.leased) as i64;
-                self.metrics.queue_depth.get_or_create(&QueueLabel { queue: q }).set(depth);
-            }
+            self.metrics.set_queue_tasks(&stats);
         }
     }
 
