@@ -5,7 +5,8 @@
 //! parent hashes back: the walk finds catch-up blocks, reorgs (a parent that
 //! differs from the canonical block at its height) and gaps (a parent the RPC
 //! cannot return, or more blocks than the catch-up bound). Blocks go out in
-//! number order, each once.
+//! number order, each once. A long catch-up (after downtime) reports its
+//! progress: a line on a terminal, a periodic log line elsewhere.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -13,12 +14,17 @@ use std::time::Duration;
 use serde_json::Value;
 use slotproof_primitives::Hash32;
 use slotproof_primitives::redact::redact_url;
+use slotproof_progress::Progress;
 use tokio::sync::{mpsc, watch};
 use tracing::{info, warn};
 
 use crate::beacon::Beacon;
 use crate::error::ChainError;
 use crate::rpc::{FetchedBlock, Rpc};
+
+/// A head at least this many blocks past the canonical tip is a catch-up
+/// worth reporting progress for (after downtime); fewer is following as usual.
+pub const CATCH_UP_REPORT_FROM: u64 = 4;
 
 #[derive(Clone, Debug)]
 pub struct FollowerConfig {
@@ -201,6 +207,10 @@ impl Follower {
             return Ok(());
         }
         let tip = self.canonical.tip().map(|(n, _)| n);
+        let behind = tip.map_or(0, |t| head.number.saturating_sub(t));
+        // Started once the walk has fetched a parent: a head past a gap the RPC
+        // cannot fill (the dev chain's jumps) is no catch-up.
+        let mut fetching: Option<Progress> = None;
         // Newest first, walking parent hashes back until connected.
         let mut chain = vec![head];
         if let Some(tip) = tip {
@@ -219,7 +229,15 @@ impl Follower {
                     break;
                 }
                 match rpc.block_by_hash(cur.parent_hash).await? {
-                    Some(parent) => chain.push(parent),
+                    Some(parent) => {
+                        chain.push(parent);
+                        if fetching.is_none() && behind >= CATCH_UP_REPORT_FROM {
+                            fetching = Some(self.catching_up(tip, head_number, behind));
+                        }
+                        if let Some(p) = &fetching {
+                            p.set(chain.len() as u64);
+                        }
+                    }
                     None => {
                         let reason = format!("the RPC does not have block {} ({})", parent_number, cur.parent_hash);
                         self.emit(ChainEvent::Gap { before: cur.number, reason }).await?;
@@ -236,13 +254,29 @@ impl Follower {
             warn!(target: "slotproof::chain", depth = orphaned.len(), from = first, "reorg: blocks left the canonical chain");
             self.emit(ChainEvent::Reorg { orphaned }).await?;
         }
+        let delivering = fetching.map(|fetched| {
+            fetched.finish();
+            Progress::count("catch-up: receipts and witnesses", chain.len() as u64, "blocks")
+        });
         for block in chain {
             let block = self.with_requests(block).await;
             let receipts = rpc.receipts(block.hash).await;
             let witness = rpc.witness(block.number, block.hash).await;
             self.emit(ChainEvent::Block { block, receipts, witness }).await?;
+            if let Some(p) = &delivering {
+                p.inc();
+            }
         }
         Ok(())
+    }
+
+    /// Says the follower is catching up and starts the progress of its walk
+    /// back: blocks fetched of the blocks it expects to fetch (those behind
+    /// the head, at most the catch-up bound).
+    fn catching_up(&self, tip: u64, head: u64, behind: u64) -> Progress {
+        let expected = behind.min(self.cfg.max_catchup.saturating_add(1));
+        info!(target: "slotproof::chain", tip, head, behind, max_catchup = self.cfg.max_catchup, "behind the head: catching up, {expected} blocks to fetch");
+        Progress::count("catch-up: fetching blocks", expected, "blocks")
     }
 }
 

@@ -1,4 +1,5 @@
-//! Logging to stderr, text or JSON, filtered by `--log` or `RUST_LOG`.
+//! Logging to stderr, text or JSON, filtered by `--log` or `RUST_LOG`; log
+//! lines and a progress line (`slotproof_progress`) share stderr without mixing.
 
 use clap::{Args, ValueEnum};
 use tracing_subscriber::EnvFilter;
@@ -29,7 +30,9 @@ pub fn init(args: &LogArgs) {
         .unwrap_or_else(|_| EnvFilter::new("info"));
     // Colour only on a terminal: log files and pipes get plain text.
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(ansi);
+    // Through the progress reporter's writer: a log line first erases a drawn progress line.
+    let builder =
+        tracing_subscriber::fmt().with_env_filter(filter).with_writer(slotproof_progress::log_writer).with_ansi(ansi);
     match args.log_format {
         LogFormat::Text => builder.init(),
         LogFormat::Json => builder.json().init(),

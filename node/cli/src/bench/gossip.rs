@@ -17,6 +17,7 @@ use serde::{Deserialize, Serialize};
 use slotproof_p2p::topics::{MAX_CONTROL_MESSAGE_BYTES, Topic};
 use slotproof_p2p::wire::{self, BlockTask};
 use slotproof_p2p::{MessageAcceptance, NetEvent, NetworkConfig, ProofSource};
+use slotproof_progress::Progress;
 use tokio::sync::watch;
 
 use super::{ScratchArgs, quantile, round3};
@@ -139,6 +140,7 @@ pub fn run(args: GossipArgs) -> anyhow::Result<()> {
         cmd.stdout(Stdio::piped()).stderr(Stdio::null());
         children.push(cmd.spawn().context("starting a gossip peer process")?);
     }
+    let progress = Progress::timed("bench gossip", expected_length(&args, start_ms));
     let mut reports = Vec::new();
     for mut c in children {
         let mut out = String::new();
@@ -152,6 +154,7 @@ pub fn run(args: GossipArgs) -> anyhow::Result<()> {
         let last = out.lines().last().unwrap_or_default();
         reports.push(serde_json::from_str::<PeerReport>(last).context("a gossip peer's report")?);
     }
+    progress.finish();
     let _ = std::fs::remove_dir_all(&dir);
     let sent: BTreeMap<u64, u64> = reports.iter().flat_map(|r| r.sent.clone()).collect();
     let mut lat: Vec<f64> = Vec::new();
@@ -177,6 +180,15 @@ pub fn run(args: GossipArgs) -> anyhow::Result<()> {
         mean_ms: round3(mean),
     };
     print_report(&report, args.out.json)
+}
+
+/// About how long the peers run from now: until publishing starts at
+/// `start_ms`, then the busiest peer's share of messages at `--rate`, then the
+/// 3 s each peer waits for late arrivals.
+fn expected_length(args: &GossipArgs, start_ms: u64) -> Duration {
+    let until_start = Duration::from_millis(start_ms.saturating_sub(now_us() / 1000));
+    let busiest = args.messages.div_ceil(args.nodes as u64);
+    until_start + Duration::from_secs_f64(busiest as f64 / args.rate) + Duration::from_secs(3)
 }
 
 struct NoProofs;

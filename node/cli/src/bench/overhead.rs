@@ -13,6 +13,7 @@ use anyhow::{Context, bail};
 use clap::Args;
 use serde::Serialize;
 use slotproof_pipeline::{Observer, Outcome, Pipeline, PipelineConfig, ProverSet, RuntimeOptions, StageEvent};
+use slotproof_progress::{Counter, Progress};
 use slotproof_queue::{NewTask, QueueConfig, TaskId};
 use tracing::info;
 
@@ -39,15 +40,30 @@ pub struct OverheadArgs {
     out: JsonArgs,
 }
 
-#[derive(Default)]
-struct Recorder(Mutex<Vec<StageEvent>>);
+/// Every stage event of the run, and the blocks whose fan-in finished (the progress).
+struct Recorder {
+    events: Mutex<Vec<StageEvent>>,
+    blocks_done: Counter,
+}
 
 impl Observer for Recorder {
     fn on_stage(&self, e: &StageEvent) {
-        if let Ok(mut v) = self.0.lock() {
+        if e.stage == FAN_IN && e.outcome == Outcome::Done {
+            self.blocks_done.inc();
+        }
+        if let Ok(mut v) = self.events.lock() {
             v.push(e.clone());
         }
     }
+}
+
+const FAN_IN: &str = "fan-in";
+
+/// (blocks, tasks) the run offers: rate × seconds tasks, rounded up to whole blocks of k.
+fn sizes(args: &OverheadArgs) -> (u64, u64) {
+    let total = (args.rate * args.seconds).round().max(1.0) as u64;
+    let blocks = total.div_ceil(args.k as u64);
+    (blocks, blocks * args.k as u64)
 }
 
 #[derive(Serialize, Default)]
@@ -107,24 +123,24 @@ pub fn run(args: OverheadArgs) -> anyhow::Result<()> {
     let cfg = PipelineConfig::parse(&pipeline_toml(&args.prover, args.k), &|p| provers.knows(p))
         .with_context(|| format!("prover {:?} is not available to the benchmark", args.prover))?;
     let (queue, scratch) = args.store.open("overhead", QueueConfig::default())?;
+    let progress = Progress::count("bench overhead", sizes(&args).0, "blocks");
     let result = (|| {
         let queue = Arc::new(queue);
-        let rec = Arc::new(Recorder::default());
+        let rec = Arc::new(Recorder { events: Mutex::default(), blocks_done: progress.counter() });
         let opts = RuntimeOptions { observer: Some(rec.clone()), ..RuntimeOptions::default() };
         let pipeline = Pipeline::start(cfg, queue.clone(), &provers, opts)?;
         let report = measure(&args, &pipeline, &rec);
         pipeline.shutdown();
         report
     })();
+    progress.finish();
     scratch.finish();
     let report = result?;
     print_report(&report, args.out.json)
 }
 
 fn measure(args: &OverheadArgs, pipeline: &Pipeline, rec: &Recorder) -> anyhow::Result<Report> {
-    let total = (args.rate * args.seconds).round().max(1.0) as u64;
-    let blocks = total.div_ceil(args.k as u64);
-    let tasks = blocks * args.k as u64;
+    let (blocks, tasks) = sizes(args);
     info!(target: "slotproof::bench", rate = args.rate, seconds = args.seconds, tasks, "overhead benchmark starting");
     let start = Instant::now();
     let mut committed: HashMap<TaskId, Instant> = HashMap::new();
@@ -147,9 +163,9 @@ fn measure(args: &OverheadArgs, pipeline: &Pipeline, rec: &Recorder) -> anyhow::
     let mut last = (0usize, Instant::now());
     loop {
         let done = rec
-            .0
+            .events
             .lock()
-            .map(|v| v.iter().filter(|e| e.stage == "fan-in" && e.outcome == Outcome::Done).count())
+            .map(|v| v.iter().filter(|e| e.stage == FAN_IN && e.outcome == Outcome::Done).count())
             .unwrap_or(0);
         if done as u64 >= blocks {
             break;
@@ -162,7 +178,7 @@ fn measure(args: &OverheadArgs, pipeline: &Pipeline, rec: &Recorder) -> anyhow::
         std::thread::sleep(Duration::from_millis(5));
     }
 
-    let events = rec.0.lock().map(|v| v.clone()).unwrap_or_default();
+    let events = rec.events.lock().map(|v| v.clone()).unwrap_or_default();
     for e in &events {
         for o in &e.outputs {
             committed.insert(*o, e.committed);

@@ -8,6 +8,7 @@ use std::time::Instant;
 
 use clap::Args;
 use serde_json::json;
+use slotproof_progress::Progress;
 use slotproof_zkvm::{CancelToken, stark};
 
 use super::{peak_rss_mb, round3};
@@ -29,9 +30,13 @@ pub struct ProverBenchArgs {
 pub fn run(args: ProverBenchArgs) -> anyhow::Result<()> {
     let (input, meta) = read_block(&args.block)?;
     let prover = args.zkvm.prover()?;
+    // A real zkVM can prove for minutes: say it is still at it.
+    let proving = Progress::elapsed(format!("bench prover: proving block {}", meta.number));
     let start = Instant::now();
-    let artifact = prover.prove(&input, &CancelToken::new())?;
+    let artifact = prover.prove(&input, &CancelToken::new());
     let prove_ms = start.elapsed().as_secs_f64() * 1e3;
+    proving.finish();
+    let artifact = artifact?;
     let start = Instant::now();
     let verified = prover.verify(&artifact, &input);
     let verify_ms = start.elapsed().as_secs_f64() * 1e3;

@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 use anyhow::bail;
 use clap::Args;
 use serde::Serialize;
+use slotproof_progress::{Counter, Progress};
 use slotproof_queue::{Durability, NewTask, Queue, QueueConfig};
 use tracing::info;
 
@@ -105,10 +106,13 @@ struct Shared {
     acks: Vec<AtomicU8>,
     acked_total: AtomicU64,
     producers_left: AtomicU64,
+    /// Tasks acked, for the progress line.
+    progress: Counter,
 }
 
 fn measure(args: &QueueBenchArgs, q: Queue) -> anyhow::Result<Report> {
     let n = args.tasks;
+    let progress = Progress::count("bench queue", n, "tasks acked");
     let shared = Arc::new(Shared {
         q,
         start: Instant::now(),
@@ -116,6 +120,7 @@ fn measure(args: &QueueBenchArgs, q: Queue) -> anyhow::Result<Report> {
         acks: (0..n).map(|_| AtomicU8::new(0)).collect(),
         acked_total: AtomicU64::new(0),
         producers_left: AtomicU64::new(args.producers as u64),
+        progress: progress.counter(),
     });
     info!(target: "slotproof::bench", backend = ?args.store.backend, durability = %args.durability, tasks = n, producers = args.producers, consumers = args.consumers, rate = ?args.rate, "queue benchmark starting");
     let step = args.producers as u64;
@@ -143,6 +148,7 @@ fn measure(args: &QueueBenchArgs, q: Queue) -> anyhow::Result<Report> {
         all.acked_at.extend(log.acked_at);
     }
     let elapsed = shared.start.elapsed();
+    progress.finish();
     let (lost, duplicated) = shared.losses()?;
     Ok(report(args, producer_end, elapsed, all, lost, duplicated))
 }
@@ -208,6 +214,7 @@ fn consume(s: &Shared, c: usize) -> anyhow::Result<ConsumerLog> {
             slot.fetch_add(1, Ordering::SeqCst);
         }
         s.acked_total.fetch_add(1, Ordering::SeqCst);
+        s.progress.inc();
     }
     Ok(log)
 }

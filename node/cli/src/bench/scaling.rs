@@ -9,6 +9,7 @@ use anyhow::bail;
 use clap::Args;
 use serde::Serialize;
 use slotproof_pipeline::{Observer, Outcome, Pipeline, PipelineConfig, ProverSet, RuntimeOptions, StageEvent};
+use slotproof_progress::Progress;
 use slotproof_queue::{NewTask, QueueConfig};
 use tracing::info;
 
@@ -125,10 +126,17 @@ fn measure(n: u32, prover: &str, per_worker: u64, store: &BackendArgs) -> anyhow
         let span = Arc::new(Span::default());
         let opts = RuntimeOptions { observer: Some(span.clone()), ..RuntimeOptions::default() };
         let pipeline = Pipeline::start(cfg, queue.clone(), &provers, opts)?;
+        let progress = Progress::count(format!("bench scaling, concurrency {n}"), tasks, "tasks");
         let give_up = Instant::now() + Duration::from_secs(120);
-        while span.0.lock().map(|s| s.2).unwrap_or(0) < tasks && Instant::now() < give_up {
+        loop {
+            let done = span.0.lock().map(|s| s.2).unwrap_or(0);
+            progress.set(done);
+            if done >= tasks || Instant::now() >= give_up {
+                break;
+            }
             std::thread::sleep(Duration::from_millis(2));
         }
+        progress.finish();
         pipeline.shutdown();
         let s = span.0.lock().map(|s| *s).map_err(|_| anyhow::anyhow!("observer lock poisoned"))?;
         match s {
