@@ -64,17 +64,25 @@ impl Reply {
 
 /// `METHOD path` with `body`, the response read to the end (the server closes).
 pub fn request(port: u16, method: &str, path: &str, body: &[u8]) -> Reply {
+    request_typed(port, method, path, "application/octet-stream", body)
+}
+
+/// `METHOD path` with a JSON body (a WebDriver command).
+pub fn request_json(port: u16, method: &str, path: &str, body: &Value) -> Reply {
+    request_typed(port, method, path, "application/json", body.to_string().as_bytes())
+}
+
+fn request_typed(port: u16, method: &str, path: &str, content_type: &str, body: &[u8]) -> Reply {
     let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap_or_else(|e| panic!("connecting to :{port}: {e}"));
     s.set_read_timeout(Some(Duration::from_secs(60))).expect("a read timeout");
     let head = format!(
-        "{method} {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/octet-stream\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
         body.len()
     );
     s.write_all(head.as_bytes()).expect("writing the request head");
     // A server may refuse (and close) before the whole body is sent: not an error here.
     let _ = s.write_all(body);
-    let mut raw = Vec::new();
-    let _ = s.read_to_end(&mut raw);
+    let raw = read_response(&mut s);
     let split = raw
         .windows(4)
         .position(|w| w == b"\r\n\r\n")
@@ -86,6 +94,27 @@ pub fn request(port: u16, method: &str, path: &str, body: &[u8]) -> Reply {
         reply.body = dechunk(&reply.body);
     }
     reply
+}
+
+/// A response's bytes: up to its `Content-Length` when it has one (a
+/// server such as chromedriver keeps the connection open regardless of
+/// `Connection: close`), else to the end.
+fn read_response(s: &mut TcpStream) -> Vec<u8> {
+    let mut raw = Vec::new();
+    let mut buf = [0u8; 64 * 1024];
+    loop {
+        if let Some(split) = raw.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = String::from_utf8_lossy(&raw[..split]).to_ascii_lowercase();
+            let length = head.lines().find_map(|l| l.strip_prefix("content-length:")?.trim().parse::<usize>().ok());
+            if length.is_some_and(|n| raw.len() >= split + 4 + n) {
+                return raw;
+            }
+        }
+        match s.read(&mut buf) {
+            Ok(0) | Err(_) => return raw,
+            Ok(n) => raw.extend_from_slice(&buf[..n]),
+        }
+    }
 }
 
 /// The payload of a chunked body.

@@ -23,6 +23,7 @@ pub mod http;
 pub mod paths;
 pub mod poll;
 pub mod process;
+pub mod webdriver;
 
 pub use error::HarnessError;
 pub use ethproofs::EthproofsServer;

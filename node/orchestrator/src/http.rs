@@ -1,6 +1,7 @@
 //! The node's HTTP listener: `/health`, `/status` (JSON), `/metrics`
-//! (Prometheus). Read-only: it never changes the node's state. It stops last
-//! on shutdown, so `/health` answers until the node has drained.
+//! (Prometheus), and the dashboard's page and feed (`dashboard`). Read-only:
+//! it never changes the node's state. It stops last on shutdown, so `/health`
+//! answers until the node has drained.
 
 use std::sync::Arc;
 
@@ -15,6 +16,7 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tracing::warn;
 
+use crate::dashboard::{self, Feed};
 use crate::metrics::Metrics;
 use crate::results::{ResultStore, summary_of};
 use crate::status::SharedStatus;
@@ -28,18 +30,23 @@ pub struct HttpState {
     pub ethproofs: Option<Arc<slotproof_submit::OutboxHealth>>,
     /// On the NATS backend: the remote workers heard from (specs/workers.md §4).
     pub workers: Option<Arc<slotproof_workers::Roster>>,
+    /// The dashboard's snapshots and live feed (specs/dashboard.md).
+    pub dashboard: Arc<Feed>,
 }
 
 /// Blocks listed by `/status`.
 const RECENT_BLOCKS: usize = 20;
 
 pub async fn serve(listener: TcpListener, state: Arc<HttpState>, shutdown: CancellationToken) {
+    let feed = state.dashboard.clone();
     let app = Router::new()
         .route("/health", get(health))
         .route("/status", get(status))
         .route("/metrics", get(metrics))
-        .with_state(state);
-    let result = axum::serve(listener, app).with_graceful_shutdown(shutdown.cancelled_owned()).await;
+        .with_state(state)
+        .merge(dashboard::router(feed.clone()));
+    let server = axum::serve(listener, app).with_graceful_shutdown(shutdown.clone().cancelled_owned());
+    let (result, ()) = tokio::join!(server.into_future(), feed.run(shutdown));
     if let Err(e) = result {
         warn!(target: "slotproof::http", error = %e, "HTTP listener stopped");
     }

@@ -12,6 +12,7 @@ pub mod book;
 pub mod clock;
 pub mod config;
 pub mod coordination;
+pub mod dashboard;
 pub mod engine_link;
 pub mod error;
 pub mod http;

@@ -173,6 +173,11 @@ impl Recorder {
             info!(target: "slotproof::node", block, zkvm = %proof.zkvm, proving_ms, "late proof recorded (after the slot deadline)");
         }
         if ok {
+            // Kept for the dashboard's download link (the newest followed
+            // heights only, retention.rs); a requested block's number may be anything.
+            if !record.requested {
+                self.book.store().put_own_proof(block, &record.block_hash, &proof.zkvm, &proof.proof)?;
+            }
             self.hand_on(&record, proving_ms, proof)?;
         }
         Ok(())

@@ -1,6 +1,7 @@
 //! The node's retention sweep (specs/chain.md §5, specs/queue.md §13–§14): on
 //! a timer, one bounded step each of forgetting expired done ids, pruning
-//! block records older than `keep_blocks`, and deleting proof blobs nothing
+//! block records older than `keep_blocks` (and own proofs kept for download
+//! older than `OWN_PROOF_BLOCKS`), and deleting proof blobs nothing
 //! refers to. It owns when these run and what counts as a reference; it never
 //! deletes what a live task or a kept dead letter refers to.
 
@@ -75,6 +76,13 @@ impl Retention {
             Some(below) => self.store.prune_below(below, RECORDS_PER_STEP)?,
             None => 0,
         };
+        // Own proofs kept for download: the newest OWN_PROOF_BLOCKS heights
+        // (by number: a replay's jump only drops them sooner), whatever keep_blocks says.
+        if let Some(newest) = self.store.newest_followed(FOLLOWED_SCAN)? {
+            let below = newest.saturating_sub(crate::results::OWN_PROOF_BLOCKS);
+            let below = cut.map_or(below, |c| below.max(c));
+            self.store.prune_own_proofs_below(below)?;
+        }
         let live = self.live_blobs(cut)?;
         let blobs = self.blobs.sweep(&live, BLOB_GRACE, BLOBS_PER_STEP)?;
         Ok(Swept { done_ids, records, blobs })

@@ -228,7 +228,7 @@ async fn start(
     let status = SharedStatus::new(StatusInfo { rpc_url: shown, rpc_up: true, ..Default::default() });
     setup::http(
         cfg,
-        setup::http_state(&store, &queue, &metrics, &status, submitting.as_deref(), workers),
+        setup::http_state(cfg, &names, (&store, &queue, &metrics), &status, submitting.as_deref(), workers),
         tracker,
         &tokens.http,
     )

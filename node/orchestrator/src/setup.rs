@@ -222,20 +222,31 @@ pub async fn http(
     let listener = tokio::net::TcpListener::bind(addr).await.map_err(|source| NodeError::Http { addr, source })?;
     let bound = listener.local_addr().map_err(|source| NodeError::Http { addr, source })?;
     tracker.spawn(http::serve(listener, Arc::new(state), stop.clone()));
-    info!(target: "slotproof::node", addr = %bound, "HTTP: /health /status /metrics");
+    info!(target: "slotproof::node", addr = %bound, dashboard = %format!("http://{bound}/"), "HTTP: dashboard at /, /health /status /metrics");
     Ok(())
 }
 
 /// What HTTP handlers read.
 pub fn http_state(
-    store: &Arc<ResultStore>,
-    queue: &Arc<Queue>,
-    metrics: &Arc<Metrics>,
+    cfg: &NodeConfig,
+    zkvms: &[String],
+    (store, queue, metrics): (&Arc<ResultStore>, &Arc<Queue>, &Arc<Metrics>),
     status: &SharedStatus,
     submitting: Option<&crate::submission::Submitting>,
     workers: Option<Arc<slotproof_workers::Roster>>,
 ) -> HttpState {
+    let sources = crate::dashboard::Sources {
+        store: store.clone(),
+        queue: queue.clone(),
+        status: status.clone(),
+        ethproofs: submitting.map(|s| s.health.clone()),
+        workers: workers.clone(),
+        slot_ms: cfg.slot_time.as_millis() as u64,
+        zkvms: zkvms.to_vec(),
+        min_peers: cfg.p2p.as_ref().map(|p| p.min_peers),
+    };
     HttpState {
+        dashboard: Arc::new(crate::dashboard::Feed::new(sources)),
         store: store.clone(),
         queue: queue.clone(),
         metrics: metrics.clone(),

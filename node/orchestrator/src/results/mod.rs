@@ -4,6 +4,7 @@
 //! half an update and never a second record for a block.
 
 mod migrate;
+mod own;
 mod record;
 mod retention;
 pub mod signed;
@@ -15,6 +16,7 @@ use rocksdb::{DB, IteratorMode, Options};
 use slotproof_primitives::{Hash32, hex};
 
 pub use crate::error::ResultsError;
+pub use own::OWN_PROOF_BLOCKS;
 pub use record::{BlockRecord, ProofRecord, ProofStatus, ReceivedProof};
 pub use signed::Put;
 pub use summary::{BlockSummary, NetworkProofSummary, ProofSummary, summary_of, write_summary};
