@@ -13,7 +13,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use serde_json::Value;
-use slotproof_tests::http::{get, get_json, request};
+use slotproof_tests::http::{EventStream, get, get_json, request};
 use slotproof_tests::paths::workspace_root;
 use slotproof_tests::webdriver::Browser;
 use slotproof_tests::{Node, free_port, json_of, serial, slotproof, wait_for};
@@ -191,4 +191,64 @@ fn the_dashboard_shows_live_blocks_and_panels_in_a_real_browser() {
     let fits = browser.exec("return document.documentElement.scrollWidth <= window.innerWidth + 1");
     assert_eq!(fits, Value::Bool(true), "the page is wider than a phone: {wider}");
     std::fs::write(out.with_file_name("dashboard-phone.png"), browser.screenshot()).unwrap();
+}
+
+/// specs/dashboard.md §2–§3: alone, the snapshot says there is no network,
+/// no submission and no workers; streams past the bound are refused; and a
+/// dashboard left open ends its stream when the node stops, so it never holds
+/// up the shutdown.
+#[test]
+fn streams_are_bounded_and_end_when_the_node_stops() {
+    let _serial = serial();
+    let dir = tempfile::tempdir().unwrap();
+    let (_chain, rpc) = Node::devchain(SLOT, 3, "1s");
+    let http = free_port();
+    let listen = format!("127.0.0.1:{http}");
+    let data = dir.path().join("node");
+    let mut node = Node::start(&[
+        "node",
+        "--rpc-url",
+        &rpc,
+        "--slot-time",
+        SLOT,
+        "--data-dir",
+        data.to_str().unwrap(),
+        "--http",
+        &listen,
+    ]);
+    let snapshot = wait_for("a block on the dashboard", WAIT, || match get_json(http, "/api/dashboard") {
+        Some(s) if s["blocks"].as_array().is_some_and(|b| !b.is_empty()) => ControlFlow::Break(s),
+        other => ControlFlow::Continue(format!("{other:?}")),
+    });
+    for part in ["network", "outbox", "workers"] {
+        assert_eq!(snapshot[part], Value::Null, "{part} when proving alone: {snapshot}");
+    }
+    // A page of another site rebinding its name to the node gets nothing (specs/dashboard.md §1).
+    let rebound = {
+        use std::io::{Read, Write};
+        let mut s = std::net::TcpStream::connect(("127.0.0.1", http)).unwrap();
+        write!(s, "GET /api/dashboard HTTP/1.1\r\nHost: attacker.example:{http}\r\nConnection: close\r\n\r\n").unwrap();
+        let mut text = String::new();
+        s.read_to_string(&mut text).unwrap();
+        text
+    };
+    assert!(rebound.starts_with("HTTP/1.1 421"), "{rebound}");
+
+    let streams: Vec<EventStream> = (0..64).map(|_| EventStream::open(http, "/events")).collect();
+    wait_for("a snapshot on every stream", Duration::from_secs(30), || {
+        let waiting = streams.iter().filter(|s| !s.events().iter().any(|(name, _)| name == "snapshot")).count();
+        if waiting == 0 {
+            ControlFlow::Break(())
+        } else {
+            ControlFlow::Continue(format!("{waiting} streams without one"))
+        }
+    });
+    let refused = request(http, "GET", "/events", b"");
+    assert_eq!(refused.status, 503, "the 65th stream: {}", String::from_utf8_lossy(&refused.body));
+
+    node.signal("-TERM");
+    let status = node.wait_exit(Duration::from_secs(30)).expect("the node stops with 64 dashboards open");
+    assert!(status.success(), "{status:?}");
+    let log = node.log();
+    assert!(!log.contains("did not stop in time"), "an open stream held up the shutdown:\n{log}");
 }

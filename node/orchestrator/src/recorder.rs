@@ -175,8 +175,11 @@ impl Recorder {
         if ok {
             // Kept for the dashboard's download link (the newest followed
             // heights only, retention.rs); a requested block's number may be anything.
-            if !record.requested {
-                self.book.store().put_own_proof(block, &record.block_hash, &proof.zkvm, &proof.proof)?;
+            // Only a copy: failing to keep it never holds up the outbox or the announcement.
+            if !record.requested
+                && let Err(e) = self.book.store().put_own_proof(block, &record.block_hash, &proof.zkvm, &proof.proof)
+            {
+                warn!(target: "slotproof::node", block, zkvm = %proof.zkvm, error = %slotproof_primitives::ErrorChain(&e), "could not keep the proof for download");
             }
             self.hand_on(&record, proving_ms, proof)?;
         }

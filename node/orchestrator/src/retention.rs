@@ -79,7 +79,7 @@ impl Retention {
         // Own proofs kept for download: the newest OWN_PROOF_BLOCKS heights
         // (by number: a replay's jump only drops them sooner), whatever keep_blocks says.
         if let Some(newest) = self.store.newest_followed(FOLLOWED_SCAN)? {
-            let below = newest.saturating_sub(crate::results::OWN_PROOF_BLOCKS);
+            let below = newest.saturating_sub(crate::results::OWN_PROOF_BLOCKS - 1);
             let below = cut.map_or(below, |c| below.max(c));
             self.store.prune_own_proofs_below(below)?;
         }

@@ -27,6 +27,8 @@ pub struct ResultStore {
     db: DB,
     path: PathBuf,
     inputs: PathBuf,
+    /// `<data dir>/own-proofs`: own verified proofs kept for download (`own.rs`).
+    own: PathBuf,
 }
 
 /// Record keys: `b/`, the number (big-endian), the raw block hash.
@@ -54,7 +56,8 @@ impl ResultStore {
             let locked = source.to_string().contains("lock");
             ResultsError::Open { path: path.clone(), locked, source }
         })?;
-        let store = ResultStore { db, path, inputs };
+        let own = data_dir.join("own-proofs");
+        let store = ResultStore { db, path, inputs, own };
         migrate::to_raw_hash_keys(&store.db).map_err(|e| store.err(e))?;
         let (moved, dropped) = signed::migrate_old_layout(&store.db).map_err(|e| store.err(e))?;
         if moved + dropped > 0 {
@@ -130,6 +133,12 @@ impl ResultStore {
     /// Signed proofs for (block hash, zkVM), at most `signed::MAX_PER_ZKVM`, within `max_bytes`.
     pub fn signed_by_root(&self, hash: &Hash32, zkvm: &str, max_bytes: usize) -> Result<Vec<Vec<u8>>> {
         signed::by_root(&self.db, hash, zkvm, max_bytes).map_err(|e| self.err(e))
+    }
+
+    /// The signed proof `node` made of (block hash, zkVM), when held.
+    pub fn signed_of(&self, hash: &Hash32, zkvm: &str, node: &str) -> Result<Option<Vec<u8>>> {
+        let key = [&signed::zkvm_prefix(hash, zkvm)[..], node.as_bytes()].concat();
+        self.db.get(key).map_err(|e| self.err(e))
     }
 
     /// Signed proofs for blocks `start..start + count` (all zkVMs when `zkvms`

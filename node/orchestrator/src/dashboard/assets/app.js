@@ -214,7 +214,8 @@ function renderWorkers(s) {
     return;
   }
   replace(byId('workers'), table(['worker', 'zkVMs', 'free slots', 'alive', 'proofs', 'failures'],
-    w.map((x) => [x.id, (x.zkvms || []).join(', '), x.free_slots, x.alive ? 'yes' : 'no', x.proofs, x.failures]),
+    w.map((x) => [x.id, (x.zkvms || []).map((z) => `${z.name} ${z.free}/${z.slots}`).join(', '), x.free_slots,
+      x.alive ? 'yes' : 'no', x.proofs, x.failures]),
     [false, false, true, false, true, true]));
 }
 
@@ -270,7 +271,11 @@ function renderDetail() {
   const b = fromSnap || fromApi;
   panel.hidden = false;
   byId('detail-title').textContent = String(sel.number);
-  if (!b) { replace(byId('detail'), el('p', 'empty', 'Loading…')); return; }
+  if (!b) {
+    const why = state.detail && state.detail.number === sel.number && state.detail.error;
+    replace(byId('detail'), el('p', 'empty', why || 'Loading…'));
+    return;
+  }
   const parts = [el('p', 'block-meta', `hash ${b.block_hash} · slot ${b.slot} · ` +
     (b.closed ? (b.deadline_met ? 'deadline met' : 'deadline missed') : 'open'))];
   parts.push(el('h2', '', 'Own proofs'));
@@ -290,6 +295,8 @@ function renderDetail() {
   const d = state.detail;
   if (!d || d.number !== sel.number) {
     parts.push(el('p', 'empty', 'Loading…'));
+  } else if (d.error) {
+    parts.push(el('p', 'empty', d.error));
   } else if (d.outbox === null) {
     parts.push(el('p', 'empty', 'Submission not configured.'));
   } else if (!d.outbox.length) {
@@ -306,13 +313,17 @@ async function select(number, hash) {
   state.detail = null;
   renderDetail();
   renderTimeline(state.snap);
+  let detail;
   try {
     const r = await fetch(`/api/blocks/${number}`);
-    if (r.ok) state.detail = await r.json();
-    else state.detail = { number, blocks: [], outbox: [] , error: (await r.json()).error };
+    const body = await r.json();
+    detail = r.ok ? body : { number, blocks: [], outbox: null, error: body.error || `HTTP ${r.status}` };
   } catch (e) {
-    state.detail = null;
+    detail = { number, blocks: [], outbox: null, error: 'the node did not answer' };
   }
+  // A slower answer for a block no longer selected is dropped.
+  if (!state.selected || state.selected.number !== number) return;
+  state.detail = detail;
   renderDetail();
 }
 
@@ -337,6 +348,25 @@ function accept(s) {
   render();
 }
 
+// The browser reconnects a dropped stream by itself; a refused one (503:
+// too many open) it gives up on, so that one is retried here, backing off.
+function connect(delayMs) {
+  const es = new EventSource('/events');
+  es.addEventListener('open', () => { state.connected = true; renderConn(); });
+  es.addEventListener('snapshot', (e) => {
+    state.connected = true;
+    renderConn();
+    accept(JSON.parse(e.data));
+  });
+  es.addEventListener('error', () => {
+    state.connected = false;
+    renderConn();
+    if (es.readyState === EventSource.CLOSED) {
+      setTimeout(() => connect(Math.min(delayMs * 2, 30000)), delayMs);
+    }
+  });
+}
+
 function start() {
   try {
     accept(JSON.parse(byId('initial-snapshot').textContent));
@@ -345,10 +375,7 @@ function start() {
   }
   renderConn();
   byId('detail-close').addEventListener('click', () => { state.selected = null; renderDetail(); renderTimeline(state.snap); });
-  const es = new EventSource('/events');
-  es.addEventListener('open', () => { state.connected = true; renderConn(); });
-  es.addEventListener('error', () => { state.connected = false; renderConn(); });
-  es.addEventListener('snapshot', (e) => { state.connected = true; renderConn(); accept(JSON.parse(e.data)); });
+  connect(1000);
   setInterval(renderClock, 250);
   setInterval(() => { if (state.snap) renderTimeline(state.snap); }, 1000);
 }
