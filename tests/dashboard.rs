@@ -27,6 +27,15 @@ fn node_id(data: &Path) -> String {
     json_of(&out)["node_id"].as_str().unwrap().to_string()
 }
 
+/// `slotproof node` on the dev chain at `rpc`, serving HTTP on `http`.
+fn start_node(rpc: &str, data: &Path, http: u16, extra: &[&str]) -> Node {
+    let http = format!("127.0.0.1:{http}");
+    let mut args = vec!["node", "--rpc-url", rpc, "--slot-time", SLOT, "--data-dir", data.to_str().unwrap()];
+    args.extend(["--http", &http]);
+    args.extend(extra);
+    Node::start(&args)
+}
+
 /// Closed blocks on `/status` whose own proofs are all in (number, hash, zkVMs).
 fn settled_blocks(status: &Value) -> Vec<(u64, String, BTreeSet<String>)> {
     status["recent_blocks"]
@@ -76,16 +85,15 @@ fn the_dashboard_shows_live_blocks_and_panels_in_a_real_browser() {
     let (p2p0, http0, http1) = (free_port(), free_port(), free_port());
     let listen0 = format!("/ip4/127.0.0.1/tcp/{p2p0}");
     let boot = format!("{listen0}/p2p/{id0}");
-    let start = |data: &Path, http: u16, extra: &[&str]| {
-        let http = format!("127.0.0.1:{http}");
-        let mut args = vec!["node", "--rpc-url", &rpc, "--slot-time", SLOT, "--data-dir", data.to_str().unwrap()];
-        args.extend(["--http", &http]);
-        args.extend(extra);
-        Node::start(&args)
-    };
-    let _node0 = start(&data0, http0, &["--p2p-listen", &listen0, "--zkvm", "stark", "--zkvm", "sim:pico-prism"]);
+    let _node0 =
+        start_node(&rpc, &data0, http0, &["--p2p-listen", &listen0, "--zkvm", "stark", "--zkvm", "sim:pico-prism"]);
     let listen1 = format!("/ip4/127.0.0.1/tcp/{}", free_port());
-    let _node1 = start(&data1, http1, &["--p2p-listen", &listen1, "--bootnode", &boot, "--zkvm", "sim:sp1-hypercube"]);
+    let _node1 = start_node(
+        &rpc,
+        &data1,
+        http1,
+        &["--p2p-listen", &listen1, "--bootnode", &boot, "--zkvm", "sim:sp1-hypercube"],
+    );
 
     // Two settled blocks and the peer, as /status says, before the page is opened.
     let status = wait_for("four settled blocks and a peer on node 0", WAIT, || {
@@ -203,19 +211,7 @@ fn streams_are_bounded_and_end_when_the_node_stops() {
     let dir = tempfile::tempdir().unwrap();
     let (_chain, rpc) = Node::devchain(SLOT, 3, "1s");
     let http = free_port();
-    let listen = format!("127.0.0.1:{http}");
-    let data = dir.path().join("node");
-    let mut node = Node::start(&[
-        "node",
-        "--rpc-url",
-        &rpc,
-        "--slot-time",
-        SLOT,
-        "--data-dir",
-        data.to_str().unwrap(),
-        "--http",
-        &listen,
-    ]);
+    let mut node = start_node(&rpc, &dir.path().join("node"), http, &[]);
     let snapshot = wait_for("a block on the dashboard", WAIT, || match get_json(http, "/api/dashboard") {
         Some(s) if s["blocks"].as_array().is_some_and(|b| !b.is_empty()) => ControlFlow::Break(s),
         other => ControlFlow::Continue(format!("{other:?}")),

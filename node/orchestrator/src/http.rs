@@ -18,7 +18,7 @@ use tracing::warn;
 
 use crate::dashboard::{self, Feed};
 use crate::metrics::Metrics;
-use crate::results::{ResultStore, summary_of};
+use crate::results::ResultStore;
 use crate::status::SharedStatus;
 
 pub struct HttpState {
@@ -73,18 +73,9 @@ fn queue_depths(queue: &Queue) -> serde_json::Map<String, Value> {
 
 async fn status(State(s): State<Arc<HttpState>>) -> Response {
     let info = s.status.snapshot();
-    let recent: Vec<Value> = s
-        .store
-        .recent(RECENT_BLOCKS)
-        .unwrap_or_default()
-        .iter()
-        .filter(|r| !r.orphaned)
-        .map(|r| {
-            let mut v = summary_of(r);
-            v["closed"] = r.closed.into();
-            v
-        })
-        .collect();
+    let store = s.store.clone();
+    let recent =
+        tokio::task::spawn_blocking(move || dashboard::recent_blocks(&store, RECENT_BLOCKS)).await.unwrap_or_default();
     let head = info.head.map(|h| json!({"number": h.number, "hash": h.hash}));
     let body = json!({"rpc_url": info.rpc_url, "rpc_up": info.rpc_up, "head": head, "queues": queue_depths(&s.queue),
         "recent_blocks": recent, "gaps": info.gaps, "network": info.network,

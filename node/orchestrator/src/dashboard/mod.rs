@@ -30,7 +30,7 @@ use slotproof_submit::OUTBOX_QUEUE;
 
 pub use error::DashboardError;
 pub use feed::{Feed, MAX_STREAMS, STREAM_LIFETIME, Subscription};
-pub use view::{BlockView, SNAPSHOT_BLOCKS, Snapshot, Sources};
+pub use view::{BlockView, SNAPSHOT_BLOCKS, Snapshot, Sources, recent_blocks};
 
 const INDEX: &str = include_str!("assets/index.html");
 const APP_JS: &str = include_str!("assets/app.js");

@@ -101,18 +101,22 @@ pub struct OutboxView {
     pub refused: Option<Refusal>,
 }
 
+/// The newest `n` records still on the canonical chain, newest first, as
+/// `/status` and the dashboard show them (blocking: it reads RocksDB).
+pub fn recent_blocks(store: &ResultStore, n: usize) -> Vec<BlockView> {
+    let records = store.recent(n).unwrap_or_default();
+    records
+        .iter()
+        .filter(|r| !r.orphaned)
+        .map(|r| BlockView { summary: BlockSummary::from(r), closed: r.closed })
+        .collect()
+}
+
 impl Sources {
     /// One snapshot at `now_ms` (blocking: it reads RocksDB).
     pub fn snapshot(&self, now_ms: u64) -> Snapshot {
         let info = self.status.snapshot();
-        let blocks: Vec<BlockView> = self
-            .store
-            .recent(SNAPSHOT_BLOCKS)
-            .unwrap_or_default()
-            .iter()
-            .filter(|r| !r.orphaned)
-            .map(|r| BlockView { summary: BlockSummary::from(r), closed: r.closed })
-            .collect();
+        let blocks = recent_blocks(&self.store, SNAPSHOT_BLOCKS);
         let queues = self.queue.stats().map(|s| s.queues).unwrap_or_default();
         let outbox = self.ethproofs.as_ref().map(|h| {
             let c = queues.get(OUTBOX_QUEUE).cloned().unwrap_or_default();
