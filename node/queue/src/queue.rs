@@ -306,8 +306,15 @@ impl Queue {
         Ok(self.lock()?.view())
     }
 
+    /// Counts by queue and state, taken under the lock without copying the tasks.
     pub fn stats(&self) -> Result<QueueStats> {
-        Ok(self.view()?.stats(self.clock.now_ms()))
+        let now = self.clock.now_ms();
+        Ok(self.lock()?.stats(now))
+    }
+
+    /// The live tasks of block `block` in `queue`, in lease order, at most `limit`.
+    pub fn block_tasks(&self, queue: &str, block: u64, limit: usize) -> Result<Vec<TaskInfo>> {
+        Ok(self.lock()?.block_tasks(queue, block, limit))
     }
 }
 

@@ -15,7 +15,7 @@ use crate::done::{DoneMark, DoneSet};
 use crate::error::{QueueError, Result};
 use crate::id::TaskId;
 use crate::task::{Enqueued, Failure, Lease, NackOutcome, NewTask, OrderKey, TaskInfo, TaskState};
-use crate::view::QueueView;
+use crate::view::{QueueStats, QueueView};
 
 /// Column families of the RocksDB layout (specs/queue.md §8).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -662,6 +662,19 @@ impl State {
             tasks: self.tasks.values().map(|t| t.info.clone()).collect(),
             done_counts: self.queues.iter().map(|(name, q)| (name.clone(), q.done)).collect(),
         }
+    }
+
+    /// The counts `view().stats()` gives, without copying a task.
+    pub(crate) fn stats(&self, now_ms: u64) -> QueueStats {
+        QueueStats::of(self.tasks.values().map(|t| &t.info), self.queues.iter().map(|(n, q)| (n, q.done)), now_ms)
+    }
+
+    /// Live tasks of one block in one queue, in lease order, at most `limit`.
+    pub(crate) fn block_tasks(&self, queue: &str, block: u64, limit: usize) -> Vec<TaskInfo> {
+        let mut out: Vec<&TaskInfo> =
+            self.tasks.values().map(|t| &t.info).filter(|i| i.queue == queue && i.block_number == block).collect();
+        out.sort_by_key(|i| i.order_key());
+        out.into_iter().take(limit).cloned().collect()
     }
 
     pub(crate) fn live_payloads(&self) -> Vec<(TaskInfo, Arc<[u8]>)> {

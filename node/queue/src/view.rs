@@ -105,20 +105,34 @@ impl StateFilter {
     }
 }
 
-impl QueueView {
-    pub fn stats(&self, now_ms: u64) -> QueueStats {
+impl QueueStats {
+    /// Counts of live tasks by queue and state, with each queue's done count.
+    pub(crate) fn of<'a>(
+        tasks: impl Iterator<Item = &'a TaskInfo>,
+        done_counts: impl Iterator<Item = (&'a String, u64)>,
+        now_ms: u64,
+    ) -> QueueStats {
         let mut queues: BTreeMap<String, QueueCounts> = BTreeMap::new();
-        for (name, done) in &self.done_counts {
-            queues.entry(name.clone()).or_default().done = *done;
+        for (name, done) in done_counts {
+            queues.entry(name.clone()).or_default().done = done;
         }
-        for t in &self.tasks {
-            queues.entry(t.queue.clone()).or_default().add_task(t, now_ms);
+        for t in tasks {
+            match queues.get_mut(&t.queue) {
+                Some(c) => c.add_task(t, now_ms),
+                None => queues.entry(t.queue.clone()).or_default().add_task(t, now_ms),
+            }
         }
         let mut total = QueueCounts::default();
         for c in queues.values() {
             total.merge(c);
         }
         QueueStats { queues, total }
+    }
+}
+
+impl QueueView {
+    pub fn stats(&self, now_ms: u64) -> QueueStats {
+        QueueStats::of(self.tasks.iter(), self.done_counts.iter().map(|(n, d)| (n, *d)), now_ms)
     }
 
     /// Live tasks in lease order (queue name, then the order key), at most `limit`.

@@ -216,6 +216,23 @@ fn stats_count_each_state(h: &mut Harness) {
     assert_eq!(s.total.live(), 6);
 }
 
+/// §5: one block's live tasks of one queue come in lease order, bounded;
+/// the counts taken under the lock are the view's.
+fn block_tasks_and_stats_agree_with_the_view(h: &mut Harness) {
+    h.q.enqueue(vec![task("a", 7, 1), task("a", 7, 0), task("a", 8, 0), task("b", 7, 0)]).unwrap();
+    let first = h.must_lease("a");
+    assert_eq!((first.block_number, first.subtask), (7, 0));
+    h.q.nack(first.id, first.token, "x", Failure::Permanent).unwrap();
+    let now = h.clock_now();
+    let of_7: Vec<(u32, &str)> =
+        h.q.block_tasks("a", 7, 64).unwrap().iter().map(|t| (t.subtask, t.state.label(now))).collect();
+    assert_eq!(of_7, [(0, "dead"), (1, "pending")]);
+    assert_eq!(h.q.block_tasks("a", 7, 1).unwrap().len(), 1, "bounded by the limit");
+    assert!(h.q.block_tasks("a", 9, 64).unwrap().is_empty());
+    assert_eq!(h.q.block_tasks("b", 7, 64).unwrap().len(), 1, "per queue");
+    assert_eq!(h.q.stats().unwrap(), h.q.view().unwrap().stats(now));
+}
+
 /// §5: queues are independent.
 fn queues_are_independent(h: &mut Harness) {
     h.q.enqueue(vec![task("a", 1, 0), task("b", 1, 0)]).unwrap();
@@ -408,6 +425,7 @@ suite!(
     bad_input_is_refused,
     requeue_revives_dead_tasks,
     stats_count_each_state,
+    block_tasks_and_stats_agree_with_the_view,
     queues_are_independent,
     lease_wait_is_woken_by_enqueue,
     ack_all_is_all_or_nothing,

@@ -155,12 +155,10 @@ fn outbox_of(s: &Sources, number: u64) -> Reply<Option<Vec<OutboxEntry>>> {
         return Ok(None);
     }
     let now = now_ms();
-    let view = s.queue.view().map_err(|e| DashboardError::Read(e.to_string()))?;
-    let entries = view
-        .tasks
+    let tasks = s.queue.block_tasks(OUTBOX_QUEUE, number, DETAIL_OUTBOX_ENTRIES);
+    let entries = tasks
+        .map_err(|e| DashboardError::Read(e.to_string()))?
         .into_iter()
-        .filter(|t| t.queue == OUTBOX_QUEUE && t.block_number == number)
-        .take(DETAIL_OUTBOX_ENTRIES)
         .map(|t| OutboxEntry {
             zkvm: t.target,
             state: t.state.label(now),
