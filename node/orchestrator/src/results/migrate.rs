@@ -6,6 +6,11 @@
 use rocksdb::{DB, IteratorMode, WriteBatch};
 use slotproof_primitives::Hash32;
 
+/// Written once the upgrades have run (`ResultStore::open`): a later open
+/// skips them, instead of walking every key (signed proofs included: a week
+/// of them on a network is gigabytes) at each start.
+pub(crate) const UPGRADED: &[u8] = b"meta/upgraded-v2";
+
 /// `0x` + 64 hex digits.
 const OLD_HASH_LEN: usize = 66;
 
@@ -87,8 +92,25 @@ mod tests {
         assert_eq!(store.signed_by_root(&hash, "stark", usize::MAX).unwrap(), vec![b"signed".to_vec()]);
         assert_eq!(store.signed_by_range(7, 1, &["stark".into()], usize::MAX).unwrap().len(), 1);
         drop(store);
-        // A second open finds nothing to move.
+        // A second open finds nothing to move, and is marked so it does not look again.
         let db = DB::open_default(dir.path().join("results")).unwrap();
         assert_eq!(to_raw_hash_keys(&db).unwrap(), 0);
+        assert!(db.get(UPGRADED).unwrap().is_some());
+    }
+
+    /// Once marked, an open walks no key: an old-form key written after the
+    /// upgrade (none ever is) stays where it is.
+    #[test]
+    fn an_upgraded_database_is_not_walked_again() {
+        let dir = tempfile::tempdir().unwrap();
+        drop(ResultStore::open(dir.path()).unwrap());
+        let old = format!("r/0x{:064x}/stark/nodea", 9);
+        {
+            let db = DB::open_default(dir.path().join("results")).unwrap();
+            db.put(old.as_bytes(), b"signed").unwrap();
+        }
+        drop(ResultStore::open(dir.path()).unwrap());
+        let db = DB::open_default(dir.path().join("results")).unwrap();
+        assert_eq!(db.get(old.as_bytes()).unwrap().as_deref(), Some(&b"signed"[..]), "not walked");
     }
 }

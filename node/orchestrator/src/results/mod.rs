@@ -58,10 +58,13 @@ impl ResultStore {
         })?;
         let own = data_dir.join("own-proofs");
         let store = ResultStore { db, path, inputs, own };
-        migrate::to_raw_hash_keys(&store.db).map_err(|e| store.err(e))?;
-        let (moved, dropped) = signed::migrate_old_layout(&store.db).map_err(|e| store.err(e))?;
-        if moved + dropped > 0 {
-            tracing::info!(target: "slotproof::node", moved, dropped, "results database: signed proofs moved to length-prefixed keys (names outside the names rule dropped)");
+        if store.db.get(migrate::UPGRADED).map_err(|e| store.err(e))?.is_none() {
+            migrate::to_raw_hash_keys(&store.db).map_err(|e| store.err(e))?;
+            let (moved, dropped) = signed::migrate_old_layout(&store.db).map_err(|e| store.err(e))?;
+            if moved + dropped > 0 {
+                tracing::info!(target: "slotproof::node", moved, dropped, "results database: signed proofs moved to length-prefixed keys (names outside the names rule dropped)");
+            }
+            store.db.put(migrate::UPGRADED, b"").map_err(|e| store.err(e))?;
         }
         Ok(store)
     }
