@@ -8,9 +8,12 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// A running server; killed (SIGKILL) when dropped.
+/// A running server; killed (SIGKILL) when dropped, and when this process
+/// ends without dropping it (a server shared through a `static`, a test
+/// process killed): see [`watchdog`].
 pub struct LocalServer {
     child: Option<Child>,
+    watchdog: Option<Child>,
     pub port: u16,
     pub store: PathBuf,
     binary: PathBuf,
@@ -36,7 +39,7 @@ impl LocalServer {
     pub fn start(store: &Path) -> Result<LocalServer, String> {
         let binary = binary()?;
         let port = free_port().map_err(|e| format!("finding a free port: {e}"))?;
-        let mut server = LocalServer { child: None, port, store: store.to_path_buf(), binary };
+        let mut server = LocalServer { child: None, watchdog: None, port, store: store.to_path_buf(), binary };
         server.spawn()?;
         Ok(server)
     }
@@ -54,6 +57,7 @@ impl LocalServer {
             .stderr(Stdio::null())
             .spawn()
             .map_err(|e| format!("starting {}: {e}", self.binary.display()))?;
+        self.watchdog = Some(watchdog(child.id()).map_err(|e| format!("starting the server's watchdog (sh): {e}"))?);
         self.child = Some(child);
         let addr = SocketAddr::from(([127, 0, 0, 1], self.port));
         let deadline = Instant::now() + Duration::from_secs(20);
@@ -73,6 +77,11 @@ impl LocalServer {
 
     /// SIGKILLs the server: nothing is flushed or closed cleanly.
     pub fn kill(&mut self) {
+        // The watchdog first: once the server is reaped its pid may be reused.
+        if let Some(mut w) = self.watchdog.take() {
+            let _ = w.kill();
+            let _ = w.wait();
+        }
         if let Some(mut c) = self.child.take() {
             let _ = c.kill();
             let _ = c.wait();
@@ -90,8 +99,44 @@ impl LocalServer {
     }
 }
 
+/// A shell that SIGKILLs server `pid` once its stdin reaches end of file.
+/// Its stdin is a pipe only this process holds (Rust's pipes are
+/// close-on-exec), so the pipe closes when this process ends however it ends,
+/// and a server it never dropped does not run on as an orphan.
+fn watchdog(pid: u32) -> std::io::Result<Child> {
+    Command::new("sh")
+        .arg("-c")
+        .arg(format!("cat >/dev/null; kill -9 {pid} 2>/dev/null"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+}
+
 impl Drop for LocalServer {
     fn drop(&mut self) {
         self.kill();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// When the owner's end of the watchdog's pipe closes (as it does when the
+    /// owning process exits), the server is killed. Needs `nats-server` (as
+    /// every NATS test does; `.ci/run` installs it).
+    #[test]
+    fn a_server_goes_when_its_owners_pipe_closes() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut server = LocalServer::start(&dir.path().join("js")).unwrap();
+        let stdin = server.watchdog.as_mut().and_then(|w| w.stdin.take());
+        drop(stdin);
+        let child = server.child.as_mut().unwrap();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while child.try_wait().unwrap().is_none() {
+            assert!(Instant::now() < deadline, "the server outlived its owner's pipe");
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
 }
