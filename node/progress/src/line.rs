@@ -141,6 +141,10 @@ fn duration(d: Duration) -> String {
 mod tests {
     use super::*;
 
+    fn gossip(elapsed: Duration) -> Snapshot<'static> {
+        Snapshot { what: "bench gossip", measure: Measure::Timed { length: Duration::from_secs(20) }, done: 0, elapsed }
+    }
+
     fn tasks(done: u64, total: u64, secs: f64) -> Snapshot<'static> {
         Snapshot {
             what: "bench queue",
@@ -199,12 +203,7 @@ mod tests {
 
     #[test]
     fn the_timed_line_counts_time_against_the_run_length() {
-        let s = Snapshot {
-            what: "bench gossip",
-            measure: Measure::Timed { length: Duration::from_secs(20) },
-            done: 0,
-            elapsed: Duration::from_secs(5),
-        };
+        let s = gossip(Duration::from_secs(5));
         assert_eq!(s.line(), "bench gossip: 5.0s/20s 25% ETA 15s");
     }
 
@@ -227,12 +226,7 @@ mod tests {
 
     #[test]
     fn log_fields_of_a_timed_run_count_seconds() {
-        let s = Snapshot {
-            what: "bench gossip",
-            measure: Measure::Timed { length: Duration::from_secs(20) },
-            done: 0,
-            elapsed: Duration::from_millis(5_500),
-        };
+        let s = gossip(Duration::from_millis(5_500));
         assert_eq!(s.log_fields(), (5, Some(20), None, Some(15)));
     }
 

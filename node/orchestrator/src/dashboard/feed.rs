@@ -80,10 +80,15 @@ impl Feed {
         {
             return Ok(json.clone());
         }
+        Ok(self.build().await?.1)
+    }
+
+    /// A new snapshot, and its JSON kept as the newest.
+    async fn build(&self) -> Result<(Snapshot, Arc<str>), DashboardError> {
         let snap = self.read(|s| Ok(s.snapshot(now_ms()))).await?;
         let json: Arc<str> = Arc::from(encode(&snap));
         *self.latest.lock().unwrap_or_else(|e| e.into_inner()) = Some((Instant::now(), json.clone()));
-        Ok(json)
+        Ok((snap, json))
     }
 
     /// A place among the open streams, the channel to read, and its end; None at the bound.
@@ -107,9 +112,7 @@ impl Feed {
             if self.tx.receiver_count() == 0 {
                 continue;
             }
-            let Ok(snap) = self.read(|s| Ok(s.snapshot(now_ms()))).await else { continue };
-            let json: Arc<str> = Arc::from(encode(&snap));
-            *self.latest.lock().unwrap_or_else(|e| e.into_inner()) = Some((Instant::now(), json.clone()));
+            let Ok((snap, json)) = self.build().await else { continue };
             // Unchanged but for the clock: not sent again, unless RESEND passed.
             let content = encode(&Snapshot { now_ms: 0, ..snap });
             if content == last.0 && last.1.elapsed() < RESEND {
