@@ -289,6 +289,22 @@ fn a_killed_prover_is_replaced_and_catches_up_after_a_restart() {
             ControlFlow::Continue(format!("killed node claimed {orphaned_claims:?}, survivors {claimed:?}"))
         }
     });
+    // And once the proofs it had claimed were made and announced without it,
+    // so it has something only a catch-up by range can bring (a restart
+    // before any announcement is missed gets everything by gossip, and has
+    // nothing to catch up on).
+    wait_for("the survivors to announce the proofs the killed node had claimed", Duration::from_secs(30), || {
+        let received = |z: &String| {
+            let needle = format!("proof received from the network block={block} zkvm={z} ");
+            survivors.iter().any(|s| nodes[*s].log().contains(&needle))
+        };
+        let missing: Vec<&String> = orphaned_claims.iter().filter(|z| !received(z)).collect();
+        if missing.is_empty() {
+            ControlFlow::Break(())
+        } else {
+            ControlFlow::Continue(format!("not yet announced among the survivors: {missing:?}\n{}", log_tails(&nodes)))
+        }
+    });
     nodes[victim] = net.start(victim, set);
     wait_for("every block covered and seen by all, the restarted node included", COVERAGE_DEADLINE, || {
         let covered = net.covered(&[0, 1, 2], blocks_n);
